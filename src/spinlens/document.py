@@ -1,0 +1,98 @@
+"""The document model: what goes into detection (`Document`) and what comes out (`Span`, `Analysis`).
+
+Offsets are character offsets (Python ``str`` indices) into ``Document.text`` exactly as given: start inclusive,
+end exclusive, as PTC uses them. The text is never stripped, re-flowed or normalised, so a UTF-8 byte order mark
+at the start of a file is character 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Document(BaseModel):
+    """One article: its untouched text and what is known about where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Stable identifier, e.g. the digits of a PTC article<ID>.txt file name")
+    text: str = Field(description="The full text, exactly as read; offsets point into it")
+    title: str | None = None
+    source: str | None = Field(default=None, description="Outlet or publisher")
+    url: str | None = None
+    published: dt.date | dt.datetime | None = None
+    language: str | None = Field(default=None, description="BCP-47 code, e.g. 'en'")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the text: the same text gives the same fingerprint whatever its id."""
+        return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Span(BaseModel):
+    """A stretch of text that uses one technique. Several spans may cover the same characters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = Field(ge=0, description="First character, inclusive")
+    end: int = Field(description="One past the last character")
+    technique: str = Field(description="Technique name in the scheme of the Analysis (PTC strings by default)")
+    score: float | None = Field(default=None, ge=0.0, le=1.0, description="Calibrated confidence")
+    note: str | None = Field(default=None, description="Plain-language explanation")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end <= self.start:
+            raise ValueError(f"span end {self.end} must be greater than start {self.start}")
+        return self
+
+    def text_in(self, document: Document | str) -> str:
+        text = document.text if isinstance(document, Document) else document
+        return text[self.start : self.end]
+
+
+class TechniqueVerdict(BaseModel):
+    """Article level: does the article use this technique, and how likely is that."""
+
+    model_config = ConfigDict(frozen=True)
+
+    technique: str
+    present: bool
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class Analysis(BaseModel):
+    """The result of running a detector over one document."""
+
+    document: Document
+    spans: list[Span] = Field(default_factory=list)
+    techniques: list[TechniqueVerdict] = Field(default_factory=list, description="Article-level results")
+    propaganda_score: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Overall probability that the article uses any technique"
+    )
+    scheme: str = "ptc14"
+    model: str = "unknown"
+    model_version: str = "0"
+
+    @model_validator(mode="after")
+    def _spans_inside(self) -> Analysis:
+        n = len(self.document.text)
+        for span in self.spans:
+            if span.end > n:
+                raise ValueError(
+                    f"span {span.start}-{span.end} ({span.technique}) ends past the text of document "
+                    f"{self.document.id!r}, which has {n} characters"
+                )
+        return self
+
+    def to_json(self, indent: int | None = None) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Analysis:
+        return cls.model_validate_json(data)

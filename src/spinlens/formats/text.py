@@ -1,0 +1,53 @@
+"""Plain-text articles: one file, one Document, text kept byte-for-byte as decoded UTF-8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spinlens.document import Document
+from spinlens.errors import InputError
+
+MAX_BYTES = 50_000_000  # a news article is kilobytes; anything this big is a wrong file, not an article
+
+
+def decode(data: bytes, path: str | Path) -> str:
+    """Decode UTF-8 (a BOM is kept as character 0), refusing binary data with the offending position."""
+    if b"\x00" in data[:8192]:
+        raise InputError("looks like a binary file (NUL bytes), not text", path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save the file as UTF-8",
+            path,
+            line,
+        ) from None
+
+
+def read_text(path: str | Path, doc_id: str | None = None) -> Document:
+    """Read one article. Empty, binary, mis-encoded or huge files raise InputError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise InputError(f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for one article", path)
+    text = decode(path.read_bytes(), path)
+    if not text.strip():
+        raise InputError("file is empty", path)
+    return Document(id=doc_id or article_id(path), text=text, metadata={"path": str(path)})
+
+
+def article_id(path: str | Path) -> str:
+    """`article123.txt` -> `123` (PTC's convention); any other file -> its name without the extension."""
+    stem = Path(path).stem
+    if stem.startswith("article") and stem[7:].isdigit():
+        return stem[7:]
+    return stem
+
+
+def write_text(document: Document, path: str | Path) -> None:
+    # newline="" so that "\r\n" in the text is written back unchanged
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(document.text)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("SPINLENS_DATA", REPO.parent / "shared" / "data"))
+
+
+PTC = shared_data() / "ptc-semeval2020-task11" / "datasets"
+SEMEVAL2021 = shared_data() / "semeval2021-task6" / "data"
+
+needs_ptc = pytest.mark.skipif(
+    not (PTC / "train-articles").is_dir(),
+    reason=f"PTC train data not found at {PTC} (set SPINLENS_DATA to the folder holding ptc-semeval2020-task11)",
+)
+needs_semeval2021 = pytest.mark.skipif(
+    not SEMEVAL2021.is_dir(), reason=f"SemEval-2021 Task 6 data not found at {SEMEVAL2021} (set SPINLENS_DATA)"
+)
