@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from enum import StrEnum
@@ -76,6 +77,152 @@ def evaluate(
     for tech, v in score.per_technique.items():
         table.add_row(tech, f"{v['precision']:.4f}", f"{v['recall']:.4f}", f"{v['f1']:.4f}", str(int(v["support"])))
     Console().print(table)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path, typer.Option(help="PTC 'datasets' folder (with train-articles/ and train-task-flc-tc.labels)")
+    ],
+    run_dir: Annotated[Path, typer.Option(help="Working folder: checkpoints and fold outputs; a rerun resumes")] = Path(
+        "runs/ptc"
+    ),
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Where the trained model goes (default: inside the package)")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Tagger epochs")] = 10,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (by article, seeded)")] = 5,
+) -> None:
+    """Train the detector on PTC, cross-validate it and write the model (about 30 minutes on 2 cores).
+
+    Example: spinlens train --data ../shared/data/ptc-semeval2020-task11/datasets
+    """
+    from spinlens.detect.pipeline import DEFAULT_MODEL, MODELS_DIR
+    from spinlens.detect.train import TaggerConfig, train_model
+
+    try:
+        report = train_model(data, run_dir, model_dir or MODELS_DIR / DEFAULT_MODEL, TaggerConfig(epochs=epochs), folds)
+    except (SpinlensError, ValueError) as exc:
+        _fail(exc)
+    table = Table(title=f"{folds}-fold cross-validation by article")
+    for col in ("metric", "mean", "std", *[f"fold {i}" for i in range(folds)]):
+        table.add_column(col)
+    for m in report["mean"]:
+        table.add_row(
+            m, f"{report['mean'][m]:.4f}", f"{report['std'][m]:.4f}", *[f"{r[m]:.4f}" for r in report["per_fold"]]
+        )
+    Console().print(table)
+
+
+class OutputFormat(StrEnum):
+    json = "json"
+    jsonl = "jsonl"
+    ptc = "ptc"
+    html = "html"
+
+
+def _read_inputs(paths: list[str]) -> list:  # type: ignore[type-arg]
+    from spinlens.document import Document
+    from spinlens.formats.ptc import read_articles
+    from spinlens.formats.text import decode, read_text
+
+    docs = []
+    for p in paths:
+        if p == "-":
+            text = decode(sys.stdin.buffer.read(), "<stdin>")
+            if not text.strip():
+                raise SpinlensError("<stdin>: no text on standard input")
+            docs.append(Document(id="stdin", text=text))
+        elif Path(p).is_dir():
+            docs.extend(read_articles(p).values())
+        else:
+            docs.append(read_text(p))
+    return docs
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders of *.txt articles, or - for standard input")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format")] = OutputFormat.json,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output file (html: a folder for several articles)")
+    ] = None,
+    spans: Annotated[
+        Path | None, typer.Option(help="PTC span template (ID ? START END): label these spans instead of finding spans")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model directory (default: the model shipped with spinlens)")
+    ] = None,
+) -> None:
+    """Find and label propaganda technique spans in articles.
+
+    Example: spinlens analyze article.txt --format html -o article.html
+    """
+    import spinlens
+    from spinlens.formats import results
+
+    try:
+        docs = _read_inputs(paths)
+        nlp = spinlens.load(model)
+        if spans is not None:
+            _label_template(nlp, docs, spans, output)
+            return
+        analyses = list(progress_iter(nlp.pipe(docs), len(docs)))
+    except (SpinlensError, ValueError) as exc:
+        _fail(exc)
+    if fmt is OutputFormat.html:
+        from spinlens.report import render_analysis
+
+        if len(analyses) > 1:
+            if output is None:
+                _fail(SpinlensError("--format html with several articles needs -o FOLDER (one page per article)"))
+            output.mkdir(parents=True, exist_ok=True)
+            for a in analyses:
+                (output / f"{_safe_name(a.document.id)}.html").write_text(render_analysis(a), encoding="utf-8")
+            err.print(f"wrote {len(analyses)} pages to {output}")
+            return
+        _emit(render_analysis(analyses[0]), output)
+        return
+    buf = io.StringIO()
+    if fmt is OutputFormat.json:
+        results.write_json(analyses, buf)
+    elif fmt is OutputFormat.jsonl:
+        results.write_jsonl(analyses, buf)
+    else:
+        buf.write("".join(line + "\n" for a in analyses for line in results.ptc_lines(a)))
+    _emit(buf.getvalue(), output)
+
+
+def _label_template(nlp, docs: list, template: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
+    from spinlens.detect.tune import assign_techniques
+    from spinlens.formats.ptc import labels_by_article, read_labels
+
+    by_id = {d.id: d for d in docs}
+    labels = read_labels(template, by_id)
+    lines: dict[int, str] = {}
+    order = {id(lab): i for i, lab in enumerate(labels)}
+    for aid, labs in labels_by_article(labels).items():
+        probs = nlp.classify_spans(by_id[aid], [(lab.start, lab.end) for lab in labs])
+        for lab, pred in zip(labs, assign_techniques(probs, labs, nlp.techniques), strict=True):
+            lines[order[id(lab)]] = f"{aid}\t{pred.technique}\t{lab.start}\t{lab.end}"
+    _emit("".join(lines[i] + "\n" for i in range(len(labels))), output)
+
+
+def _safe_name(doc_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in doc_id)[:100] or "document"
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def progress_iter(items, total: int):  # type: ignore[no-untyped-def]
+    from spinlens.progress import progress
+
+    return progress(items, "analysing", total=total)
 
 
 def main() -> None:  # pragma: no cover

@@ -34,10 +34,10 @@ class Encoded:
 
 
 class Encoder:
-    """Wordpiece vectors from chosen layers of all-MiniLM-L6-v2, concatenated.
+    """Wordpiece vectors from chosen layers of all-MiniLM-L6-v2 (frozen), side by side.
 
-    Layer 0 is the embedding layer, 6 the last. Lower layers keep more of the surface form (which words, which
-    punctuation), the last more of the meaning; spans need both.
+    Layer 0 is the embedding layer, 6 the last. A middle layer keeps more of the surface form (which words,
+    which punctuation), the last more of the meaning; spans need both.
     """
 
     def __init__(self, layers: tuple[int, ...] = (3, 6), threads: int | None = None) -> None:
@@ -61,11 +61,17 @@ class Encoder:
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        return AutoModel.from_pretrained(str(encoder_path())).eval()
+        model = AutoModel.from_pretrained(str(encoder_path())).eval()
+        model.encoder.layer = model.encoder.layer[: max(self.layers)]  # layers above would be computed for nothing
+        return model
 
     @property
     def dim(self) -> int:
         return 384 * len(self.layers)
+
+    @property
+    def name(self) -> str:
+        return "all-MiniLM-L6-v2 layers " + "+".join(map(str, self.layers))
 
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
@@ -80,7 +86,7 @@ class Encoder:
             pieces.append((np.asarray(enc.ids, dtype=np.int64), np.asarray(enc.offsets, dtype=np.int32)))
         jobs: list[tuple[int, int, np.ndarray]] = []  # (text index, first wordpiece, ids)
         for t, (ids, _) in enumerate(pieces):
-            for start in _window_starts(len(ids)):
+            for start in window_starts(len(ids)):
                 jobs.append((t, start, ids[start : start + WINDOW - 2]))
         outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _ in pieces]
         best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _ in pieces]
@@ -104,23 +110,30 @@ class Encoder:
             hidden = torch.cat([out.hidden_states[k] for k in self.layers], dim=-1).numpy()
             for i, (t, start, ids) in enumerate(batch):
                 n = len(ids)
-                pos = np.arange(n)
-                # distance to the nearer window edge; at a text edge the window edge is no loss of context
-                left = pos
-                right = n - 1 - pos if start + n < len(pieces[t][0]) else np.full(n, WINDOW)
-                margin = np.minimum(left if start > 0 else np.full(n, WINDOW), right)
-                target = slice(start, start + n)
-                better = margin > best_margin[t][target]
-                idx = np.nonzero(better)[0]
-                outputs[t][start + idx] = hidden[i, 1 + idx]
-                best_margin[t][start + idx] = margin[idx]
+                keep_most_central(outputs[t], best_margin[t], hidden[i, 1 : n + 1], start, len(pieces[t][0]))
         return [Encoded(offsets=offs, vectors=vec) for (_, offs), vec in zip(pieces, outputs, strict=True)]
 
 
-def _window_starts(n: int) -> list[int]:
-    size = WINDOW - 2
+def window_starts(n: int, size: int = WINDOW - 2, stride: int = STRIDE) -> list[int]:
+    """First positions of overlapping windows of ``size`` that cover ``n`` items."""
     if n <= size:
         return [0]
-    starts = list(range(0, n - size, STRIDE))
+    starts = list(range(0, n - size, stride))
     starts.append(n - size)
     return starts
+
+
+def keep_most_central(out: np.ndarray, best: np.ndarray, window: np.ndarray, start: int, total: int) -> None:
+    """Write a window's rows into ``out`` where they sit further from a window edge than what is there.
+
+    A window edge that is also the text's edge costs no context, so it does not count.
+    """
+    n = len(window)
+    pos = np.arange(n)
+    far = np.full(n, 1 << 30)
+    left = pos if start > 0 else far
+    right = n - 1 - pos if start + n < total else far
+    margin = np.minimum(left, right)
+    idx = np.nonzero(margin > best[start : start + n])[0]
+    out[start + idx] = window[idx]
+    best[start + idx] = margin[idx]

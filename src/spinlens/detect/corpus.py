@@ -1,0 +1,80 @@
+"""Training examples: PTC articles with their encoder vectors (cached on disk) and per-wordpiece span tags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spinlens.detect.encoder import Encoded, Encoder
+from spinlens.document import Document
+from spinlens.evaluate.scorers import merge_spans
+from spinlens.formats.ptc import Label
+from spinlens.progress import progress
+
+O, B, I = 0, 1, 2  # noqa: E741  (span tags of a wordpiece: outside, first of a span, inside a span)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "spinlens" / "encodings"
+
+
+@dataclass
+class Example:
+    document: Document
+    encoded: Encoded
+    labels: list[Label]
+
+    @property
+    def tags(self) -> np.ndarray:
+        return span_tags(self.encoded.offsets, [(x.start, x.end) for x in self.labels])
+
+
+def span_tags(offsets: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """B/I/O tag of each wordpiece: inside when it shares a character with a (merged) span."""
+    tags = np.zeros(len(offsets), dtype=np.int64)
+    for start, end in merge_spans(spans):
+        inside = np.nonzero((offsets[:, 0] < end) & (offsets[:, 1] > start))[0]
+        if len(inside):
+            tags[inside] = I
+            tags[inside[0]] = B
+    return tags
+
+
+def encode_cached(
+    documents: list[Document], encoder: Encoder, cache_dir: Path | None = None, batch: int = 8
+) -> list[Encoded]:
+    """Encode documents, reusing vectors stored under ``cache_dir`` (keyed by text and encoder depth)."""
+    cache_dir = cache_dir or default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    paths = [cache_dir / f"{doc.fingerprint[:32]}-L{'-'.join(map(str, encoder.layers))}.npz" for doc in documents]
+    todo = [i for i, p in enumerate(paths) if not p.exists()]
+    for b in progress(range(0, len(todo), batch), "encoding articles", total=(len(todo) + batch - 1) // batch):
+        idx = todo[b : b + batch]
+        for i, enc in zip(idx, encoder.encode_many([documents[i].text for i in idx]), strict=True):
+            tmp = paths[i].with_suffix(".tmp.npz")
+            np.savez(tmp, offsets=enc.offsets, vectors=enc.vectors.astype(np.float16))
+            tmp.replace(paths[i])
+    out = []
+    for p in paths:
+        with np.load(p) as z:
+            out.append(Encoded(offsets=z["offsets"], vectors=z["vectors"].astype(np.float32)))
+    return out
+
+
+def build_examples(
+    articles: Mapping[str, Document],
+    labels: list[Label],
+    encoder: Encoder,
+    cache_dir: Path | None = None,
+) -> list[Example]:
+    docs = [articles[k] for k in sorted(articles)]
+    by_article: dict[str, list[Label]] = {}
+    for lab in labels:
+        by_article.setdefault(lab.article_id, []).append(lab)
+    encoded = encode_cached(docs, encoder, cache_dir)
+    return [Example(d, e, by_article.get(d.id, [])) for d, e in zip(docs, encoded, strict=True)]

@@ -1,0 +1,91 @@
+"""Features of a candidate span for the technique classifier.
+
+Vectors: the span's wordpieces (mean and max), its sentence (mean; PTC articles have one sentence per line), and
+the fine-tuned model's own per-technique probabilities over the span. Cheap features that the literature found
+useful: length, how often the span's words recur in the article (Repetition is a tenth of the labels), capitals,
+quotes, exclamation and question marks, how much of the sentence it covers, whether it is in the title.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+_NON_WORD = re.compile(r"\W+")
+
+CHEAP_NAMES = (
+    "log_chars",
+    "log_wordpieces",
+    "log_recurrences",
+    "recurs",
+    "upper_ratio",
+    "has_quote",
+    "has_exclamation",
+    "has_question",
+    "sentence_has_question",
+    "sentence_coverage",
+    "in_title",
+    "position",
+    "is_titlecase",
+    "is_uppercase",
+)
+
+
+def normalise(text: str) -> str:
+    return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+class ArticleView:
+    """What the span features need of one article, computed once per article."""
+
+    def __init__(self, text: str, offsets: np.ndarray, vectors: np.ndarray, token_probs: np.ndarray) -> None:
+        self.text = text
+        self.offsets = offsets
+        self.vectors = vectors
+        self.token_probs = token_probs  # (n, n_techniques) from the fine-tuned head
+        self.normalised = normalise(text)
+
+    def wordpieces(self, start: int, end: int) -> np.ndarray:
+        idx = np.nonzero((self.offsets[:, 0] < end) & (self.offsets[:, 1] > start))[0]
+        if len(idx) == 0:  # a span inside one wordpiece's gap (e.g. only spaces): take the nearest wordpiece
+            idx = np.array([min(int(np.searchsorted(self.offsets[:, 0], start)), len(self.offsets) - 1)])
+        return idx
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        left = self.text.rfind("\n", 0, start) + 1
+        right = self.text.find("\n", end)
+        return left, len(self.text) if right < 0 else right
+
+
+def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
+    text = view.text
+    idx = view.wordpieces(start, end)
+    s0, s1 = view.sentence(start, end)
+    cidx = view.wordpieces(s0, max(s1, s0 + 1))
+    span, sent = text[start:end], text[s0:s1]
+    key = normalise(span)
+    recurrences = len(re.findall(r"\b" + re.escape(key) + r"\b", view.normalised)) if key else 0
+    cheap = np.array(
+        [
+            np.log1p(len(span)),
+            np.log1p(len(idx)),
+            np.log1p(recurrences),
+            float(recurrences >= 2),
+            sum(c.isupper() for c in span) / max(1, len(span)),
+            float(any(q in span for q in "\"'“”‘’«»")),
+            float("!" in span),
+            float("?" in span),
+            float("?" in sent),
+            len(span) / max(1, len(sent)),
+            float(s0 == 0),
+            start / max(1, len(text)),
+            float(span.istitle()),
+            float(span.isupper()),
+        ],
+        dtype=np.float32,
+    )
+    vec = view.vectors
+    return np.concatenate(
+        [vec[idx].mean(0), vec[idx].max(0), vec[cidx].mean(0), view.token_probs[idx].mean(0), cheap]
+    ).astype(np.float32)

@@ -1,0 +1,138 @@
+"""The detector: text in, `Analysis` out. Loads once, then analyses one document or streams many."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from spinlens import taxonomy
+from spinlens.detect.decide import Params, decide_article, decide_spans
+from spinlens.detect.encoder import Encoder
+from spinlens.detect.features import ArticleView, span_features
+from spinlens.detect.model import SpanTagger
+from spinlens.detect.techniques import TechniqueClassifier
+from spinlens.document import Analysis, Document, Span, TechniqueVerdict
+from spinlens.errors import InputError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "ptc-minilm-bilstm"
+
+
+class Detector:
+    """``Detector(model_dir)(text) -> Analysis``; ``pipe(texts)`` for many. State: the files in ``model_dir``."""
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int | None = None) -> None:
+        self.model_dir = Path(model_dir) if model_dir else MODELS_DIR / DEFAULT_MODEL
+        config_path = self.model_dir / "config.json"
+        if not config_path.is_file():
+            raise InputError("not a spinlens model directory (no config.json)", self.model_dir)
+        self.config = json.loads(config_path.read_text())
+        self.name: str = self.config["name"]
+        self.version: str = self.config["version"]
+        self.techniques: list[str] = self.config["techniques"]
+        self.params = Params.from_dict(self.config["params"])
+        self.encoder = Encoder(layers=tuple(self.config["encoder_layers"]), threads=threads)
+        self.classifier = TechniqueClassifier.load(self.model_dir / "techniques.npz")
+
+    @cached_property
+    def tagger(self) -> SpanTagger:
+        import torch
+        from safetensors.torch import load_file
+
+        model = SpanTagger(**self.config["tagger"])
+        state = {k: v.float() for k, v in load_file(str(self.model_dir / "tagger.safetensors")).items()}
+        model.load_state_dict(state)
+        return model.eval().to(torch.float32)
+
+    def warm_up(self) -> Detector:
+        """Load the encoder and tagger now rather than on the first document."""
+        _ = self.encoder.model, self.encoder.tokenizer, self.tagger
+        return self
+
+    def __call__(self, document: str | Document) -> Analysis:
+        return next(self.pipe([document], batch_size=1))
+
+    def pipe(self, documents: Iterable[str | Document], batch_size: int = 8) -> Iterator[Analysis]:
+        """Analyses in input order; ``batch_size`` documents share encoder batches."""
+        batch: list[Document] = []
+        for i, item in enumerate(documents):
+            batch.append(_as_document(item, i))
+            if len(batch) >= batch_size:
+                yield from self._analyse(batch)
+                batch = []
+        if batch:
+            yield from self._analyse(batch)
+
+    def classify_spans(self, document: str | Document, spans: list[tuple[int, int]]) -> np.ndarray:
+        """Technique probabilities (one row per given span, columns in `self.techniques`) for given spans."""
+        doc = _as_document(document, 0)
+        if not spans:
+            return np.zeros((0, len(self.techniques)), np.float32)
+        encoded, out = self._token_outputs([doc])[0]
+        view = ArticleView(doc.text, encoded.offsets, out.vectors, out.technique_probs)
+        features = np.stack([span_features(view, a, b) for a, b in spans])
+        return self.classifier.predict_proba(features, self.params.temperature)
+
+    def _token_outputs(self, docs: list[Document]):  # type: ignore[no-untyped-def]
+        encoded = self.encoder.encode_many([d.text for d in docs])
+        outputs = self.tagger.predict([e.vectors for e in encoded])
+        return list(zip(encoded, outputs, strict=True))
+
+    def _analyse(self, docs: list[Document]) -> Iterator[Analysis]:
+        for doc, (encoded, out) in zip(docs, self._token_outputs(docs), strict=True):
+            decisions = decide_spans(doc.text, encoded.offsets, out, self.classifier, self.techniques, self.params)
+            probs, present, overall = decide_article(decisions, self.techniques, self.params)
+            spans = [
+                Span(
+                    start=d.start,
+                    end=d.end,
+                    technique=d.technique,
+                    score=round(d.score, 4),
+                    note=explain(d.technique, doc.text[d.start : d.end]),
+                )
+                for d in decisions
+            ]
+            yield Analysis(
+                document=doc,
+                spans=spans,
+                techniques=[
+                    TechniqueVerdict(technique=t, present=present[t], probability=round(probs[t], 4))
+                    for t in self.techniques
+                ],
+                propaganda_score=round(overall, 4),
+                scheme="ptc14",
+                model=self.name,
+                model_version=self.version,
+            )
+
+
+def explain(technique: str, fragment: str) -> str:
+    t = taxonomy.get(technique)
+    short = fragment if len(fragment) <= 80 else fragment[:77] + "..."
+    return f"{technique.replace('_', ' ')} ({t.category}): {t.definition} Here: \u201c{short}\u201d"
+
+
+def _as_document(item: str | Document, i: int) -> Document:
+    if isinstance(item, Document):
+        return item
+    if isinstance(item, str):
+        if not item.strip():
+            raise InputError(f"document {i} is empty")
+        return Document(id=str(i), text=item)
+    raise TypeError(f"expected str or Document, got {type(item).__name__}")
+
+
+_LOADED: dict[str, Detector] = {}
+
+
+def load(model: str | Path | None = None, threads: int | None = None) -> Detector:
+    """The detector shipped with spinlens (or one from ``model``, a directory); cached per process."""
+    key = str(model or DEFAULT_MODEL)
+    if key not in _LOADED:
+        path = Path(model) if model and Path(model).is_dir() else MODELS_DIR / key
+        _LOADED[key] = Detector(path, threads=threads)
+    return _LOADED[key]

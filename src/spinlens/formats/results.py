@@ -1,0 +1,67 @@
+"""Analyses out: JSON records for people and programs, and PTC label lines for scorers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from spinlens import taxonomy
+from spinlens.document import Analysis
+
+
+def analysis_record(analysis: Analysis) -> dict[str, Any]:
+    """A self-explanatory JSON-ready record: every span with its text, category and definition."""
+    doc = analysis.document
+    spans = []
+    for s in sorted(analysis.spans, key=lambda s: (s.start, s.end, s.technique)):
+        t = taxonomy.get(s.technique, analysis.scheme)
+        spans.append(
+            {
+                "start": s.start,
+                "end": s.end,
+                "text": doc.text[s.start : s.end],
+                "technique": s.technique,
+                "category": t.category,
+                "score": s.score,
+                "definition": t.definition,
+                "explanation": s.note,
+            }
+        )
+    return {
+        "id": doc.id,
+        "title": doc.title or _first_line(doc.text),
+        "source": doc.source,
+        "url": doc.url,
+        "published": doc.published.isoformat() if doc.published else None,
+        "model": analysis.model,
+        "model_version": analysis.model_version,
+        "scheme": analysis.scheme,
+        "propaganda_score": analysis.propaganda_score,
+        "techniques": [v.model_dump() for v in analysis.techniques],
+        "spans": spans,
+        "characters": len(doc.text),
+    }
+
+
+def _first_line(text: str) -> str:
+    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:200] if text.strip() else ""
+
+
+def write_json(analyses: Iterable[Analysis], out: TextIO) -> None:
+    records = [analysis_record(a) for a in analyses]
+    json.dump(records[0] if len(records) == 1 else records, out, ensure_ascii=False, indent=1)
+    out.write("\n")
+
+
+def write_jsonl(analyses: Iterable[Analysis], out: TextIO) -> None:
+    for a in analyses:
+        out.write(json.dumps(analysis_record(a), ensure_ascii=False) + "\n")
+
+
+def ptc_lines(analysis: Analysis) -> list[str]:
+    """``ID<TAB>TECHNIQUE<TAB>START<TAB>END`` per predicted span (PTC technique names)."""
+    return [
+        f"{analysis.document.id}\t{s.technique}\t{s.start}\t{s.end}"
+        for s in sorted(analysis.spans, key=lambda s: (s.start, s.end, s.technique))
+    ]

@@ -1,0 +1,84 @@
+"""A standalone HTML page for one analysis: the article with every span highlighted.
+
+Article text, titles and ids are untrusted: everything taken from the document passes through `html.escape`,
+and the page carries a Content-Security-Policy that forbids scripts altogether (hover uses CSS only).
+"""
+
+from __future__ import annotations
+
+import html
+
+from spinlens import taxonomy
+from spinlens.document import Analysis
+
+_CSS = """
+body{font:16px/1.6 Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;display:grid;grid-template-columns:1fr 16rem;gap:2rem}
+h1{font-size:1.4rem;grid-column:1/3;margin-bottom:0}.meta{grid-column:1/3;color:#666;font:13px sans-serif}
+article{white-space:pre-wrap}.s{position:relative;border-radius:2px;cursor:help}
+.s .tip{display:none;position:absolute;left:0;top:1.6em;z-index:9;width:22rem;background:#fff;border:1px solid #999;
+box-shadow:0 2px 8px #0003;padding:.5rem;font:13px/1.4 sans-serif;white-space:normal;color:#222}
+.s:hover>.tip{display:block}.tip b{display:block}.tip p{margin:.2rem 0 .5rem}
+aside{font:13px sans-serif}aside table{border-collapse:collapse;width:100%}aside td{padding:2px 4px;border-bottom:1px solid #eee}
+.sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin-right:4px}
+"""
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def render_analysis(analysis: Analysis) -> str:
+    doc = analysis.document
+    text = doc.text
+    spans = sorted(analysis.spans, key=lambda s: (s.start, -s.end))
+    cuts = sorted({0, len(text), *[s.start for s in spans], *[s.end for s in spans]})
+    parts = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        active = [s for s in spans if s.start <= a and s.end >= b]
+        piece = _escape(text[a:b])
+        if not active:
+            parts.append(piece)
+            continue
+        # the first span colours the background; each further one adds an underline, so overlaps stay visible
+        colours = [taxonomy.get(s.technique, analysis.scheme).colour for s in active]
+        shadows = ",".join(f"inset 0 -{3 * (i + 1)}px 0 {c}" for i, c in enumerate(colours[1:]))
+        style = f"background:{colours[0]}40;border-bottom:2px solid {colours[0]}" + (
+            f";box-shadow:{shadows}" if shadows else ""
+        )
+        tip = "".join(
+            f"<b>{_escape(s.technique.replace('_', ' '))} &middot; {_escape(taxonomy.get(s.technique, analysis.scheme).category)}"
+            f" &middot; {'' if s.score is None else f'{s.score:.0%}'}</b>"
+            f"<p>{_escape(taxonomy.get(s.technique, analysis.scheme).definition)}</p>"
+            for s in active
+        )
+        label = "; ".join(f"{s.technique} {'' if s.score is None else f'{s.score:.2f}'}" for s in active)
+        parts.append(
+            f'<span class="s" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
+        )
+    counts: dict[str, int] = {}
+    for s in spans:
+        counts[s.technique] = counts.get(s.technique, 0) + 1
+    rows = "".join(
+        f'<tr><td><span class="sw" style="background:{taxonomy.get(t, analysis.scheme).colour}"></span>{_escape(t)}</td><td>{n}</td></tr>'
+        for t, n in sorted(counts.items(), key=lambda kv: -kv[1])
+    )
+    verdicts = "".join(
+        f"<tr><td>{_escape(v.technique)}</td><td>{v.probability:.0%}</td></tr>"
+        for v in analysis.techniques
+        if v.present
+    )
+    title = doc.title or text.lstrip("\ufeff").strip().split("\n", 1)[0][:120] or doc.id
+    score = "n/a" if analysis.propaganda_score is None else f"{analysis.propaganda_score:.0%}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{_escape(title)} &middot; spinlens</title><style>{_CSS}</style></head>
+<body><h1>{_escape(title)}</h1>
+<div class="meta">article {_escape(doc.id)} &middot; {len(spans)} spans &middot; overall propaganda score {score}
+&middot; model {_escape(analysis.model)} {_escape(analysis.model_version)}</div>
+<article>{"".join(parts)}</article>
+<aside><h2>Spans per technique</h2><table>{rows or "<tr><td>none found</td></tr>"}</table>
+<h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>
+<p>Hover a highlighted passage for the technique, its definition and the model's confidence.</p></aside>
+</body></html>
+"""

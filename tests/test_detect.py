@@ -1,0 +1,145 @@
+"""The shipped detector, end to end: offsets, formats, template labelling, batching, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import spinlens
+from spinlens import Document, taxonomy
+from spinlens.cli import app
+from spinlens.formats import read_labels
+from spinlens.formats.ptc import Label, write_labels
+
+from .conftest import FIXTURES, REPO
+
+EXAMPLE = REPO / "src" / "spinlens" / "examples" / "op-ed.txt"
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return spinlens.load()
+
+
+@pytest.fixture(scope="module")
+def example_analysis(nlp):
+    return nlp(Document(id="op-ed", text=EXAMPLE.read_text(encoding="utf-8")))
+
+
+def test_finds_spans_with_exact_offsets_in_the_example(example_analysis):
+    a = example_analysis
+    assert len(a.spans) >= 5, "the example op-ed is full of loaded language and name calling"
+    for s in a.spans:
+        assert 0 <= s.start < s.end <= len(a.document.text)
+        assert s.technique in taxonomy.PTC14
+        assert 0.0 <= s.score <= 1.0
+        fragment = a.document.text[s.start : s.end]
+        assert fragment == fragment.strip(), "spans neither start nor end on whitespace"
+        assert s.note and s.technique.replace("_", " ") in s.note
+    assert len(a.techniques) == 14 and {v.technique for v in a.techniques} == set(taxonomy.PTC14)
+    assert 0.5 < a.propaganda_score <= 1.0
+    assert any(v.present for v in a.techniques)
+
+
+def test_offsets_survive_a_bom_and_crlf(nlp):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    shifted = "\ufeff" + text.replace("\n", "\r\n")
+    a = nlp(shifted)
+    assert a.spans, "same article, different line endings: still finds spans"
+    for s in a.spans:
+        frag = shifted[s.start : s.end]
+        assert frag and frag == frag.strip() and "\ufeff" not in frag
+
+
+def test_pipe_gives_the_same_answers_as_single_calls(nlp, example_analysis):
+    docs = [
+        Document(id="a", text=(FIXTURES / "article900000001.txt").read_text(encoding="utf-8")),
+        example_analysis.document,
+        Document(id="c", text="Short text."),
+    ]
+    batched = list(nlp.pipe(docs, batch_size=3))
+    assert [a.document.id for a in batched] == ["a", "op-ed", "c"]
+    assert [(s.start, s.end, s.technique) for s in batched[1].spans] == [
+        (s.start, s.end, s.technique) for s in example_analysis.spans
+    ]
+    for a, d in zip(batched, docs, strict=True):
+        single = nlp(d)
+        assert [(s.start, s.end, s.technique) for s in a.spans] == [(s.start, s.end, s.technique) for s in single.spans]
+        assert [s.score for s in a.spans] == pytest.approx([s.score for s in single.spans], abs=1e-3)
+
+
+def test_long_article_is_handled_in_windows(nlp):
+    text = EXAMPLE.read_text(encoding="utf-8") * 12  # ~4,000 wordpieces, many windows
+    a = nlp(text)
+    period = len(EXAMPLE.read_text(encoding="utf-8"))
+    late = [s for s in a.spans if s.start > 8 * period]
+    assert late, "spans are found far beyond the first window"
+
+
+def test_empty_text_is_refused(nlp):
+    with pytest.raises(spinlens.InputError, match="empty"):
+        nlp("   ")
+
+
+def test_classify_spans_returns_a_distribution(nlp, example_analysis):
+    text = example_analysis.document.text
+    start = text.index("neo-Nazi battalions")
+    probs = nlp.classify_spans(text, [(start, start + len("neo-Nazi battalions")), (0, 10)])
+    assert probs.shape == (2, 14)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_cli_json_ptc_and_stdin(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(EXAMPLE), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for s in record["spans"]:
+        assert text[s["start"] : s["end"]] == s["text"]
+        assert s["category"] and s["definition"]
+    out = tmp_path / "pred.txt"
+    res = runner.invoke(app, ["analyze", str(FIXTURES), "--format", "ptc", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    for line in out.read_text().splitlines():
+        aid, tech, start, end = line.split("\t")
+        assert aid in ("900000001", "900000002") and tech in taxonomy.PTC14 and int(start) < int(end)
+    res = runner.invoke(app, ["analyze", "-", "--format", "jsonl"], input=text)
+    assert res.exit_code == 0 and json.loads(res.stdout.splitlines()[0])["id"] == "stdin"
+
+
+def test_cli_labels_a_span_template_line_for_line(tmp_path):
+    labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels")
+    template = [Label(x.article_id, x.start, x.end) for x in labels]
+    template.append(template[0])  # the same span twice: two different techniques expected
+    write_labels(template, tmp_path / "template.txt", template=True)
+    res = CliRunner().invoke(
+        app, ["analyze", str(FIXTURES), "--format", "ptc", "--spans", str(tmp_path / "template.txt")]
+    )
+    assert res.exit_code == 0, res.output
+    lines = [line.split("\t") for line in res.stdout.splitlines()]
+    assert [(x[0], int(x[2]), int(x[3])) for x in lines] == [(t.article_id, t.start, t.end) for t in template]
+    assert all(x[1] in taxonomy.PTC14 for x in lines)
+    assert lines[0][1] != lines[-1][1]
+
+
+def test_cli_html_escapes_hostile_text(tmp_path):
+    hostile = tmp_path / "article1.txt"
+    payload = '<script>alert(1)</script><img src=x onerror="alert(2)"> <a href="javascript:alert(3)">x</a>'
+    hostile.write_text("The corrupt regime lies " + payload + " every single day!\n", encoding="utf-8")
+    out = tmp_path / "page.html"
+    res = CliRunner().invoke(app, ["analyze", str(hostile), "--format", "html", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    page = out.read_text()
+    assert "<script>" not in page and "<img" not in page and 'href="javascript' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "script-src" not in page and "default-src 'none'" in page
+
+
+def test_cli_bad_input_is_one_clear_line(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path / "empty.txt")])
+    assert res.exit_code == 2 and "empty.txt: file is empty" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path)])
+    assert res.exit_code == 2 and "no *.txt articles" in res.output

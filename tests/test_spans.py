@@ -1,0 +1,49 @@
+import numpy as np
+
+from spinlens.detect.decide import Params, candidate_spans
+from spinlens.detect.model import TokenOutputs
+from spinlens.detect.spans import decode_spans
+
+TEXT = "The corrupt regime - lies again."
+#       0123456789012345678901234567890
+OFFSETS = np.array([[0, 3], [4, 8], [8, 11], [12, 18], [19, 20], [21, 25], [26, 31], [31, 32]])
+
+
+def probs(inside, begin=None):
+    inside = np.asarray(inside, float)
+    begin = np.zeros_like(inside) if begin is None else np.asarray(begin, float)
+    return np.stack([1 - inside, begin * inside, (1 - begin) * inside], 1)
+
+
+def test_runs_are_widened_to_whole_words():
+    # only the second wordpiece of "corrupt" (corr|upt) is inside: the span still covers the whole word
+    spans = decode_spans(OFFSETS, probs([0, 0, 0.9, 0, 0, 0, 0, 0]), 0.5, TEXT)
+    assert [(a, b) for a, b, _ in spans] == [(4, 11)]
+    assert TEXT[4:11] == "corrupt"
+
+
+def test_hysteresis_needs_one_confident_wordpiece():
+    weak = probs([0, 0.4, 0.4, 0.4, 0, 0, 0, 0])
+    assert decode_spans(OFFSETS, weak, 0.3, TEXT, accept=0.5) == []
+    strong = probs([0, 0.4, 0.4, 0.7, 0, 0, 0, 0])
+    assert [(a, b) for a, b, _ in decode_spans(OFFSETS, strong, 0.3, TEXT, accept=0.5)] == [(4, 18)]
+
+
+def test_a_begin_tag_splits_and_punctuation_alone_is_dropped():
+    p = probs([0, 0.9, 0.9, 0.9, 0.9, 0.9, 0, 0], begin=[0, 1, 0, 0, 0, 1, 0, 0])
+    spans = [(a, b) for a, b, _ in decode_spans(OFFSETS, p, 0.5, TEXT)]
+    assert spans == [(4, 20), (21, 25)]
+    only_dash = probs([0, 0, 0, 0, 0.9, 0, 0, 0])
+    assert decode_spans(OFFSETS, only_dash, 0.5, TEXT) == []
+
+
+def test_relative_threshold_keeps_the_detector_from_going_silent():
+    # an article in an unfamiliar style: nothing reaches the global thresholds, but one phrase stands out
+    low = TokenOutputs(probs([0, 0.3, 0.3, 0.05, 0, 0, 0, 0]), np.zeros((8, 14)), np.zeros((8, 4)))
+    fixed = Params(span_threshold=0.35, span_accept=0.5, relative_threshold=0.0, span_floor=1.0)
+    adaptive = Params(span_threshold=0.35, span_accept=0.5, relative_threshold=0.8, span_floor=0.2)
+    assert candidate_spans(TEXT, OFFSETS, low, fixed) == []
+    assert [(a, b) for a, b, _ in candidate_spans(TEXT, OFFSETS, low, adaptive)] == [(4, 11)]
+    # below the floor, nothing is reported: a neutral text stays quiet
+    quiet = TokenOutputs(probs([0, 0.1, 0.1, 0, 0, 0, 0, 0]), np.zeros((8, 14)), np.zeros((8, 4)))
+    assert candidate_spans(TEXT, OFFSETS, quiet, adaptive) == []

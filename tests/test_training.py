@@ -1,0 +1,66 @@
+"""A tiny training run: the tagger learns the spans of one article, and a model directory round-trips."""
+
+import numpy as np
+import torch
+
+from spinlens.detect.corpus import build_examples
+from spinlens.detect.encoder import Encoder
+from spinlens.detect.model import SpanTagger
+from spinlens.detect.techniques import TechniqueClassifier, fit_temperature
+from spinlens.detect.train import TaggerConfig, fit_tagger, token_targets
+from spinlens.evaluate.folds import article_folds
+from spinlens.formats import read_articles, read_labels
+
+from .conftest import FIXTURES
+
+
+def test_folds_are_fixed_and_balanced():
+    ids = [str(i) for i in range(371)]
+    folds = article_folds(ids)
+    assert folds == article_folds(list(reversed(ids)))
+    sizes = np.bincount(list(folds.values()))
+    assert sizes.tolist() == [75, 74, 74, 74, 74]
+    assert article_folds(ids, seed=1) != folds
+
+
+def test_tagger_learns_one_article_and_resumes(tmp_path):
+    articles = read_articles(FIXTURES)
+    labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels", articles)
+    examples = build_examples(articles, labels, Encoder(), cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+    config = TaggerConfig(epochs=60, lr=5e-3, hidden=32, batch_segments=2)
+    model = fit_tagger(examples, config, checkpoint=tmp_path / "ckpt.pt")
+    out = model.predict([ex.encoded.vectors for ex in examples])
+    tags, techs = token_targets(examples[0])
+    predicted = out[0].tag_probs.argmax(1)
+    assert (predicted == tags).mean() > 0.9, "a tagger that cannot fit one article has a bug"
+    assert np.allclose(out[0].tag_probs.sum(1), 1.0, atol=1e-5)
+    inside = tags > 0
+    assert out[0].technique_probs[inside].mean() > out[0].technique_probs[~inside].mean()
+    # resuming from the last checkpoint runs no further epoch and keeps the weights
+    again = fit_tagger(examples, config, checkpoint=tmp_path / "ckpt.pt")
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_bidirectional_tagger_ignores_padding():
+    torch.manual_seed(0)
+    model = SpanTagger(8, 3, hidden=4, projection=6).eval()
+    x = torch.randn(2, 10, 8)
+    with torch.no_grad():
+        alone, _ = model(x[:1, :6], torch.tensor([6]))
+        padded, _ = model(x, torch.tensor([6, 10]))
+    assert torch.allclose(alone[0], padded[0, :6], atol=1e-6)
+
+
+def test_technique_classifier_round_trip_and_temperature(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    clf = TechniqueClassifier.fit(x, y, n_classes=5, c=1.0)
+    assert (clf.predict_proba(x).argmax(1) == y).mean() > 0.9
+    assert clf.predict_proba(x)[:, 4].max() < 1e-6, "a class never seen in training is never predicted"
+    clf.save(tmp_path / "c.npz")
+    again = TechniqueClassifier.load(tmp_path / "c.npz")
+    assert np.allclose(again.predict_proba(x), clf.predict_proba(x), atol=1e-3)
+    assert 0.3 <= fit_temperature(clf.logits(x), y) <= 5.0
