@@ -141,5 +141,6 @@ def test_cli_bad_input_is_one_clear_line(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     res = CliRunner().invoke(app, ["analyze", str(tmp_path / "empty.txt")])
     assert res.exit_code == 2 and "empty.txt: file is empty" in res.output and "Traceback" not in res.output
-    res = CliRunner().invoke(app, ["analyze", str(tmp_path)])
+    (tmp_path / "nothing").mkdir()
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "no *.txt articles" in res.output

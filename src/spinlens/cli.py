@@ -92,6 +92,7 @@ def train(
     ] = None,
     epochs: Annotated[int, typer.Option(help="Tagger epochs")] = 10,
     folds: Annotated[int, typer.Option(help="Cross-validation folds (by article, seeded)")] = 5,
+    seeds: Annotated[int, typer.Option(help="Taggers trained with different seeds and averaged")] = 2,
 ) -> None:
     """Train the detector on PTC, cross-validate it and write the model (about 30 minutes on 2 cores).
 
@@ -101,7 +102,8 @@ def train(
     from spinlens.detect.train import TaggerConfig, train_model
 
     try:
-        report = train_model(data, run_dir, model_dir or MODELS_DIR / DEFAULT_MODEL, TaggerConfig(epochs=epochs), folds)
+        model_dir = model_dir or MODELS_DIR / DEFAULT_MODEL
+        report = train_model(data, run_dir, model_dir, TaggerConfig(epochs=epochs), folds, seeds)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"{folds}-fold cross-validation by article")

@@ -58,7 +58,9 @@ class Encoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a weight-loading bar on every start is noise for CLI users
         if self.threads:
             torch.set_num_threads(self.threads)
         model = AutoModel.from_pretrained(str(encoder_path())).eval()

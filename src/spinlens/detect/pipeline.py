@@ -13,7 +13,7 @@ from spinlens import taxonomy
 from spinlens.detect.decide import Params, decide_article, decide_spans
 from spinlens.detect.encoder import Encoder
 from spinlens.detect.features import ArticleView, span_features
-from spinlens.detect.model import SpanTagger
+from spinlens.detect.model import SpanTagger, TokenOutputs
 from spinlens.detect.techniques import TechniqueClassifier
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
 from spinlens.errors import InputError
@@ -39,18 +39,21 @@ class Detector:
         self.classifier = TechniqueClassifier.load(self.model_dir / "techniques.npz")
 
     @cached_property
-    def tagger(self) -> SpanTagger:
-        import torch
+    def taggers(self) -> list[SpanTagger]:
+        """One tagger per training seed; their probabilities are averaged."""
         from safetensors.torch import load_file
 
-        model = SpanTagger(**self.config["tagger"])
-        state = {k: v.float() for k, v in load_file(str(self.model_dir / "tagger.safetensors")).items()}
-        model.load_state_dict(state)
-        return model.eval().to(torch.float32)
+        models = []
+        for k, cfg in enumerate(self.config["taggers"]):
+            model = SpanTagger(**cfg)
+            state = load_file(str(self.model_dir / f"tagger-{k}.safetensors"))
+            model.load_state_dict({name: v.float() for name, v in state.items()})
+            models.append(model.eval())
+        return models
 
     def warm_up(self) -> Detector:
         """Load the encoder and tagger now rather than on the first document."""
-        _ = self.encoder.model, self.encoder.tokenizer, self.tagger
+        _ = self.encoder.model, self.encoder.tokenizer, self.taggers
         return self
 
     def __call__(self, document: str | Document) -> Analysis:
@@ -79,7 +82,16 @@ class Detector:
 
     def _token_outputs(self, docs: list[Document]):  # type: ignore[no-untyped-def]
         encoded = self.encoder.encode_many([d.text for d in docs])
-        outputs = self.tagger.predict([e.vectors for e in encoded])
+        vectors = [e.vectors for e in encoded]
+        runs = [tagger.predict(vectors) for tagger in self.taggers]
+        outputs = [
+            TokenOutputs(
+                np.mean([r[i].tag_probs for r in runs], axis=0),
+                np.mean([r[i].technique_probs for r in runs], axis=0),
+                vectors[i],
+            )
+            for i in range(len(docs))
+        ]
         return list(zip(encoded, outputs, strict=True))
 
     def _analyse(self, docs: list[Document]) -> Iterator[Analysis]:

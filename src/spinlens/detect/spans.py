@@ -12,7 +12,7 @@ def decode_spans(
 
     Hysteresis: a run is kept only if one of its wordpieces reaches ``accept`` (default: ``threshold``), so that
     the extent of a span and the decision to report it have thresholds of their own. A wordpiece more likely to
-    *begin* a span than to continue one starts a new span. When ``text`` is given, spans are widened to whole
+    *begin* a span than to continue one starts a new span, and so does a new line of ``text``. When ``text`` is given, spans are widened to whole
     words (a wordpiece tagger sometimes stops inside a word) and runs with no letter or digit (a lone dash) are
     dropped. Each span's score is the mean inside-probability of its wordpieces.
     """
@@ -34,13 +34,19 @@ def decode_spans(
 
     for i, p in enumerate(inside):
         if p > threshold:
-            if run and tag_probs[i, 1] > tag_probs[i, 2]:
+            # a wordpiece more likely to begin a span starts a new one; so does a new line (PTC has one sentence
+            # per line, and annotated spans rarely cross one)
+            if run and (tag_probs[i, 1] > tag_probs[i, 2] or _line_break(text, offsets[run[-1], 1], offsets[i, 0])):
                 close()
             run.append(i)
         else:
             close()
     close()
     return _merge_touching(spans)
+
+
+def _line_break(text: str | None, end: int, start: int) -> bool:
+    return text is not None and "\n" in text[end:start]
 
 
 def _widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:

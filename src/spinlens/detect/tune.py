@@ -12,7 +12,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from spinlens.detect.corpus import Example
-from spinlens.detect.decide import Params, _logit, _sigmoid, article_features, candidate_spans
+from spinlens.detect.decide import (
+    Params,
+    SpanDecision,
+    _logit,
+    _sigmoid,
+    article_features,
+    candidate_spans,
+    decide_article,
+    label_spans,
+)
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.techniques import TechniqueClassifier, fit_temperature
@@ -96,16 +105,23 @@ def fold_predictions(
     return pred
 
 
-def _decisions(cands, techniques, second: float, calibration=(1.0, 0.0)):
-    a, b = calibration
-    out = []
-    for aid, start, end, inside, p in cands:
-        order = np.argsort(-p)
-        picks = [order[0]] + ([order[1]] if p[order[1]] >= second else [])
-        for k in picks:
-            raw = inside * p[k]
-            out.append((aid, start, end, techniques[k], float(_sigmoid(a * _logit(raw) + b)), raw))
-    return out
+def _decisions(
+    pred: FoldPredictions, pair: tuple[float, float], techniques: list[str], params: Params
+) -> dict[str, list[SpanDecision]]:
+    """Span decisions per article of a fold, for one pair of span thresholds."""
+    by_article: dict[str, list] = {aid: [] for aid in pred.article_ids}
+    for aid, a, b, inside, p in pred.candidates[pair]:
+        by_article[aid].append(((a, b, inside), p))
+    return {
+        aid: label_spans([c for c, _ in items], np.array([p for _, p in items]), techniques, params) if items else []
+        for aid, items in by_article.items()
+    }
+
+
+def _flat(decisions: dict[str, list[SpanDecision]], with_technique: bool = True) -> list[Label]:
+    return [
+        Label(aid, d.start, d.end, d.technique if with_technique else None) for aid, ds in decisions.items() for d in ds
+    ]
 
 
 def tune(preds: list[FoldPredictions], techniques: list[str]) -> Params:
@@ -113,67 +129,52 @@ def tune(preds: list[FoldPredictions], techniques: list[str]) -> Params:
     temperature = fit_temperature(
         np.concatenate([p.tc_logits for p in preds]), np.concatenate([p.tc_labels for p in preds])
     )
-    best = None
-    for t in SPAN_THRESHOLDS:
-        gold = [g for p in preds for g in p.gold]
-        si_pred = [Label(aid, a, b) for p in preds for aid, a, b, _, _ in p.candidates[t]]
+    gold = [g for p in preds for g in p.gold]
+    best: tuple[float, Params] | None = None
+    for pair in SPAN_THRESHOLDS:
+        si_pred = [Label(aid, a, b) for p in preds for aid, a, b, _, _ in p.candidates[pair]]
         si = score_si(gold, si_pred).f1
         for second in SECOND_TECHNIQUE:
-            dec = [d for p in preds for d in _decisions(p.candidates[t], techniques, second)]
-            flc = score_flc(gold, [Label(aid, a, b, tech) for aid, a, b, tech, _, _ in dec]).f1
+            params = Params(span_threshold=pair[0], span_accept=pair[1], second_technique=second)
+            flc = score_flc(gold, [x for p in preds for x in _flat(_decisions(p, pair, techniques, params))]).f1
             if best is None or si + flc > best[0]:
-                best = (si + flc, t, second)
-    _, threshold, second = best
+                best = (si + flc, params)
+    assert best is not None
+    params = best[1]
+    pair = (params.span_threshold, params.span_accept)
     # calibration: Platt scaling of the raw score's log-odds against "overlaps a gold span of this technique"
     raws, hits = [], []
     for p in preds:
-        gold_by = {}
-        for g in p.gold:
-            gold_by.setdefault((g.article_id, g.technique), []).append((g.start, g.end))
-        for aid, a, b, tech, _, raw in _decisions(p.candidates[threshold], techniques, second):
-            raws.append(_logit(raw))
-            hits.append(any(a < ge and b > gs for gs, ge in gold_by.get((aid, tech), [])))
-    calibration = _platt(np.array(raws), np.array(hits, dtype=float))
-    params = Params(
-        span_threshold=threshold[0], span_accept=threshold[1], second_technique=second, calibration=calibration
-    )
-    # article level: per technique, logistic regression on (max, noisy-or, log count) of calibrated span scores
+        gold_by = _gold_by_technique(p.gold)
+        for aid, ds in _decisions(p, pair, techniques, params).items():
+            for d in ds:
+                raws.append(_logit(d.inside * d.technique_probs[techniques.index(d.technique)]))
+                hits.append(any(d.start < ge and d.end > gs for gs, ge in gold_by.get((aid, d.technique), [])))
+    params = replace(params, calibration=_platt(np.array(raws), np.array(hits, dtype=float)))
+    # article level: per technique, logistic regression on `article_features`, and the threshold that maximises F1
     feats: dict[str, list[np.ndarray]] = {t: [] for t in techniques}
     ys: dict[str, list[int]] = {t: [] for t in techniques}
     for p in preds:
-        dec = _decisions(p.candidates[threshold], techniques, second, calibration)
         gold_sets = {(g.article_id, g.technique) for g in p.gold}
-        for aid in p.article_ids:
-            mine = [_Dec(tech, score) for a2, _, _, tech, score, _ in dec if a2 == aid]
-            for t in techniques:
-                feats[t].append(article_features(mine, t))
+        for aid, ds in _decisions(p, pair, techniques, params).items():
+            for k, t in enumerate(techniques):
+                feats[t].append(article_features(ds, t, k))
                 ys[t].append(int((aid, t) in gold_sets))
     weights, thresholds = {}, {}
+    grid = np.linspace(0.05, 0.95, 37)
     for t in techniques:
         x, y = np.stack(feats[t]), np.array(ys[t])
-        w = _logistic(x, y)
-        weights[t] = w
-        probs = _sigmoid(x @ np.array(w[:3]) + w[3])
-        grid = np.linspace(0.05, 0.95, 37)
-        f1s = [_f1(y, probs >= g) for g in grid]
-        thresholds[t] = float(grid[int(np.argmax(f1s))])
-    # overall score: logistic regression on the article's highest technique probability, against "has any label"
-    top, any_label = [], []
-    n_articles = len(feats[techniques[0]])
-    for i in range(n_articles):
-        probs = [float(_sigmoid(feats[t][i] @ np.array(weights[t][:3]) + weights[t][3])) for t in techniques]
-        top.append([max(probs)])
-        any_label.append(int(any(ys[t][i] for t in techniques)))
-    overall = _logistic(np.array(top), np.array(any_label))
-    return replace(
-        params, article_weights=weights, article_thresholds=thresholds, overall_weights=overall, temperature=temperature
-    )
+        weights[t] = _logistic(x, y)
+        probs = _sigmoid(x @ np.array(weights[t][:-1]) + weights[t][-1])
+        thresholds[t] = float(grid[int(np.argmax([_f1(y, probs >= g) for g in grid]))])
+    return replace(params, article_weights=weights, article_thresholds=thresholds, temperature=temperature)
 
 
-@dataclass
-class _Dec:
-    technique: str
-    score: float
+def _gold_by_technique(gold: list[Label]) -> dict[tuple[str, str | None], list[tuple[int, int]]]:
+    out: dict = {}
+    for g in gold:
+        out.setdefault((g.article_id, g.technique), []).append((g.start, g.end))
+    return out
 
 
 def evaluate_fold(pred: FoldPredictions, params: Params, techniques: list[str]) -> dict[str, float]:
@@ -181,32 +182,29 @@ def evaluate_fold(pred: FoldPredictions, params: Params, techniques: list[str]) 
     probs = np.exp(z - z.max(1, keepdims=True))
     probs /= probs.sum(1, keepdims=True)
     tc = score_tc(pred.tc_rows, assign_techniques(probs, pred.tc_rows, techniques))
-    cands = pred.candidates[params.span_threshold, params.span_accept]
-    si = score_si(pred.gold, [Label(aid, a, b) for aid, a, b, _, _ in cands])
-    dec = _decisions(cands, techniques, params.second_technique, params.calibration)
-    flc = score_flc(pred.gold, [Label(aid, a, b, tech) for aid, a, b, tech, _, _ in dec])
+    pair = (params.span_threshold, params.span_accept)
+    decisions = _decisions(pred, pair, techniques, params)
+    si = score_si(pred.gold, _flat(decisions, with_technique=False))
+    flc = score_flc(pred.gold, _flat(decisions))
     art_pred = []
-    for aid in pred.article_ids:
-        mine = [_Dec(tech, score) for a2, _, _, tech, score, _ in dec if a2 == aid]
-        for t in techniques:
-            w = params.article_weights[t]
-            prob = float(_sigmoid(article_features(mine, t) @ np.array(w[:3]) + w[3]))
-            if prob >= params.article_thresholds[t]:
-                art_pred.append(Label(aid, 0, 1, t))
+    for aid, ds in decisions.items():
+        _, present, _ = decide_article(ds, techniques, params)
+        art_pred += [Label(aid, 0, 1, t) for t in techniques if present[t]]
     art = score_article(pred.gold, art_pred)
-    hits = _calibration_error(dec, pred.gold)
-    return {"si": si.f1, "tc": tc.f1, "flc": flc.f1, "article": art.f1, "tc_macro": tc.macro_f1 or 0.0, "ece": hits}
+    ece = _calibration_error([(aid, d) for aid, ds in decisions.items() for d in ds], pred.gold)
+    return {"si": si.f1, "tc": tc.f1, "flc": flc.f1, "article": art.f1, "tc_macro": tc.macro_f1 or 0.0, "ece": ece}
 
 
-def _calibration_error(dec, gold: list[Label], bins: int = 10) -> float:
+def _calibration_error(decisions: list[tuple[str, SpanDecision]], gold: list[Label], bins: int = 10) -> float:
     """Expected calibration error of span scores against 'overlaps a gold span of this technique'."""
-    if not dec:
+    if not decisions:
         return 0.0
-    gold_by: dict = {}
-    for g in gold:
-        gold_by.setdefault((g.article_id, g.technique), []).append((g.start, g.end))
-    scores = np.array([d[4] for d in dec])
-    hits = np.array([any(d[1] < ge and d[2] > gs for gs, ge in gold_by.get((d[0], d[3]), [])) for d in dec], float)
+    gold_by = _gold_by_technique(gold)
+    scores = np.array([d.score for _, d in decisions])
+    hits = np.array(
+        [any(d.start < ge and d.end > gs for gs, ge in gold_by.get((aid, d.technique), [])) for aid, d in decisions],
+        float,
+    )
     ece = 0.0
     for k in range(bins):
         m = (scores >= k / bins) & (scores < (k + 1) / bins)
