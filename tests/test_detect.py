@@ -144,3 +144,13 @@ def test_cli_bad_input_is_one_clear_line(tmp_path):
     (tmp_path / "nothing").mkdir()
     res = CliRunner().invoke(app, ["analyze", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "no *.txt articles" in res.output
+
+
+def test_incomplete_model_directory_is_named(tmp_path):
+    from spinlens.detect.pipeline import MODELS_DIR, Detector
+
+    (tmp_path / "config.json").write_text((MODELS_DIR / "ptc-minilm-bilstm" / "config.json").read_text())
+    with pytest.raises(spinlens.InputError, match="missing techniques.npz, tagger-0.safetensors"):
+        Detector(tmp_path)
+    with pytest.raises(spinlens.InputError, match="no config.json"):
+        Detector(tmp_path / "nowhere")

@@ -31,6 +31,10 @@ class Detector:
         if not config_path.is_file():
             raise InputError("not a spinlens model directory (no config.json)", self.model_dir)
         self.config = json.loads(config_path.read_text())
+        needed = ["techniques.npz", *[f"tagger-{k}.safetensors" for k in range(len(self.config["taggers"]))]]
+        missing = [name for name in needed if not (self.model_dir / name).is_file()]
+        if missing:
+            raise InputError(f"incomplete model directory, missing {', '.join(missing)}", self.model_dir)
         self.name: str = self.config["name"]
         self.version: str = self.config["version"]
         self.techniques: list[str] = self.config["techniques"]
