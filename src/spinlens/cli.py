@@ -116,6 +116,28 @@ def train(
     Console().print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default: the page is private)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    db: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or SQLite in the user data directory)")
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="Require 'Authorization: Bearer TOKEN' on every API call")] = None,
+) -> None:
+    """Serve the web page and the REST API (OpenAPI docs at /docs).
+
+    Example: spinlens serve --port 8000   then open http://127.0.0.1:8000/
+    """
+    import uvicorn
+
+    from spinlens.web import create_app
+
+    uvicorn.run(create_app(db_url=db, token=token), host=host, port=port, log_level="info")
+
+
 class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"

@@ -1,0 +1,132 @@
+"""The REST API against the real app, the real model and a real SQLite file."""
+
+import concurrent.futures
+
+import pytest
+from fastapi.testclient import TestClient
+
+from spinlens.web import create_app
+
+from .conftest import REPO
+
+EXAMPLE = (REPO / "src" / "spinlens" / "examples" / "op-ed.txt").read_text(encoding="utf-8")
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">x</a>'
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "spinlens.db"
+    with TestClient(create_app(db_url=f"sqlite:///{db}", max_body=200_000, max_batch=3)) as c:
+        c.db_path = db
+        yield c
+
+
+def test_health_and_openapi(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {
+        "/api/analyze",
+        "/api/analyze/batch",
+        "/api/analyses",
+        "/api/analyses/{analysis_id}",
+        "/api/techniques",
+    } <= set(paths)
+    assert "spinlens" in client.get("/docs").text
+
+
+def test_analyze_plain_text_stores_and_reuses(client):
+    r = client.post("/api/analyze", content=EXAMPLE.encode(), headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["text"] == EXAMPLE and first["spans"] and first["cached"] is False
+    for s in first["spans"]:
+        assert EXAMPLE[s["start"] : s["end"]] == s["text"]
+    assert client.db_path.exists() and client.db_path.stat().st_size > 0
+    again = client.post("/api/analyze", content=EXAMPLE.encode(), headers={"Content-Type": "text/plain"}).json()
+    assert again["cached"] is True and again["id"] == first["id"] and again["spans"] == first["spans"]
+    stored = client.get(f"/api/analyses/{first['id']}").json()
+    assert stored["spans"] == first["spans"]
+    assert any(item["id"] == first["id"] for item in client.get("/api/analyses").json())
+    assert client.get("/api/analyses/999999").status_code == 404
+
+
+def test_analyze_json_document_and_batch(client):
+    doc = {
+        "title": "A title",
+        "text": "The regime's lies are a disgrace.\n",
+        "source": "Outlet",
+        "url": "https://example.org",
+        "date": "2020-01-02",
+    }
+    r = client.post("/api/analyze", json=doc)
+    assert r.status_code == 200 and r.json()["title"] == "A title" and r.json()["source"] == "Outlet"
+    batch = client.post("/api/analyze/batch", json={"documents": [doc, {"text": "Second text here."}]})
+    assert batch.status_code == 200 and len(batch.json()) == 2
+    too_many = client.post("/api/analyze/batch", json={"documents": [doc] * 4})
+    assert too_many.status_code == 422 and "at most 3" in too_many.json()["detail"]
+
+
+def test_upload_txt_and_html(client):
+    r = client.post("/api/analyze/file", files={"file": ("a.txt", EXAMPLE.encode(), "text/plain")})
+    assert r.status_code == 200 and r.json()["spans"]
+    page = (
+        "<html><head><title>Puppet regime falls</title><meta name='author' content='Jane Roe'></head><body><nav>Home | World</nav>"
+        "<article><h1>Puppet regime falls</h1><p>"
+        + "The corrupt puppet regime collapsed in disgrace today, officials said. "
+        * 8
+        + "</p></article>"
+        "<footer>Copyright</footer></body></html>"
+    )
+    r = client.post("/api/analyze/file", files={"file": ("page.html", page.encode(), "text/html")})
+    assert r.status_code == 200, r.text
+    assert "Copyright" not in r.json()["text"] and "corrupt puppet regime" in r.json()["text"]
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status, message",
+    [
+        (b"caf\xe9 au lait", "text/plain", 415, "not valid UTF-8"),
+        (b"\x89PNG\r\n\x00\x00", "text/plain", 415, "binary"),
+        (b"   ", "text/plain", 422, "empty"),
+        (b"x" * 300_000, "text/plain", 413, "limit is 200,000 bytes"),
+        (b"<xml/>", "application/xml", 415, "text/plain or application/json"),
+    ],
+)
+def test_bad_bodies_say_why(client, body, content_type, status, message):
+    r = client.post("/api/analyze", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == status and message in r.json()["detail"]
+
+
+def test_xss_payload_comes_back_as_data_and_the_report_escapes_it(client):
+    r = client.post("/api/analyze", json={"title": XSS, "text": "The corrupt regime lies " + XSS + " every day!\n"})
+    assert r.status_code == 200
+    assert XSS in r.json()["text"]  # returned verbatim as JSON data, for the page to insert as text
+    report = client.get(f"/api/analyses/{r.json()['id']}/report").text
+    assert "<script>" not in report and "<img" not in report and "&lt;script&gt;" in report
+    page = client.get("/")
+    assert "innerHTML" not in page.text and "textContent" in page.text
+    assert "object-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_concurrent_requests_match_serial_ones(client):
+    texts = [EXAMPLE + f"\nAddendum {i}: the regime lies again.\n" for i in range(4)]
+    serial = [
+        client.post("/api/analyze", content=t.encode(), headers={"Content-Type": "text/plain"}).json()["spans"]
+        for t in texts
+    ]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        parallel = list(
+            pool.map(
+                lambda t: client.post("/api/analyze/batch", json={"documents": [{"text": t}]}).json()[0]["spans"], texts
+            )
+        )
+    assert parallel == serial
+
+
+def test_token_is_required_when_set(tmp_path):
+    with TestClient(create_app(db_url=f"sqlite:///{tmp_path / 'x.db'}", token="s3cret")) as c:
+        assert c.post("/api/analyze", content=b"text").status_code == 401
+        assert c.get("/api/analyses").status_code == 401
+        ok = c.get("/api/analyses", headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+        assert c.get("/healthz").status_code == 200
