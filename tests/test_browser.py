@@ -1,0 +1,125 @@
+"""End to end in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+import json
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM),
+    reason="Chromium not installed (apt-get install chromium; .ci/run installs it)",
+)
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EXAMPLE = (REPO / "src" / "spinlens" / "examples" / "op-ed.txt").read_text(encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from spinlens.web import create_app
+
+    port = _free_port()
+    db = tmp_path_factory.mktemp("db") / "spinlens.db"
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(db_url=f"sqlite:///{db}"), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.1)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _analyse(page, text: str) -> None:
+    from playwright.sync_api import expect
+
+    page.fill("#text", text)
+    page.click("#go")
+    # locators, not wait_for_function: the page's Content-Security-Policy forbids evaluating strings
+    expect(page.locator("#score")).not_to_have_text("-", timeout=60_000)
+
+
+def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(server + "/")
+    _analyse(page, EXAMPLE)
+    marks = page.locator("#article mark.s")
+    n_all = marks.count()
+    assert n_all >= 5
+    assert page.locator("#article").inner_text().replace("\r", "") == EXAMPLE
+    marks.first.hover()
+    tip = page.locator("#tip")
+    tip.wait_for(state="visible")
+    technique = marks.first.get_attribute("data-techniques").split("|")[0]
+    assert technique.replace("_", " ") in tip.inner_text()
+    # the threshold hides low-confidence spans
+    page.locator("#threshold").fill("0.3")
+    page.dispatch_event("#threshold", "input")
+    assert page.locator("#threshold-value").inner_text() == "0.30"
+    assert page.locator("#article mark.s").count() < n_all
+    page.locator("#threshold").fill("0")
+    page.dispatch_event("#threshold", "input")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert exported["text"] == EXAMPLE and len(exported["spans"]) >= 5
+    # history lists it and re-opens it
+    page.goto(server + "/#history")
+    link = page.locator("#history a").first
+    link.wait_for()
+    link.click()
+    page.locator("#article mark.s").first.wait_for()
+    assert page.locator("#article").inner_text().replace("\r", "") == EXAMPLE
+    page.screenshot(path=str(tmp_path / "page.png"))
+    page.close()
+
+
+def test_xss_payload_in_text_does_not_execute(server, browser):
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server + "/")
+    payload = 'The corrupt regime <script>alert(1)</script><img src=x onerror="alert(2)"> lies <a href="javascript:alert(3)">here</a>!'
+    _analyse(page, payload)
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert page.locator("#article img, #article script, #article a").count() == 0
+    assert "<script>alert(1)</script>" in page.locator("#article").inner_text()
+    page.close()
