@@ -35,24 +35,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(db_path, token=None):
     import uvicorn
 
     from spinlens.web import create_app
 
     port = _free_port()
-    db = tmp_path_factory.mktemp("db") / "spinlens.db"
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(db_url=f"sqlite:///{db}"), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(db_url=f"sqlite:///{db_path}", token=token)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 60
     while not srv.started and time.time() < deadline:
         time.sleep(0.1)
     assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
+    return srv, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv, thread, url = _serve(tmp_path_factory.mktemp("db") / "spinlens.db")
+    yield url
     srv.should_exit = True
     thread.join(10)
 
@@ -123,3 +126,25 @@ def test_xss_payload_in_text_does_not_execute(server, browser):
     assert page.locator("#article img, #article script, #article a").count() == 0
     assert "<script>alert(1)</script>" in page.locator("#article").inner_text()
     page.close()
+
+
+def test_page_asks_for_the_token_once(browser, tmp_path):
+    srv, thread, url = _serve(tmp_path / "t.db", token="s3cret")
+    try:
+        page = browser.new_page()
+        prompts = []
+
+        def answer(dialog):
+            prompts.append(dialog.message)
+            dialog.accept("s3cret")
+
+        page.on("dialog", answer)
+        page.goto(url + "/")
+        _analyse(page, EXAMPLE)
+        assert page.locator("#article mark.s").count() >= 5
+        _analyse(page, EXAMPLE + "\nOne more line.\n")
+        assert len(prompts) == 1 and "token" in prompts[0]
+        page.close()
+    finally:
+        srv.should_exit = True
+        thread.join(10)
