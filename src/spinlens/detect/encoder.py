@@ -7,7 +7,6 @@ overlapping windows; each wordpiece keeps the vector from the window in which it
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -55,17 +54,13 @@ class Encoder:
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # a weight-loading bar on every start is noise for CLI users
+        from spinlens.detect.bert import Bert
+
         if self.threads:
             torch.set_num_threads(self.threads)
-        model = AutoModel.from_pretrained(str(encoder_path())).eval()
-        model.encoder.layer = model.encoder.layer[: max(self.layers)]  # layers above would be computed for nothing
-        return model
+        return Bert.from_directory(encoder_path(), n_layers=max(self.layers))
 
     @property
     def dim(self) -> int:
@@ -103,13 +98,8 @@ class Encoder:
                 input_ids[i, : len(ids) + 2] = np.concatenate([[cls_id], ids, [sep_id]])
                 mask[i, : len(ids) + 2] = 1
             with torch.inference_mode():
-                out = self.model(
-                    input_ids=torch.from_numpy(input_ids),
-                    attention_mask=torch.from_numpy(mask),
-                    token_type_ids=torch.zeros_like(torch.from_numpy(input_ids)),
-                    output_hidden_states=True,
-                )
-            hidden = torch.cat([out.hidden_states[k] for k in self.layers], dim=-1).numpy()
+                states = self.model(torch.from_numpy(input_ids), torch.from_numpy(mask))
+            hidden = torch.cat([states[k] for k in self.layers], dim=-1).numpy()
             for i, (t, start, ids) in enumerate(batch):
                 n = len(ids)
                 keep_most_central(outputs[t], best_margin[t], hidden[i, 1 : n + 1], start, len(pieces[t][0]))
