@@ -148,3 +148,32 @@ def test_page_asks_for_the_token_once(browser, tmp_path):
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+def test_xss_in_uploaded_file_title_and_name_does_not_execute(server, browser):
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server + "/")
+    html_page = (
+        "<html><head><title>&lt;img src=x onerror=alert(6)&gt; Regime lies</title></head><body><article>"
+        "<h1>&lt;script&gt;alert(7)&lt;/script&gt; Regime lies</h1><p>"
+        + "The corrupt regime &lt;img src=x onerror=alert(8)&gt; lies to its people every single day. " * 6
+        + "</p></article></body></html>"
+    )
+    page.set_input_files(
+        "#file",
+        files=[{"name": '"><img src=x onerror=alert(9)>.html', "mimeType": "text/html", "buffer": html_page.encode()}],
+    )
+    from playwright.sync_api import expect
+
+    expect(page.locator("#score")).not_to_have_text("-", timeout=60_000)
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert page.locator("#article img, #title img, #article script").count() == 0
+    assert "onerror=alert(8)" in page.locator("#article").inner_text()
+    page.goto(server + "/#history")
+    page.locator("#history a").first.wait_for()
+    page.wait_for_timeout(200)
+    assert page.locator("#history img").count() == 0 and dialogs == []
+    page.close()
