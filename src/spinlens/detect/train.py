@@ -229,7 +229,7 @@ def train_model(
     model_dir: Path,
     config: TaggerConfig,
     n_folds: int = 5,
-    seeds: int = 2,
+    seeds: int = 1,
     cache_dir: Path | None = None,
 ) -> dict:
     """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report.
