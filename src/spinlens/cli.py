@@ -186,6 +186,7 @@ def analyze(
     """
     import spinlens
     from spinlens.formats import results
+    from spinlens.progress import progress
 
     try:
         docs = _read_inputs(paths)
@@ -193,7 +194,7 @@ def analyze(
         if spans is not None:
             _label_template(nlp, docs, spans, output)
             return
-        analyses = list(progress_iter(nlp.pipe(docs), len(docs)))
+        analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     if fmt is OutputFormat.html:
@@ -243,12 +244,6 @@ def _emit(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-
-
-def progress_iter(items, total: int):  # type: ignore[no-untyped-def]
-    from spinlens.progress import progress
-
-    return progress(items, "analysing", total=total)
 
 
 def main() -> None:  # pragma: no cover

@@ -14,23 +14,6 @@ import numpy as np
 
 _NON_WORD = re.compile(r"\W+")
 
-CHEAP_NAMES = (
-    "log_chars",
-    "log_wordpieces",
-    "log_recurrences",
-    "recurs",
-    "upper_ratio",
-    "has_quote",
-    "has_exclamation",
-    "has_question",
-    "sentence_has_question",
-    "sentence_coverage",
-    "in_title",
-    "position",
-    "is_titlecase",
-    "is_uppercase",
-)
-
 
 def normalise(text: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()

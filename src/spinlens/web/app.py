@@ -18,7 +18,9 @@ from pydantic import BaseModel, Field
 
 from spinlens import taxonomy
 from spinlens.document import Analysis, Document
+from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
+from spinlens.formats.text import decode
 from spinlens.report import render_analysis
 from spinlens.store import Store
 
@@ -196,14 +198,11 @@ def _record(analysis_id: int, analysis: Analysis, cached: bool) -> dict:
 
 
 def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise HTTPException(415, "binary data (NUL bytes): send UTF-8 text or HTML")
+    """The rules of `spinlens.formats.text.decode` (NUL bytes, UTF-8), answered as HTTP 415."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(
-            415, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save as UTF-8"
-        ) from None
+        return decode(data, "request body")
+    except InputError as exc:
+        raise HTTPException(415, exc.reason) from None
 
 
 def _document(d: DocumentIn, i: int = 0) -> Document:
