@@ -117,7 +117,7 @@ class Detector:
                 end=d.end,
                 technique=d.technique,
                 score=round(d.score, 4),
-                note=explain(d.technique, doc.text[d.start : d.end]),
+                note=taxonomy.explain(d.technique, doc.text[d.start : d.end]),
             )
             for d in decisions
         ]
@@ -135,12 +135,6 @@ class Detector:
         )
 
 
-def explain(technique: str, fragment: str) -> str:
-    t = taxonomy.get(technique)
-    short = fragment if len(fragment) <= 80 else fragment[:77] + "..."
-    return f"{technique.replace('_', ' ')} ({t.category}): {t.definition} Here: \u201c{short}\u201d"
-
-
 def _as_document(item: str | Document, i: int) -> Document:
     if isinstance(item, Document):
         return item
@@ -154,10 +148,23 @@ def _as_document(item: str | Document, i: int) -> Document:
 _LOADED: dict[str, Detector] = {}
 
 
+def model_path(model: str | Path | None = None) -> Path:
+    """A model directory given by path, or by the name of a model shipped in the package."""
+    return Path(model) if model and Path(model).is_dir() else MODELS_DIR / str(model or DEFAULT_MODEL)
+
+
+def model_identity(model: str | Path | None = None) -> tuple[str, str]:
+    """(name, version) of a model without loading it: what stored results are keyed by."""
+    config = model_path(model) / "config.json"
+    if not config.is_file():
+        raise InputError("not a spinlens model directory (no config.json)", config.parent)
+    data = json.loads(config.read_text())
+    return data["name"], data["version"]
+
+
 def load(model: str | Path | None = None, threads: int | None = None) -> Detector:
     """The detector shipped with spinlens (or one from ``model``, a directory); cached per process."""
     key = str(model or DEFAULT_MODEL)
     if key not in _LOADED:
-        path = Path(model) if model and Path(model).is_dir() else MODELS_DIR / key
-        _LOADED[key] = Detector(path, threads=threads)
+        _LOADED[key] = Detector(model_path(model), threads=threads)
     return _LOADED[key]

@@ -6,13 +6,10 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from spinlens.document import Document
 from spinlens.errors import InputError
+from spinlens.formats.rows import Columns, document_from_row
 from spinlens.formats.text import decode
-
-_FIELDS = {"id", "title", "text", "source", "url", "date", "published", "language"}
 
 
 def iter_jsonl(path: str | Path) -> Iterator[Document]:
@@ -28,26 +25,10 @@ def iter_jsonl(path: str | Path) -> Iterator[Document]:
             raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, number) from None
         if not isinstance(row, dict):
             raise InputError(f"expected a JSON object, got {type(row).__name__}", path, number)
-        if not isinstance(row.get("text"), str) or not row["text"].strip():
-            raise InputError("field 'text' is missing or empty", path, number)
-        extra = {k: v for k, v in row.items() if k not in _FIELDS}
         try:
-            yield Document(
-                id=str(row.get("id") or f"{path.stem}:{number}"),
-                text=row["text"],
-                title=row.get("title"),
-                source=row.get("source"),
-                url=row.get("url"),
-                published=row.get("published", row.get("date")) or None,
-                language=row.get("language"),
-                metadata=extra,
-            )
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = str(err["loc"][0])
-            if field == "published" and "published" not in row:
-                field = "date"  # name the field as the user wrote it
-            raise InputError(f"field {field!r}: {err['msg']}", path, number) from None
+            yield document_from_row(row, Columns(), f"{path.stem}:{number}")
+        except ValueError as exc:
+            raise InputError(str(exc), path, number) from None
 
 
 def read_jsonl(path: str | Path) -> list[Document]:

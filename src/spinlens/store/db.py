@@ -1,36 +1,147 @@
-"""One table of analyses, keyed by text fingerprint and model version: re-analysing the same text with the same
-model returns the stored result. The schema is created on first use."""
+"""Documents, analyses, spans and failures in SQL (SQLAlchemy): SQLite by default (WAL), PostgreSQL by URL.
+
+- A document is registered once per *reference* (a file path, ``file.jsonl:12``, ``feed.xml#entry-id``, or the
+  fingerprint of a pasted text), so registering the same input twice is a no-op: that is what makes runs resumable.
+- Documents whose normalised text equals an earlier one's are linked to it (``duplicate_of``) and not analysed
+  again; statistics count them for their own outlet and date with the analysis of the original.
+- An analysis is unique per (document, model, model version), enforced by the database: a batch committed twice
+  (say after a crash between commit and acknowledgement) cannot store a result twice.
+- Span notes are not stored: they are rebuilt from the technique and the text (`taxonomy.explain`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import DateTime, Float, Integer, String, Text, UniqueConstraint, create_engine, event, func, select
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from spinlens.document import Analysis
+from spinlens import taxonomy
+from spinlens.document import Analysis, Document, Span, TechniqueVerdict
+from spinlens.errors import SpinlensError
+
+SNIPPET_CHARS = 300  # span text kept for phrase statistics; offsets into the full text are exact
 
 
-class _Base(DeclarativeBase):
+class Base(DeclarativeBase):
     pass
 
 
-class AnalysisRow(_Base):
-    __tablename__ = "analyses"
-    __table_args__ = (UniqueConstraint("fingerprint", "model", "model_version", name="one_result_per_text_and_model"),)
+class DocumentRow(Base):
+    __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    ref_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of `ref`: refs can be long
+    ref: Mapped[str] = mapped_column(Text)
+    doc_id: Mapped[str] = mapped_column(Text)  # Document.id as given by the source
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # exact text
+    content_key: Mapped[str] = mapped_column(String(64), index=True)  # normalised text
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    outlet: Mapped[str | None] = mapped_column(String(300), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    published_is_date: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str | None] = mapped_column(String(35))
+    n_words: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    metadata_json: Mapped[str] = mapped_column(Text, default="{}")
+    added: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AnalysisRow(Base):
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("document_id", "model", "model_version", name="one_analysis_per_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
     model: Mapped[str] = mapped_column(String(100))
     model_version: Mapped[str] = mapped_column(String(40))
+    scheme: Mapped[str] = mapped_column(String(20))
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    title: Mapped[str | None] = mapped_column(String(500))
-    source: Mapped[str | None] = mapped_column(String(500))
     n_spans: Mapped[int] = mapped_column(Integer)
     propaganda_score: Mapped[float | None] = mapped_column(Float)
-    analysis_json: Mapped[str] = mapped_column(Text)
+    techniques_json: Mapped[str] = mapped_column(Text)  # article-level verdicts
+
+
+class SpanRow(Base):
+    __tablename__ = "spans"
+    __table_args__ = (Index("spans_by_technique", "technique", "analysis_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    technique: Mapped[str] = mapped_column(String(60))
+    score: Mapped[float | None] = mapped_column(Float)
+    snippet: Mapped[str] = mapped_column(Text)
+
+
+class FailureRow(Base):
+    """An input that could not be read, or a document that could not be analysed, with the reason."""
+
+    __tablename__ = "failures"
+    __table_args__ = (UniqueConstraint("ref_key", "stage", "model_version", name="one_failure_per_stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref_key: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(String(20))  # "read" or "analyse"
+    model_version: Mapped[str] = mapped_column(String(40), default="")
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+@dataclass
+class Registered:
+    """What `Store.register` did with a batch of inputs."""
+
+    new: int = 0  # documents added that need an analysis
+    duplicates: int = 0  # added and linked to an earlier document with the same normalised text
+    known: int = 0  # references already in the store (a rerun)
+    failed: int = 0  # inputs that could not be read (recorded in `failures`)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) of those
+
+
+def ref_key(ref: str) -> str:
+    return hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def content_key(text: str) -> str:
+    """Identity of a text up to Unicode form, case and whitespace: the same wire story in two outlets matches."""
+    normal = _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
 
 
 def default_url() -> str:
@@ -50,64 +161,322 @@ class Store:
         self.engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        _refuse_old_schema(self.engine, self.url)
+        Base.metadata.create_all(self.engine)
+
+    # --- documents -------------------------------------------------------------------------------------------
+
+    def register(self, items: Sequence[tuple[str, Document | None, str | None]]) -> Registered:
+        """Add inputs given as (ref, document, None) or (ref, None, reason it could not be read), in one transaction.
+
+        References already stored are skipped, so registering a whole corpus again only adds what is new.
+        """
+        result = Registered()
+        keys = [ref_key(ref) for ref, _, _ in items]
+        with Session(self.engine) as s, s.begin():
+            known = set(s.scalars(select(DocumentRow.ref_key).where(DocumentRow.ref_key.in_(keys))))
+            known |= set(
+                s.scalars(select(FailureRow.ref_key).where(FailureRow.ref_key.in_(keys), FailureRow.stage == "read"))
+            )
+            fresh = [(k, ref, doc, reason) for k, (ref, doc, reason) in zip(keys, items, strict=True) if k not in known]
+            result.known = len(items) - len(fresh)
+            failures = [(k, ref, reason) for k, ref, doc, reason in fresh if doc is None]
+            for k, ref, reason in {k: (k, ref, reason) for k, ref, reason in failures}.values():
+                s.add(FailureRow(ref_key=k, ref=ref, stage="read", model_version="", reason=reason or "unreadable"))
+                result.failed += 1
+                result.failures.append((ref, reason or "unreadable"))
+            docs = [(k, ref, doc) for k, ref, doc, _ in fresh if doc is not None]
+            ckeys = {k: content_key(doc.text) for k, _, doc in docs}
+            originals = dict(
+                s.execute(
+                    select(DocumentRow.content_key, DocumentRow.id).where(
+                        DocumentRow.content_key.in_(set(ckeys.values())), DocumentRow.duplicate_of.is_(None)
+                    )
+                ).all()
+            )
+            seen: set[str] = set()
+            for k, ref, doc in docs:
+                if k in seen:  # the same reference twice in one batch
+                    result.known += 1
+                    continue
+                seen.add(k)
+                row = _document_row(doc, ref, k, ckeys[k], originals.get(ckeys[k]))
+                s.add(row)
+                s.flush()
+                if row.duplicate_of is None:
+                    originals[ckeys[k]] = row.id
+                    result.new += 1
+                else:
+                    result.duplicates += 1
+        return result
+
+    def count_pending(self, model: str, model_version: str) -> int:
+        with Session(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(self._pending_query(model, model_version).subquery()))
+
+    def pending(
+        self, model: str, model_version: str, after_id: int = 0, limit: int = 256
+    ) -> list[tuple[int, Document]]:
+        """Original documents (not duplicates) with no analysis and no recorded failure for this model, by id."""
+        q = self._pending_query(model, model_version).where(DocumentRow.id > after_id).order_by(DocumentRow.id)
+        with Session(self.engine) as s:
+            return [(row.id, _document(row)) for row in s.scalars(q.limit(limit))]
+
+    def _pending_query(self, model: str, model_version: str):  # type: ignore[no-untyped-def]
+        analysed = exists().where(
+            AnalysisRow.document_id == DocumentRow.id,
+            AnalysisRow.model == model,
+            AnalysisRow.model_version == model_version,
+        )
+        failed = exists().where(
+            FailureRow.document_id == DocumentRow.id,
+            FailureRow.stage == "analyse",
+            FailureRow.model_version == f"{model}/{model_version}",
+        )
+        return select(DocumentRow).where(DocumentRow.duplicate_of.is_(None), ~analysed, ~failed)
+
+    # --- analyses --------------------------------------------------------------------------------------------
+
+    def save_results(
+        self, analyses: Iterable[tuple[int, Analysis]], failures: Iterable[tuple[int, str]] = (), model: str = ""
+    ) -> int:
+        """Store analyses of registered documents, and analysis failures, in one transaction.
+
+        Documents that already have an analysis for the model are left alone (a rerun after a crash between
+        commit and acknowledgement). Returns how many analyses were added.
+        """
+        analyses = list(analyses)
+        added = 0
+        with Session(self.engine) as s, s.begin():
+            for document_id, a in analyses:
+                done = s.scalar(
+                    select(AnalysisRow.id).where(
+                        AnalysisRow.document_id == document_id,
+                        AnalysisRow.model == a.model,
+                        AnalysisRow.model_version == a.model_version,
+                    )
+                )
+                if done is None:
+                    self._insert_analysis(s, document_id, a)
+                    added += 1
+            for document_id, reason in failures:
+                ref = s.scalar(select(DocumentRow.ref).where(DocumentRow.id == document_id)) or str(document_id)
+                s.add(
+                    FailureRow(
+                        ref_key=ref_key(ref),
+                        ref=ref,
+                        stage="analyse",
+                        model_version=model,
+                        document_id=document_id,
+                        reason=reason,
+                    )
+                )
+        return added
+
+    def _insert_analysis(self, s: Session, document_id: int, a: Analysis) -> int:
+        row = AnalysisRow(
+            document_id=document_id,
+            model=a.model,
+            model_version=a.model_version,
+            scheme=a.scheme,
+            n_spans=len(a.spans),
+            propaganda_score=a.propaganda_score,
+            techniques_json=json.dumps([v.model_dump() for v in a.techniques]),
+        )
+        s.add(row)
+        s.flush()
+        text = a.document.text
+        if a.spans:
+            s.execute(
+                insert(SpanRow),
+                [
+                    {
+                        "analysis_id": row.id,
+                        "start": sp.start,
+                        "end": sp.end,
+                        "technique": sp.technique,
+                        "score": sp.score,
+                        "snippet": text[sp.start : sp.end][:SNIPPET_CHARS],
+                    }
+                    for sp in a.spans
+                ],
+            )
+        return row.id
 
     def find(self, fingerprint: str, model: str, model_version: str) -> tuple[int, Analysis] | None:
+        """The stored analysis of this exact text by this model, if any."""
         with Session(self.engine) as s:
-            row = s.scalar(
-                select(AnalysisRow).where(
-                    AnalysisRow.fingerprint == fingerprint,
+            analysis_id = s.scalar(
+                select(AnalysisRow.id)
+                .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
+                .where(
+                    DocumentRow.fingerprint == fingerprint,
                     AnalysisRow.model == model,
                     AnalysisRow.model_version == model_version,
                 )
+                .limit(1)
             )
-            return (row.id, Analysis.from_json(row.analysis_json)) if row else None
+        if analysis_id is None:
+            return None
+        found = self.get(analysis_id)
+        return (analysis_id, found) if found else None
 
     def save(self, analysis: Analysis) -> int:
-        """Store an analysis (or return the id of the one already stored for this text and model)."""
+        """Store one analysis of a text that came from outside a corpus (the web page); returns its id."""
         found = self.find(analysis.document.fingerprint, analysis.model, analysis.model_version)
         if found:
             return found[0]
-        doc = analysis.document
-        row = AnalysisRow(
-            fingerprint=doc.fingerprint,
-            model=analysis.model,
-            model_version=analysis.model_version,
-            title=(doc.title or doc.text.lstrip("\ufeff").strip().split("\n", 1)[0])[:500],
-            source=doc.source,
-            n_spans=len(analysis.spans),
-            propaganda_score=analysis.propaganda_score,
-            analysis_json=analysis.to_json(),
-        )
-        with Session(self.engine) as s:
-            s.add(row)
-            s.commit()
-            return row.id
+        ref = f"text:{analysis.document.fingerprint}"
+        self.register([(ref, analysis.document, None)])
+        with Session(self.engine) as s, s.begin():
+            document_id = s.scalar(select(DocumentRow.id).where(DocumentRow.ref_key == ref_key(ref)))
+            assert document_id is not None
+            existing = s.scalar(
+                select(AnalysisRow.id).where(
+                    AnalysisRow.document_id == document_id,
+                    AnalysisRow.model == analysis.model,
+                    AnalysisRow.model_version == analysis.model_version,
+                )
+            )
+            return existing if existing is not None else self._insert_analysis(s, document_id, analysis)
 
     def get(self, analysis_id: int) -> Analysis | None:
         with Session(self.engine) as s:
             row = s.get(AnalysisRow, analysis_id)
-            return Analysis.from_json(row.analysis_json) if row else None
+            if row is None:
+                return None
+            doc = _document(s.get(DocumentRow, row.document_id))  # type: ignore[arg-type]
+            spans = s.scalars(select(SpanRow).where(SpanRow.analysis_id == analysis_id).order_by(SpanRow.id))
+            return Analysis(
+                document=doc,
+                spans=[
+                    Span(
+                        start=sp.start,
+                        end=sp.end,
+                        technique=sp.technique,
+                        score=sp.score,
+                        note=_note(sp.technique, doc.text[sp.start : sp.end], row.scheme),
+                    )
+                    for sp in spans
+                ],
+                techniques=[TechniqueVerdict(**v) for v in json.loads(row.techniques_json)],
+                propaganda_score=row.propaganda_score,
+                scheme=row.scheme,
+                model=row.model,
+                model_version=row.model_version,
+            )
 
     def list(self, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Most recent analyses first: id, title, outlet, counts and scores (no text)."""
+        q = (
+            select(AnalysisRow, DocumentRow.title, DocumentRow.outlet, DocumentRow.text)
+            .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
+            .order_by(AnalysisRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         with Session(self.engine) as s:
-            rows = s.scalars(select(AnalysisRow).order_by(AnalysisRow.id.desc()).limit(limit).offset(offset))
             return [
                 {
-                    "id": r.id,
-                    "title": r.title,
-                    "source": r.source,
-                    "created": r.created.isoformat() if r.created else None,
-                    "n_spans": r.n_spans,
-                    "propaganda_score": r.propaganda_score,
-                    "model": r.model,
-                    "model_version": r.model_version,
+                    "id": a.id,
+                    "title": title or _first_line(text),
+                    "source": outlet,
+                    "created": a.created.isoformat() if a.created else None,
+                    "n_spans": a.n_spans,
+                    "propaganda_score": a.propaganda_score,
+                    "model": a.model,
+                    "model_version": a.model_version,
                 }
-                for r in rows
+                for a, title, outlet, text in s.execute(q)
             ]
+
+    def refs(self, document_ids: Sequence[int]) -> dict[int, str]:
+        with Session(self.engine) as s:
+            return dict(
+                s.execute(select(DocumentRow.id, DocumentRow.ref).where(DocumentRow.id.in_(document_ids))).all()
+            )
+
+    def failures(self, limit: int = 1000) -> list[dict]:
+        with Session(self.engine) as s:
+            rows = s.scalars(select(FailureRow).order_by(FailureRow.id).limit(limit))
+            return [{"ref": r.ref, "stage": r.stage, "reason": r.reason} for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as s:
+            return {
+                "documents": s.scalar(select(func.count(DocumentRow.id))) or 0,
+                "duplicates": s.scalar(select(func.count(DocumentRow.id)).where(DocumentRow.duplicate_of.isnot(None)))
+                or 0,
+                "analyses": s.scalar(select(func.count(AnalysisRow.id))) or 0,
+                "spans": s.scalar(select(func.count(SpanRow.id))) or 0,
+                "failures": s.scalar(select(func.count(FailureRow.id))) or 0,
+            }
+
+
+def _document_row(doc: Document, ref: str, key: str, ckey: str, original: int | None) -> DocumentRow:
+    published = doc.published
+    is_date = isinstance(published, dt.date) and not isinstance(published, dt.datetime)
+    if is_date:
+        published = dt.datetime.combine(published, dt.time())  # type: ignore[arg-type]
+    return DocumentRow(
+        ref_key=key,
+        ref=ref,
+        doc_id=doc.id,
+        fingerprint=doc.fingerprint,
+        content_key=ckey,
+        duplicate_of=original,
+        title=doc.title,
+        outlet=doc.source,
+        url=doc.url,
+        published=published,
+        published_is_date=int(is_date),
+        language=doc.language,
+        n_words=count_words(doc.text),
+        text=doc.text,
+        metadata_json=json.dumps(doc.metadata, ensure_ascii=False, default=str),
+    )
+
+
+def _document(row: DocumentRow) -> Document:
+    published: dt.date | dt.datetime | None = row.published
+    if published is not None and row.published_is_date:
+        published = published.date()
+    return Document(
+        id=row.doc_id,
+        text=row.text,
+        title=row.title,
+        source=row.outlet,
+        url=row.url,
+        published=published,
+        language=row.language,
+        metadata=json.loads(row.metadata_json or "{}"),
+    )
+
+
+def _note(technique: str, fragment: str, scheme: str) -> str | None:
+    return taxonomy.explain(technique, fragment, scheme) if taxonomy.is_technique(technique, scheme) else None
+
+
+def _first_line(text: str) -> str:
+    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:500]
+
+
+def _refuse_old_schema(engine, url: str) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import inspect
+
+    tables = inspect(engine)
+    if "analyses" in tables.get_table_names():
+        columns = {c["name"] for c in tables.get_columns("analyses")}
+        if "document_id" not in columns:
+            raise SpinlensError(
+                f"{engine.url.render_as_string(hide_password=True)}: this database has the single-table layout of "
+                "spinlens 0.1 (no documents table); move it aside or pass another --db"
+            )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA busy_timeout=30000")  # a second writer waits instead of failing
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -91,6 +91,13 @@ def map_label(name: str, source: str, target: str) -> tuple[str, ...]:
     return _MAPS[source, target][name]
 
 
+def explain(technique: str, fragment: str, scheme: str = "ptc14") -> str:
+    """A plain-language note for a span: the technique, its category and definition, and the words quoted."""
+    t = get(technique, scheme)
+    short = fragment if len(fragment) <= 80 else fragment[:77] + "..."
+    return f"{technique.replace('_', ' ')} ({t.category}): {t.definition} Here: \u201c{short}\u201d"
+
+
 def _check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; expected one of {SCHEMES}")

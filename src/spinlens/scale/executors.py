@@ -1,0 +1,104 @@
+"""Where analyses run. Each executor turns a stream of (document id, Document) into (document id, Analysis or the
+reason it failed), in any order, loading the model once per worker.
+
+- ``local``: this process (torch uses every core for one document at a time).
+- ``pool``: a process pool, one model per worker process, cores shared out among them.
+- ``ray``: Ray Data actors on a Ray cluster (see `spinlens.scale.ray_executor`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from itertools import islice
+
+from spinlens.document import Analysis, Document
+
+Result = tuple[int, Analysis | str]
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    model: str | None = None
+    workers: int | None = None  # pool: processes; ray: actors (None: one per core)
+    chunk_size: int = 8  # documents per task (they share encoder batches)
+    ray_address: str | None = None
+
+
+def analyse_chunk(nlp, chunk: list[tuple[int, Document]]) -> list[Result]:  # type: ignore[no-untyped-def]
+    """Analyse a chunk together; if that fails, one by one, so that one bad document fails alone."""
+    try:
+        return list(zip([i for i, _ in chunk], nlp.pipe([d for _, d in chunk], batch_size=len(chunk)), strict=True))
+    except Exception:  # noqa: BLE001 - any failure of one document must not stop a corpus
+        results: list[Result] = []
+        for doc_id, doc in chunk:
+            try:
+                results.append((doc_id, nlp(doc)))
+            except Exception as exc:  # noqa: BLE001
+                results.append((doc_id, f"analysis failed: {type(exc).__name__}: {exc}"))
+        return results
+
+
+def _chunks(items: Iterable[tuple[int, Document]], size: int) -> Iterator[list[tuple[int, Document]]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def run_local(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:
+    import spinlens
+
+    nlp = spinlens.load(config.model).warm_up()
+    for chunk in _chunks(items, config.chunk_size):
+        yield from analyse_chunk(nlp, chunk)
+
+
+_WORKER_NLP = None
+
+
+def _init_worker(model: str | None, threads: int) -> None:
+    global _WORKER_NLP
+    import spinlens
+
+    _WORKER_NLP = spinlens.load(model, threads=threads).warm_up()
+
+
+def _pool_task(chunk: list[tuple[int, Document]]) -> list[Result]:
+    return analyse_chunk(_WORKER_NLP, chunk)
+
+
+def run_pool(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:
+    cores = os.cpu_count() or 1
+    workers = config.workers or cores
+    threads = max(1, cores // workers)
+    # spawn: a fresh interpreter per worker (forking a process that may hold torch threads can deadlock)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config.model, threads)) as ex:
+        pending: set[Future] = set()
+        chunks = _chunks(items, config.chunk_size)
+        for chunk in chunks:
+            pending.add(ex.submit(_pool_task, chunk))
+            if len(pending) >= 2 * workers:  # bounded: memory stays flat on a corpus of millions
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield from future.result()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield from future.result()
+
+
+def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:
+    from spinlens.scale.ray_executor import run_ray as _run
+
+    yield from _run(items, config)
+
+
+EXECUTORS: dict[str, Callable[[Iterable[tuple[int, Document]], ExecutorConfig], Iterator[Result]]] = {
+    "local": run_local,
+    "pool": run_pool,
+    "ray": run_ray,
+}

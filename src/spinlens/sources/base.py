@@ -1,0 +1,40 @@
+"""What every reader shares: the item it yields and the options it takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from spinlens.document import Document
+from spinlens.formats.rows import Columns
+
+MAX_CHARS = 5_000_000  # one article; a longer "document" is a concatenated corpus or a wrong column
+
+
+class Item(NamedTuple):
+    ref: str
+    document: Document | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    columns: Columns = field(default_factory=Columns)
+    outlet: str | None = None  # overrides what the source says
+    outlet_from_folder: bool = False  # corpus/<outlet>/article.txt
+
+    def outlet_for(self, path: Path, found: str | None) -> str | None:
+        if self.outlet:
+            return self.outlet
+        if self.outlet_from_folder and path.parent.name:
+            return path.parent.name
+        return found or None
+
+
+def too_long(text: str) -> str | None:
+    if len(text) > MAX_CHARS:
+        return f"text has {len(text):,} characters, over the {MAX_CHARS:,}-character limit for one article"
+    if not text.strip():
+        return "text is empty"
+    return None
