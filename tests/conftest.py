@@ -23,3 +23,25 @@ needs_ptc = pytest.mark.skipif(
 needs_semeval2021 = pytest.mark.skipif(
     not SEMEVAL2021.is_dir(), reason=f"SemEval-2021 Task 6 data not found at {SEMEVAL2021} (set SPINLENS_DATA)"
 )
+
+
+POSTGRES = os.environ.get("SPINLENS_TEST_POSTGRES")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, and the PostgreSQL server that `.ci/postgres.sh` starts."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'spinlens.db'}"
+    if not POSTGRES:
+        if os.environ.get("SPINLENS_REQUIRE_POSTGRES") == "1":
+            pytest.fail("SPINLENS_REQUIRE_POSTGRES=1 but SPINLENS_TEST_POSTGRES is not set")
+        pytest.skip('no PostgreSQL server: run eval "$(bash .ci/postgres.sh)" to start one')
+    from sqlalchemy import create_engine
+
+    from spinlens.store.db import Base
+
+    engine = create_engine(POSTGRES)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return POSTGRES

@@ -247,6 +247,7 @@ def batch(
         bool, typer.Option(help="Outlet = name of the folder holding each file (corpus/<outlet>/...)")
     ] = False,
     model: Annotated[str | None, typer.Option(help="Model directory (default: the shipped model)")] = None,
+    commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
 ) -> None:
     """Analyse a corpus into a database: resumable (rerun the same command after a crash), one model per core.
 
@@ -264,7 +265,7 @@ def batch(
     config = ExecutorConfig(model=model, workers=workers or None, ray_address=ray_address)
     try:
         store = Store(db)
-        summary = run_batch(inputs or [], store, options, executor, config)
+        summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     reg = summary.registered

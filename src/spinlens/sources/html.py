@@ -30,8 +30,9 @@ def document_from_html(html: str | bytes, name: str) -> Document:
         id=Path(name).stem or name,
         text=text,
         title=meta.get("title"),
-        source=meta.get("sitename") or meta.get("hostname"),
-        url=meta.get("url"),
+        # trafilatura's JSON names the site "source-hostname" and the page's URL "source"
+        source=meta.get("source-hostname") or meta.get("sitename") or meta.get("hostname"),
+        url=meta.get("source") or meta.get("url"),
         published=meta.get("date") or None,
         metadata={"file": name, "author": meta.get("author")},
     )

@@ -22,6 +22,7 @@ from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
 from spinlens.report import render_analysis
+from spinlens.sources import document_from_html
 from spinlens.store import Store
 
 PAGE = Path(__file__).with_name("page.html")
@@ -212,24 +213,7 @@ def _document(d: DocumentIn, i: int = 0) -> Document:
 
 
 def _from_html(html_text: str, name: str) -> Document:
-    import json
-
-    import trafilatura
-
-    extracted = trafilatura.extract(html_text, output_format="json", with_metadata=True)
-    if not extracted:
-        raise HTTPException(422, f"{name}: no article text found in this HTML page")
-    meta = json.loads(extracted)
-    text = meta.get("text") or ""
-    if not text.strip():
-        raise HTTPException(422, f"{name}: no article text found in this HTML page")
-    date = meta.get("date")
-    return Document(
-        id=name,
-        text=text,
-        title=meta.get("title"),
-        source=meta.get("sitename") or meta.get("hostname"),
-        url=meta.get("url"),
-        published=date or None,
-        metadata={"file": name, "author": meta.get("author")},
-    )
+    try:
+        return document_from_html(html_text, name)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None

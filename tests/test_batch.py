@@ -1,0 +1,102 @@
+"""Corpus runs end to end with the shipped model: counts, duplicates, pool = in-process, and a real SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+
+from spinlens.scale import run_batch
+from spinlens.scale.executors import ExecutorConfig
+from spinlens.scale.synthetic import generate, write_folder
+from spinlens.sources import Options
+from spinlens.store import Store
+from spinlens.store.db import AnalysisRow, SpanRow
+
+
+def _spans_by_ref(url: str) -> dict[str, list[tuple[int, int, str, float]]]:
+    engine = create_engine(url)
+    q = text(
+        'SELECT d.ref, s.start, s."end", s.technique, s.score FROM spans s JOIN analyses a ON s.analysis_id = a.id '
+        'JOIN documents d ON a.document_id = d.id ORDER BY d.ref, s.start, s."end", s.technique'
+    )
+    out: dict[str, list] = {}
+    with engine.connect() as c:
+        for ref, start, end, technique, score in c.execute(q):
+            out.setdefault(Path(ref).name, []).append((start, end, technique, round(score, 3)))
+    engine.dispose()
+    return out
+
+
+def test_batch_counts_duplicates_failures_and_rerun(tmp_path: Path, db_url: str) -> None:
+    corpus = write_folder(tmp_path / "corpus", 12, sentences=3)
+    docs = list(generate(2, seed=5, sentences=3))
+    (tmp_path / "corpus" / "copy.txt").write_text(docs[0].text.upper(), encoding="utf-8")  # a duplicate of ...
+    (tmp_path / "corpus" / "orig.txt").write_text(docs[0].text, encoding="utf-8")  # ... this one
+    (tmp_path / "corpus" / "empty.txt").write_text("", encoding="utf-8")
+    store = Store(db_url)
+
+    summary = run_batch([corpus], store, Options(outlet_from_folder=True), "local")
+    reg = summary.registered
+    assert (reg.new, reg.duplicates, reg.failed, summary.analysed, summary.failed) == (13, 1, 1, 13, 0)
+    assert summary.failures == [(str(corpus / "empty.txt"), "file is empty")]
+    counts = store.counts()
+    assert counts["documents"] == 14 and counts["analyses"] == 13 and counts["spans"] > 13
+
+    again = run_batch([corpus], store, Options(outlet_from_folder=True), "local")
+    assert (again.registered.known, again.registered.new, again.analysed) == (15, 0, 0)
+    assert store.counts() == counts
+
+
+def test_pool_gives_the_results_of_one_process(tmp_path: Path) -> None:
+    corpus = write_folder(tmp_path / "corpus", 10, sentences=4)
+    local, pool = f"sqlite:///{tmp_path / 'local.db'}", f"sqlite:///{tmp_path / 'pool.db'}"
+    run_batch([corpus], Store(local), executor="local")
+    summary = run_batch([corpus], Store(pool), executor="pool", config=ExecutorConfig(workers=2, chunk_size=3))
+    assert summary.analysed == 10
+    assert _spans_by_ref(pool) == _spans_by_ref(local)
+
+
+def test_sigkill_mid_run_then_restart_analyses_each_document_once(tmp_path: Path, db_url: str) -> None:
+    n = 60
+    corpus = write_folder(tmp_path / "corpus", n, sentences=4)
+    command = [sys.executable, "-m", "spinlens.cli", "batch", str(corpus), "--db", db_url, "--commit-every", "4"]
+    env = {**os.environ, "SPINLENS_PROGRESS": "0"}
+    engine = create_engine(db_url)
+
+    def analysed() -> int:
+        try:
+            with engine.connect() as c:
+                return c.scalar(select(func.count()).select_from(AnalysisRow)) or 0
+        except Exception:  # noqa: BLE001 - the tables may not exist yet
+            return 0
+
+    proc = subprocess.Popen([*command, "--workers", "2"], env=env, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while analysed() < 8 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
+    proc.wait()
+    at_kill = analysed()
+    assert 0 < at_kill < n, f"the kill came too late or too early ({at_kill} of {n} analysed)"
+
+    rerun = subprocess.run([*command, "--workers", "1"], env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "skipped: already in the database" in rerun.stderr
+    with engine.connect() as c:
+        per_doc = c.execute(select(AnalysisRow.document_id, func.count()).group_by(AnalysisRow.document_id)).all()
+        orphans = c.scalar(
+            select(func.count()).select_from(SpanRow).where(~SpanRow.analysis_id.in_(select(AnalysisRow.id)))
+        )
+    engine.dispose()
+    assert len(per_doc) == n and all(count == 1 for _, count in per_doc)  # every document, exactly once
+    assert orphans == 0  # no spans of a transaction that the kill cut short
+
+    clean = f"sqlite:///{tmp_path / 'clean.db'}"
+    run_batch([corpus], Store(clean), executor="local")
+    assert _spans_by_ref(db_url) == _spans_by_ref(clean)  # and nothing lost or changed on the way
