@@ -1,6 +1,7 @@
 """The REST API against the real app, the real model and a real SQLite file."""
 
 import concurrent.futures
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -130,3 +131,36 @@ def test_token_is_required_when_set(tmp_path):
         ok = c.get("/api/analyses", headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
         assert c.get("/healthz").status_code == 200
+
+
+def test_dashboard_and_stats_from_a_corpus_database(tmp_path) -> None:
+    """`spinlens serve` pointed at a database filled by `spinlens batch` shows the corpus report and its numbers."""
+    from spinlens.scale import run_batch
+    from spinlens.scale.synthetic import write_jsonl
+    from spinlens.store import Store
+
+    db = f"sqlite:///{tmp_path / 'corpus.db'}"
+    corpus = write_jsonl(tmp_path / "c.jsonl", 24, sentences=4)
+    with open(corpus, "a", encoding="utf-8") as f:  # hostile outlet and title names
+        f.write(
+            '{"text": "They are traitors and liars, all of them.", "source": "<script>alert(1)</script>$x$",'
+            ' "title": "<img src=x onerror=alert(2)>", "date": "2024-02-02"}\n'
+        )
+    run_batch([corpus], Store(db), executor="local")
+    with TestClient(create_app(db_url=db, token="t0k")) as c:
+        assert c.get("/dashboard").status_code == 401
+        page = c.get("/dashboard?token=t0k")
+        assert page.status_code == 200 and "script-src" not in page.headers["content-security-policy"]
+        body = page.text
+        assert "<script>alert(1)" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+        assert "<img src=x" not in body
+        assert body.count("<svg") == 3  # outlets, months, training comparison
+        assert "Patriot Wire" in body
+        link = re.search(r'href="(/analyses/\d+\?token=t0k)"', body)
+        assert link, "the densest articles link to their highlighted pages"
+        article = c.get(link.group(1))
+        assert article.status_code == 200 and 'class="s"' in article.text
+        outlets = c.get("/api/stats/outlet", headers={"Authorization": "Bearer t0k"}).json()
+        assert {r["outlet"] for r in outlets} >= {"Daily Courier", "Patriot Wire"}
+        assert sum(r["documents"] for r in outlets) == 25
+        assert c.get("/api/stats/nope", headers={"Authorization": "Bearer t0k"}).status_code == 422

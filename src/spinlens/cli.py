@@ -284,6 +284,113 @@ def batch(
             err.print(f"  {ref}: {reason}", highlight=False, markup=False)
 
 
+class StatsBy(StrEnum):
+    outlet = "outlet"
+    month = "month"
+    technique = "technique"
+    failure = "failure"
+
+
+class TableFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _scope_and_profile(store, model: str | None, model_version: str | None):  # type: ignore[no-untyped-def]
+    """The analyses to count, and the training profile of their model (when it is installed here)."""
+    from spinlens.detect.pipeline import model_path
+    from spinlens.store import stats
+
+    scope = stats.choose_scope(store, model, model_version)
+    config = model_path(scope.model) / "config.json"
+    profile = json.loads(config.read_text()).get("training_data") if config.is_file() else None
+    return scope, profile
+
+
+@app.command()
+def stats(
+    by: Annotated[StatsBy, typer.Option(help="Group by outlet, month or technique; 'failure' lists failed inputs")],
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", "-f", help="table, csv or json")] = TableFormat.table,
+    model: Annotated[str | None, typer.Option(help="Count this model's analyses (default: the most used)")] = None,
+    model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
+) -> None:
+    """Corpus numbers as a table: techniques per outlet or month (per 1,000 words), per technique, or failures.
+
+    Example: spinlens stats --db sqlite:///corpus.db --by outlet --format csv > outlets.csv
+    """
+    from spinlens.store import Store
+    from spinlens.store import stats as st
+
+    try:
+        store = Store(db)
+        if by is StatsBy.failure:
+            rows = st.failures(store)
+        else:
+            scope, _ = _scope_and_profile(store, model, model_version)
+            rows = st.DIMENSIONS[by.value](store, scope)
+    except (SpinlensError, ValueError) as exc:
+        _fail(exc)
+    if fmt is TableFormat.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if fmt is TableFormat.csv:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["none"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    _print_stats_table(rows, by)
+
+
+def _print_stats_table(rows: list[dict], by: StatsBy) -> None:
+    if not rows:
+        err.print("nothing to show")
+        return
+    per_technique = [k for k in rows[0] if k.endswith("_per_1000_words") and k != "spans_per_1000_words"]
+    table = Table(title=f"by {by.value}" + (" (rates per 1,000 words)" if per_technique else ""))
+    plain = [k for k in rows[0] if k not in per_technique]
+    for k in plain:
+        table.add_column(k.replace("_", " "), overflow="fold")
+    if per_technique:
+        table.add_column("top techniques (per 1,000 words)", overflow="fold")
+    for r in rows:
+        cells = [str(r[k]) for k in plain]
+        if per_technique:
+            top = sorted(((r[k], k.removesuffix("_per_1000_words")) for k in per_technique), reverse=True)[:3]
+            cells.append(", ".join(f"{t.replace('_', ' ').split(',')[0]} {v:g}" for v, t in top if v))
+        table.add_row(*cells)
+    Console().print(table)
+
+
+@app.command()
+def report(
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The report (its article pages go beside it)")] = Path(
+        "report.html"
+    ),
+    articles: Annotated[int, typer.Option(help="Most propaganda-dense articles listed, each with its own page")] = 20,
+    model: Annotated[str | None, typer.Option(help="Report this model's analyses (default: the most used)")] = None,
+    model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
+) -> None:
+    """A standalone HTML report of a corpus: techniques per outlet and over time, phrases, densest articles.
+
+    Example: spinlens report --db sqlite:///corpus.db -o report.html
+    """
+    from spinlens.report.corpus import write_corpus_report
+    from spinlens.store import Store
+
+    try:
+        store = Store(db)
+        scope, profile = _scope_and_profile(store, model, model_version)
+        path = write_corpus_report(store, output, scope, profile, articles)
+    except (SpinlensError, ValueError) as exc:
+        _fail(exc)
+    err.print(f"wrote {path} (and {articles} article pages in {path.with_name(path.stem + '-articles')}/)")
+
+
 def _label_template(nlp, docs: list, template: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
     from spinlens.detect.tune import assign_techniques
     from spinlens.formats.ptc import labels_by_article, read_labels

@@ -219,6 +219,26 @@ def write_model(
     (model_dir / "config.json").write_text(json.dumps(config_json, indent=1))
 
 
+def training_profile(articles: dict, labels: list) -> dict:  # type: ignore[type-arg]
+    """Size and gold technique counts of the training data: what corpus reports compare a corpus with."""
+    from collections import Counter
+
+    counts = Counter(lab.technique for lab in labels)
+    return {
+        "data": "PTC train (SemEval-2020 Task 11), gold labels",
+        "articles": len(articles),
+        "words": sum(len(doc.text.split()) for doc in articles.values()),
+        "spans": {t: counts.get(t, 0) for t in TECHNIQUES},
+    }
+
+
+def add_training_profile(model_dir: Path, profile: dict) -> None:
+    config_path = model_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["training_data"] = profile
+    config_path.write_text(json.dumps(config, indent=1))
+
+
 MODEL_NAME = "ptc-minilm-bilstm"
 MODEL_VERSION = "1"
 
@@ -252,4 +272,5 @@ def train_model(
     report, params, _ = cross_validated_report(examples, folds, seed_dirs)
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
     write_model(model_dir, examples, seed_dirs, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION)
+    add_training_profile(model_dir, training_profile(articles, labels))
     return report

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,12 +19,13 @@ from pydantic import BaseModel, Field
 
 from spinlens import taxonomy
 from spinlens.document import Analysis, Document
-from spinlens.errors import InputError
+from spinlens.errors import InputError, SpinlensError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
 from spinlens.report import render_analysis
+from spinlens.report.corpus import render_corpus
 from spinlens.sources import document_from_html
-from spinlens.store import Store
+from spinlens.store import Store, stats
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -81,6 +83,11 @@ def create_app(
     def authorised(request: Request) -> None:
         if token is not None and request.headers.get("authorization") != f"Bearer {token}":
             raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
+
+    def authorised_view(request: Request) -> None:
+        """Pages opened by a link cannot send a header: they take the token as ``?token=`` too."""
+        if token is not None and request.query_params.get("token") != token:
+            authorised(request)
 
     def analyse(docs: list[Document]) -> list[Analysis]:
         with lock:
@@ -172,6 +179,39 @@ def create_app(
             render_analysis(a), headers={"Content-Disposition": f'attachment; filename="analysis-{analysis_id}.html"'}
         )
 
+    @app.get("/api/stats/{by}", dependencies=[Depends(authorised)])
+    def corpus_stats(by: str, model: str | None = None, model_version: str | None = None) -> list[dict]:
+        """Corpus numbers by outlet, month or technique (rates per 1,000 words): what `spinlens stats` prints."""
+        if by not in stats.DIMENSIONS:
+            raise HTTPException(422, f"by must be one of {sorted(stats.DIMENSIONS)}, not {by!r}")
+        store: Store = state["store"]
+        try:
+            scope = stats.choose_scope(store, model, model_version)
+        except SpinlensError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return stats.DIMENSIONS[by](store, scope)
+
+    @app.get("/dashboard", response_class=HTMLResponse, dependencies=[Depends(authorised_view)])
+    def dashboard(request: Request) -> HTMLResponse:
+        """The corpus report of `spinlens report`, on the database this server uses."""
+        store: Store = state["store"]
+        try:
+            scope = stats.choose_scope(store)
+        except SpinlensError as exc:
+            return HTMLResponse(f"<!DOCTYPE html><p>{html.escape(str(exc))}. Analyse a corpus with spinlens batch.</p>")
+        suffix = f"?token={request.query_params['token']}" if "token" in request.query_params else ""
+        profile = getattr(state["nlp"], "config", {}).get("training_data")
+        page = render_corpus(store, scope, profile, lambda i: f"/analyses/{i}{suffix}")
+        return HTMLResponse(page, headers={"Content-Security-Policy": _REPORT_CSP})
+
+    @app.get("/analyses/{analysis_id}", response_class=HTMLResponse, dependencies=[Depends(authorised_view)])
+    def analysis_page(analysis_id: int) -> HTMLResponse:
+        """One stored analysis as its highlighted page."""
+        a = state["store"].get(analysis_id)
+        if a is None:
+            raise HTTPException(404, f"no analysis {analysis_id}")
+        return HTMLResponse(render_analysis(a), headers={"Content-Security-Policy": _REPORT_CSP})
+
     @app.get("/api/techniques")
     def techniques(scheme: str = "ptc14") -> list[dict]:
         try:
@@ -189,6 +229,9 @@ def create_app(
         )
 
     return app
+
+
+_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
 def _record(analysis_id: int, analysis: Analysis, cached: bool) -> dict:

@@ -1,0 +1,271 @@
+"""The corpus report: one standalone HTML page of plots and tables answering "who uses which techniques, and when".
+
+Plots are drawn with matplotlib as inline SVG (glyphs as paths: no fonts, no scripts, nothing fetched), so the
+page opens anywhere, offline, under a Content-Security-Policy that forbids scripts. Outlet names, titles and
+phrases come from the corpus and are untrusted: HTML escapes them, and labels given to matplotlib have their
+mathtext ``$`` escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from spinlens import taxonomy
+from spinlens.store import Store
+from spinlens.store import stats as st
+
+_CSS = """
+body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px;margin:.5rem 0}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#555}.note{color:#666;font-size:13px}
+figure{margin:.5rem 0}svg{max-width:100%;height:auto}.sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:4px;vertical-align:middle}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _label(text: object, width: int = 28) -> str:
+    """A matplotlib-safe label: '$' would start mathtext; long names are cut."""
+    s = str(text)
+    s = s if len(s) <= width else s[: width - 1] + "…"
+    return s.replace("$", r"\$")
+
+
+def _short(technique: str) -> str:
+    return technique.replace("_", " ").split(",")[0]
+
+
+def _svg(fig) -> str:  # type: ignore[no-untyped-def]
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    return Figure(figsize=(width, height), dpi=100)
+
+
+MIN_DOCUMENTS = 5  # an outlet or month with fewer articles is listed in the tables but not plotted: too noisy
+
+
+def outlet_heatmap(rows: list[dict], max_outlets: int = 20) -> str:
+    rows = sorted(rows, key=lambda r: -r["documents"])[:max_outlets]
+    techniques = [t.name for t in taxonomy.techniques("ptc14")]
+    values = [[r[f"{t}_per_1000_words"] for r in rows] for t in techniques]
+    fig = _figure(1.6 + 0.75 * max(3, len(rows)), 6.2)
+    ax = fig.add_subplot()
+    image = ax.imshow(values, aspect="auto", cmap="OrRd")
+    ax.set_xticks(range(len(rows)), [_label(r["outlet"]) for r in rows], rotation=35, ha="right")
+    ax.set_yticks(range(len(techniques)), [_label(_short(t), 32) for t in techniques])
+    top = max((v for row in values for v in row), default=0) or 1
+    for i, row in enumerate(values):
+        for j, v in enumerate(row):
+            if v:
+                ax.text(
+                    j, i, f"{v:.1f}", ha="center", va="center", fontsize=7, color="white" if v > top / 2 else "black"
+                )
+    fig.colorbar(image, ax=ax, label="spans per 1,000 words", shrink=0.8)
+    ax.set_title("Techniques per outlet (spans per 1,000 words)")
+    return _svg(fig)
+
+
+def month_lines(rows: list[dict], techniques: list[str]) -> str:
+    rows = [r for r in rows if r["month"] != st.UNKNOWN]
+    fig = _figure(10, 4)
+    ax = fig.add_subplot()
+    months = [r["month"] for r in rows]
+    ax.plot(months, [r["spans_per_1000_words"] for r in rows], color="#222", linewidth=2.2, label="all techniques")
+    for t in techniques:
+        colour = taxonomy.get(t).colour
+        ax.plot(months, [r[f"{t}_per_1000_words"] for r in rows], color=colour, linewidth=1.4, label=_short(t))
+    ax.set_ylabel("spans per 1,000 words")
+    ax.set_title("Techniques over time (by month of publication)")
+    step = max(1, len(months) // 18)
+    ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
+    ax.legend(fontsize=8, ncols=2, frameon=False)
+    ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+def training_bars(rows: list[dict]) -> str:
+    fig = _figure(10, 4.2)
+    ax = fig.add_subplot()
+    names = [_short(r["technique"]) for r in rows]
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], [r["corpus_share"] for r in rows], width=0.4, label="this corpus (predicted)")
+    ax.bar(
+        [i + 0.2 for i in x], [r["training_share"] or 0 for r in rows], width=0.4, label="PTC train (gold)", alpha=0.7
+    )
+    ax.set_xticks(list(x), [_label(n, 22) for n in names], rotation=40, ha="right")
+    ax.set_ylabel("share of all spans")
+    ax.set_title("Mix of techniques: this corpus against the training data")
+    ax.legend(frameon=False)
+    return _svg(fig)
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]], cell: Callable[[dict, str], str] | None = None) -> str:
+    head = "".join(f'<th class="{"n" if k.startswith("#") else ""}">{_e(title)}</th>' for k, title in columns)
+    body = []
+    for r in rows:
+        cells = []
+        for key, _ in columns:
+            k = key.lstrip("#")
+            content = cell(r, k) if cell else None
+            cells.append(
+                f'<td class="{"n" if key.startswith("#") else ""}">{content if content else _e(r.get(k))}</td>'
+            )
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def render_corpus(
+    store: Store,
+    scope: st.Scope | None = None,
+    training: dict | None = None,
+    article_link: Callable[[int], str] | None = None,
+    n_articles: int = 20,
+) -> str:
+    """The report page. ``article_link(analysis_id)`` gives the href of an article's highlighted view."""
+    scope = scope or st.choose_scope(store)
+    info = st.overview(store, scope)
+    outlets = st.by_outlet(store, scope)
+    months = st.by_month(store, scope)
+    techniques = st.by_technique(store, scope)
+    phrases = st.top_phrases(store, scope)
+    dense = st.densest(store, scope, limit=n_articles)
+    compare = st.against_training(store, scope, training)
+    top_techniques = [r["technique"] for r in techniques if r["spans"]][:5]
+
+    def article_cell(r: dict, key: str) -> str:
+        if key == "title" and article_link:
+            return f'<a href="{_e(article_link(r["analysis_id"]))}">{_e(r["title"])}</a>'
+        if key == "url" and r.get("url"):
+            url = str(r["url"])
+            return f'<a href="{_e(url)}" rel="noreferrer">source</a>' if url.startswith(("http://", "https://")) else ""
+        return ""
+
+    def phrase_cell(r: dict, key: str) -> str:
+        if key in ("top_outlets", "targets"):
+            return _e(", ".join(r[key])) or "&ndash;"
+        if key == "technique":
+            return f'<span class="sw" style="background:{taxonomy.get(r[key]).colour}"></span>{_e(_short(r[key]))}'
+        return ""
+
+    dated = [r for r in months if r["month"] != st.UNKNOWN and r["documents"] >= MIN_DOCUMENTS]
+    undated = sum(r["documents"] for r in months if r["month"] == st.UNKNOWN)
+    sparse = sum(r["documents"] for r in months if r["month"] != st.UNKNOWN and r["documents"] < MIN_DOCUMENTS)
+    plotted_outlets = [r for r in outlets if r["documents"] >= MIN_DOCUMENTS]
+    parts = [
+        f"<h1>spinlens corpus report</h1><p class=meta>{info['documents']:,} articles ({info['duplicates']:,} "
+        f"duplicates of others), {info['words']:,} words, {info['outlets']:,} outlets"
+        + (f", {_e(info['first_date'])} to {_e(info['last_date'])}" if info["first_date"] else "")
+        + f". Model {_e(scope.model)} {_e(scope.version)}. {info['pending']:,} documents not analysed yet, "
+        f"{info['failures']:,} inputs failed (<code>spinlens stats --by failure</code>).</p>",
+        "<h2>Who uses which techniques</h2>",
+        f"<figure>{outlet_heatmap(plotted_outlets)}</figure>"
+        if plotted_outlets
+        else f"<p>No outlet has {MIN_DOCUMENTS} analysed articles yet: see the table.</p>",
+        f"<p class=note>Plotted: the outlets with at least {MIN_DOCUMENTS} articles (at most 20); the table lists all.</p>",
+        _table(
+            sorted(outlets, key=lambda r: -r["spans_per_1000_words"]),
+            [
+                ("outlet", "outlet"),
+                ("#documents", "articles"),
+                ("#words", "words"),
+                ("#spans", "spans"),
+                ("#spans_per_1000_words", "per 1,000 words"),
+                ("#mean_propaganda_score", "mean article score"),
+            ],
+        ),
+        "<h2>When</h2>",
+        f"<figure>{month_lines(dated, top_techniques)}</figure>"
+        if len(dated) >= 2
+        else "<p>Fewer than two months with dated articles: nothing to plot over time.</p>",
+        f"<p class=note>Left out of this plot: {undated:,} articles without a date and {sparse:,} in months with fewer "
+        f"than {MIN_DOCUMENTS} articles.</p>"
+        if undated or sparse
+        else "",
+        "<h2>Techniques</h2>",
+        _table(
+            techniques,
+            [
+                ("technique", "technique"),
+                ("category", "category"),
+                ("#spans", "spans"),
+                ("#share_of_documents", "share of articles with a span"),
+                ("#spans_per_1000_words", "per 1,000 words"),
+                ("#mean_span_confidence", "mean confidence"),
+            ],
+        ),
+        "<h2>Most frequent name-calling and loaded language</h2>",
+        "<p class=note>Targets are a heuristic: the capitalised name inside the phrase, else the nearest one in its "
+        "sentence.</p>",
+        _table(
+            phrases,
+            [
+                ("phrase", "phrase"),
+                ("technique", "technique"),
+                ("#count", "times"),
+                ("#outlets", "outlets"),
+                ("top_outlets", "used most by"),
+                ("targets", "likely targets"),
+            ],
+            phrase_cell,
+        ),
+        "<h2>The most propaganda-dense articles</h2>",
+        _table(
+            dense,
+            [
+                ("title", "article"),
+                ("outlet", "outlet"),
+                ("date", "date"),
+                ("#spans_per_100_words", "spans per 100 words"),
+                ("#propaganda_score", "score"),
+                ("url", ""),
+            ],
+            article_cell,
+        ),
+        "<h2>This corpus against the training data</h2>",
+        f"<figure>{training_bars(compare)}</figure>" if training else "<p>The model carries no training profile.</p>",
+        "<p class=note>Differences are partly the corpus and partly the model: the corpus side is predicted, the "
+        "training side is gold. Rates per 1,000 words: "
+        + ", ".join(
+            f"{_e(_short(r['technique']))} {r['corpus_per_1000_words']} vs {r['training_per_1000_words']}"
+            for r in compare[:6]
+        )
+        + ".</p>",
+    ]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>spinlens corpus report</title><style>{_CSS}</style></head>
+<body>{"".join(parts)}</body></html>
+"""
+
+
+def write_corpus_report(
+    store: Store, output: str | Path, scope: st.Scope | None = None, training: dict | None = None, n_articles: int = 20
+) -> Path:
+    """``output`` and, beside it, ``<name>-articles/<id>.html``: the highlighted pages the report links to."""
+    from spinlens.report.html import render_analysis
+
+    output = Path(output)
+    scope = scope or st.choose_scope(store)
+    pages = output.with_name(output.stem + "-articles")
+    pages.mkdir(parents=True, exist_ok=True)
+    for row in st.densest(store, scope, limit=n_articles):
+        analysis = store.get(row["analysis_id"])
+        if analysis is not None:
+            (pages / f"{row['analysis_id']}.html").write_text(render_analysis(analysis), encoding="utf-8")
+    page = render_corpus(store, scope, training, lambda i: f"{pages.name}/{i}.html", n_articles)
+    output.write_text(page, encoding="utf-8")
+    return output
