@@ -29,6 +29,8 @@ class Summary:
     failed: int = 0  # documents whose analysis failed
     failures: list[tuple[str, str]] = field(default_factory=list)  # (reference, reason), the first 100 of this run
     seconds: float = 0.0
+    register_seconds: float = 0.0  # reading inputs and registering them
+    commit_seconds: float = 0.0  # writing results (inside the analysis phase)
 
     @property
     def rate(self) -> float:
@@ -57,6 +59,7 @@ def run_batch(
         _add(summary.registered, registered)
         summary.failures.extend(registered.failures[: max(0, 100 - len(summary.failures))])
 
+    summary.register_seconds = time.monotonic() - started
     name, version = model_identity(config.model)
     total = store.count_pending(name, version)
     results = EXECUTORS[executor](_pending(store, name, version), config)
@@ -87,12 +90,14 @@ def _pending(store: Store, model: str, version: str, page: int = 256) -> Iterato
 def _commit(store: Store, summary: Summary, done: list, failed: list, model: str) -> None:  # type: ignore[type-arg]
     if not done and not failed:
         return
+    started = time.monotonic()
     summary.analysed += store.save_results(done, failed, model=model)
     summary.failed += len(failed)
     refs = store.refs([doc_id for doc_id, _ in failed]) if failed else {}
     for doc_id, reason in failed:
         if len(summary.failures) < 100:
             summary.failures.append((refs.get(doc_id, str(doc_id)), reason))
+    summary.commit_seconds += time.monotonic() - started
 
 
 def _add(total: Registered, more: Registered) -> None:
