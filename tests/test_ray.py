@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,17 +28,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory):
+def ray_cluster():
     ray = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
     assert ray, "the ray command should come with the ray package"
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
-    temp = tmp_path_factory.mktemp("ray")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
     start = [ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
     start += ["--object-store-memory=300000000", f"--temp-dir={temp}", "--disable-usage-stats"]
     subprocess.run(start, env=env, check=True, capture_output=True, timeout=180)
     yield f"127.0.0.1:{port}"
     subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_batch_on_a_local_cluster_equals_one_process(ray_cluster: str, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
 from spinlens.store import Store
 
@@ -75,3 +77,34 @@ def test_pasted_texts_share_the_corpus_tables(db_url: str) -> None:
     assert store.save(_analysis(doc, version="2")) != first
     listed = store.list()
     assert [row["model_version"] for row in listed] == ["2", "1"] and listed[0]["title"] == "They want war."
+
+
+def test_unstorable_texts_and_mended_inputs(db_url: str) -> None:
+    store = Store(db_url)
+    nul = Document(id="n", text="before\x00after")
+    surrogate = Document(id="s", text="broken \ud800 escape")
+    first = store.register([("n", nul, None), ("s", surrogate, None), ("f", None, "not valid UTF-8")])
+    assert first.failed == 3 and store.count_pending("m", "1") == 0
+    reasons = dict(first.failures)
+    assert "NUL" in reasons["n"] and "unpaired surrogate at character 7" in reasons["s"]
+    still = store.register([("f", None, "not valid UTF-8")])
+    assert (still.known, still.failed) == (1, 0)  # a rerun does not record the same failure twice
+    mended = store.register([("f", Document(id="f", text="Now it reads."), None)])  # the file was re-saved
+    assert mended.new == 1 and [f["ref"] for f in store.failures()] == ["n", "s"]
+
+
+def test_parquet_export_has_every_row(db_url: str, tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed: pip install 'spinlens[parquet]'")
+    from spinlens.store.export import export_parquet
+
+    store = Store(db_url)
+    doc = Document(id="a", text="They lie.", source="O", published=dt.date(2024, 1, 2))
+    store.register([("a", doc, None), ("b", Document(id="b", text="THEY  LIE."), None)])
+    ((a_id, _),) = store.pending("test-model", "1")
+    store.save_results([(a_id, _analysis(doc))])
+    assert export_parquet(store, tmp_path / "out") == {"documents": 2, "analyses": 1, "spans": 2}
+    docs = pq.read_table(tmp_path / "out" / "documents.parquet").to_pylist()
+    assert docs[0]["text"] == "They lie." and docs[0]["published"] == dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+    assert docs[1]["duplicate_of"] == docs[0]["id"]
+    spans = pq.read_table(tmp_path / "out" / "spans.parquet").to_pylist()
+    assert {s["technique"] for s in spans} == {"Loaded_Language", "Name_Calling,Labeling"}

@@ -91,6 +91,10 @@ def test_upload_txt_and_html(client):
         (b"   ", "text/plain", 422, "empty"),
         (b"x" * 300_000, "text/plain", 413, "limit is 200,000 bytes"),
         (b"<xml/>", "application/xml", 415, "text/plain or application/json"),
+        (b"x" * 9000 + b"\x00", "text/plain", 415, "NUL byte at offset 9000"),
+        (b'{"text": "a \\u0000 b"}', "application/json", 422, "NUL characters"),
+        (b'{"text": "a \\ud800 b"}', "application/json", 422, "Invalid JSON"),
+        (b'{"title": "no text"}', "application/json", 422, "text: Field required"),
     ],
 )
 def test_bad_bodies_say_why(client, body, content_type, status, message):

@@ -263,11 +263,17 @@ def batch(
     options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder)
     executor = "ray" if ray else ("local" if workers == 0 else "pool")
     config = ExecutorConfig(model=model, workers=workers or None, ray_address=ray_address)
+    missing = [str(p) for p in inputs or [] if not p.exists()]
+    if missing:
+        _fail(SpinlensError(f"no such file or folder: {', '.join(missing)}"))
     try:
         store = Store(db)
         summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        err.print("interrupted: what was committed stays; run the same command again to go on")
+        raise typer.Exit(130) from None
     reg = summary.registered
     table = Table(title=f"spinlens batch: {store.engine.url.render_as_string(hide_password=True)}", show_header=False)
     table.add_row("new documents", f"{reg.new:,}")
@@ -389,6 +395,25 @@ def report(
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     err.print(f"wrote {path} (and {articles} article pages in {path.with_name(path.stem + '-articles')}/)")
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for documents/analyses/spans.parquet")],
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
+) -> None:
+    """Export a stored corpus as Parquet (documents, analyses, spans) for pandas, DuckDB or Spark.
+
+    Example: spinlens export --db sqlite:///corpus.db -o corpus-parquet/
+    """
+    from spinlens.store import Store
+    from spinlens.store.export import export_parquet
+
+    try:
+        written = export_parquet(Store(db), output)
+    except (SpinlensError, ValueError) as exc:
+        _fail(exc)
+    err.print(", ".join(f"{n:,} {name}" for name, n in written.items()) + f" written to {output}/")
 
 
 def _label_template(nlp, docs: list, template: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]

@@ -12,8 +12,11 @@ MAX_BYTES = 50_000_000  # a news article is kilobytes; anything this big is a wr
 
 def decode(data: bytes, path: str | Path) -> str:
     """Decode UTF-8 (a BOM is kept as character 0), refusing binary data with the offending position."""
-    if b"\x00" in data[:8192]:
-        raise InputError("looks like a binary file (NUL bytes), not text", path)
+    if b"\x00" in data:
+        at = data.index(b"\x00")
+        raise InputError(
+            f"looks like a binary file (NUL byte at offset {at}), not text", path, data[:at].count(b"\n") + 1
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -61,7 +61,11 @@ _WORKER_NLP = None
 
 def _init_worker(model: str | None, threads: int) -> None:
     global _WORKER_NLP
+    import signal
+
     import spinlens
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops handing out work
 
     _WORKER_NLP = spinlens.load(model, threads=threads).warm_up()
 

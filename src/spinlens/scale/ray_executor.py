@@ -75,7 +75,7 @@ def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> It
             _Analyser,
             fn_constructor_kwargs={"model": config.model, "threads": threads},
             batch_size=config.chunk_size,
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=threads,
             batch_format="numpy",
         )

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     exists,
     func,
@@ -140,6 +141,17 @@ def content_key(text: str) -> str:
     return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def unstorable(text: str) -> str | None:
+    """Why a text cannot go into SQL databases, if it cannot: PostgreSQL refuses NUL, drivers lone surrogates."""
+    if "\x00" in text:
+        return "text contains NUL characters (binary data?)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"text contains an unpaired surrogate at character {exc.start} (broken \\u escapes?)"
+    return None
+
+
 def count_words(text: str) -> int:
     return len(text.split())
 
@@ -175,11 +187,19 @@ class Store:
         keys = [ref_key(ref) for ref, _, _ in items]
         with Session(self.engine) as s, s.begin():
             known = set(s.scalars(select(DocumentRow.ref_key).where(DocumentRow.ref_key.in_(keys))))
-            known |= set(
+            failed_before = set(
                 s.scalars(select(FailureRow.ref_key).where(FailureRow.ref_key.in_(keys), FailureRow.stage == "read"))
             )
-            fresh = [(k, ref, doc, reason) for k, (ref, doc, reason) in zip(keys, items, strict=True) if k not in known]
-            result.known = len(items) - len(fresh)
+            fresh = []
+            for k, (ref, doc, reason) in zip(keys, items, strict=True):
+                if doc is not None and (problem := unstorable(doc.text)):
+                    doc, reason = None, problem
+                if k in known or (doc is None and k in failed_before):
+                    result.known += 1  # analysed, or still failing, in an earlier run
+                    continue
+                if doc is not None and k in failed_before:  # the input was mended since: forget its failure
+                    s.execute(delete(FailureRow).where(FailureRow.ref_key == k, FailureRow.stage == "read"))
+                fresh.append((k, ref, doc, reason))
             failures = [(k, ref, reason) for k, ref, doc, reason in fresh if doc is None]
             for k, ref, reason in {k: (k, ref, reason) for k, ref, reason in failures}.values():
                 s.add(FailureRow(ref_key=k, ref=ref, stage="read", model_version="", reason=reason or "unreadable"))
@@ -326,6 +346,9 @@ class Store:
         found = self.find(analysis.document.fingerprint, analysis.model, analysis.model_version)
         if found:
             return found[0]
+        problem = unstorable(analysis.document.text)
+        if problem:
+            raise SpinlensError(problem)
         ref = f"text:{analysis.document.fingerprint}"
         self.register([(ref, analysis.document, None)])
         with Session(self.engine) as s, s.begin():

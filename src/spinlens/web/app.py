@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from spinlens import taxonomy
 from spinlens.document import Analysis, Document
@@ -26,6 +26,7 @@ from spinlens.report import render_analysis
 from spinlens.report.corpus import render_corpus
 from spinlens.sources import document_from_html
 from spinlens.store import Store, stats
+from spinlens.store.db import unstorable
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -99,6 +100,8 @@ def create_app(
         results: list[dict | None] = [None] * len(docs)
         todo = []
         for i, d in enumerate(docs):
+            if problem := unstorable(d.text):
+                raise HTTPException(422, f"document {i}: {problem}")
             found = store.find(d.fingerprint, nlp.name, nlp.version)
             if found:
                 results[i] = _record(found[0], found[1], cached=True)
@@ -119,7 +122,12 @@ def create_app(
         kind = request.headers.get("content-type", "text/plain").split(";")[0].strip()
         text = _decode(body)
         if kind == "application/json":
-            doc_in = DocumentIn.model_validate_json(text)
+            try:
+                doc_in = DocumentIn.model_validate_json(text)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "body"
+                raise HTTPException(422, f"{where}: {first['msg']}") from None
             return _document(doc_in)
         if kind != "text/plain":
             raise HTTPException(415, f"send text/plain or application/json, not {kind}")
