@@ -6,7 +6,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1
 fi
 BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-PORT=${SPINLENS_PG_PORT:-54329}
+PORT=${SPINLENS_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 DIR=$(mktemp -d /tmp/spinlens-pg.XXXXXX)
 RUN_AS=()
 if [ "$(id -u)" = 0 ]; then  # initdb refuses to run as root
