@@ -35,6 +35,8 @@ def _by_ref(items):
 
 def test_folder_of_mixed_files(tmp_path: Path) -> None:
     (tmp_path / "outlet-a").mkdir()
+    (tmp_path / "outlet-a" / "2024").mkdir()
+    (tmp_path / "outlet-a" / "2024" / "deep.txt").write_text("Deeper.", encoding="utf-8")
     (tmp_path / "outlet-a" / "one.txt").write_text("\ufeffFirst article.\r\nSecond line.\n", encoding="utf-8")
     (tmp_path / "outlet-a" / "empty.txt").write_text("  \n", encoding="utf-8")
     (tmp_path / "outlet-a" / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
@@ -52,7 +54,7 @@ def test_folder_of_mixed_files(tmp_path: Path) -> None:
 
     one = by_ref["outlet-a/one.txt"].document
     assert one.text == "\ufeffFirst article.\r\nSecond line.\n"  # untouched: offsets point into it
-    assert one.source == "outlet-a"
+    assert one.source == "outlet-a" and by_ref["outlet-a/2024/deep.txt"].document.source == "outlet-a"
     assert by_ref["outlet-a/empty.txt"].error == "file is empty"
     assert "not valid UTF-8 (byte 0xe9" in by_ref["outlet-a/latin1.txt"].error
     assert "binary" in by_ref["outlet-a/image.txt"].error
@@ -70,9 +72,10 @@ def test_folder_of_mixed_files(tmp_path: Path) -> None:
     page = by_ref["page.html"].document
     assert "first paragraph of the article" in page.text and "alert" not in page.text
     assert "Home | About" not in page.text
-    assert page.source == tmp_path.name  # --outlet-from-folder was asked for: the folder wins
+    assert page.source == "Site Name"  # at the top of the input folder: no outlet folder, the page's own site
+    assert g1.source == "Feed Outlet"
     (alone,) = iter_items([tmp_path / "page.html"])
-    assert alone.document.source == "Site Name" and alone.document.title == "Headline here"
+    assert alone.document.title == "Headline here"
     assert alone.document.url == "https://news.test/a" and alone.document.published == dt.date(2020, 5, 6)
 
 

@@ -61,18 +61,56 @@ def generate(n: int, seed: int = 0, sentences: int = 8, start: dt.date = dt.date
         )
 
 
-def write_folder(folder: str | Path, n: int, seed: int = 0, sentences: int = 8) -> Path:
-    """A folder of .txt files, one sub-folder per outlet (for ``--outlet-from-folder``)."""
+def write_folder(folder: str | Path, n: int, seed: int = 0, sentences: int = 8, html: bool = False) -> Path:
+    """A folder of .txt files, one sub-folder per outlet (for ``--outlet-from-folder``); or saved web pages, which
+    carry their own site name and date."""
     folder = Path(folder)
     for doc in generate(n, seed, sentences):
-        path = folder / str(doc.source) / f"{doc.id}.txt"
+        path = folder / str(doc.source) / f"{doc.id}.{'html' if html else 'txt'}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(doc.text, encoding="utf-8")
+        path.write_text(_page(doc) if html else doc.text, encoding="utf-8")
     return folder
+
+
+def _page(doc: Document) -> str:
+    from html import escape
+
+    title, _, body = doc.text.partition("\n\n")
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta property="og:site_name" content="{escape(str(doc.source))}">'
+        f'<meta property="og:url" content="{escape(str(doc.url))}">'
+        f'<meta property="article:published_time" content="{doc.published}"></head>'
+        f"<body><nav>Home | World | Opinion</nav><article><h1>{escape(title)}</h1>"
+        f"<p>{escape(body.strip())}</p></article><footer>Contact us</footer></body></html>\n"
+    )
 
 
 def write_jsonl(path: str | Path, n: int, seed: int = 0, sentences: int = 8) -> Path:
     from spinlens.formats.jsonl import write_jsonl as write
 
     write(generate(n, seed, sentences), path)
+    return Path(path)
+
+
+def write_feed(path: str | Path, n: int, seed: int = 0, sentences: int = 6, title: str = "Wire Service") -> Path:
+    """An RSS 2.0 file of ``n`` entries (the outlet is the feed's title)."""
+    from email.utils import format_datetime
+    from html import escape
+
+    items = []
+    for doc in generate(n, seed, sentences):
+        head, _, body = doc.text.partition("\n\n")
+        published = dt.datetime.combine(doc.published, dt.time(12), tzinfo=dt.UTC)  # type: ignore[arg-type]
+        items.append(
+            f"<item><title>{escape(head)}</title><link>{escape(str(doc.url))}</link><guid>{escape(doc.id)}</guid>"
+            f"<pubDate>{format_datetime(published)}</pubDate>"
+            f"<description>{escape('<p>' + escape(body.strip()) + '</p>')}</description></item>"
+        )
+    Path(path).write_text(
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
+        + "".join(items)
+        + "</channel></rss>\n",
+        encoding="utf-8",
+    )
     return Path(path)

@@ -11,6 +11,7 @@ the reason is recorded and the run goes on. Readers are chosen by file suffix fr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from spinlens.sources.base import Columns, Item, Options
@@ -42,7 +43,11 @@ def iter_items(inputs: Iterable[str | Path], options: Options | None = None) -> 
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 if child.suffix.lower() in READERS and not any(part.startswith(".") for part in child.parts):
-                    yield from _read(child, options)
+                    parts = child.relative_to(path).parts  # corpus/<outlet>/any/depth/file.txt
+                    if options.outlet_from_folder and options.outlet is None and len(parts) > 1:
+                        yield from _read(child, replace(options, outlet=parts[0]))
+                    else:
+                        yield from _read(child, options)
         elif path.is_file():
             yield from _read(path, options)
         else:

@@ -22,14 +22,10 @@ class Item(NamedTuple):
 class Options:
     columns: Columns = field(default_factory=Columns)
     outlet: str | None = None  # overrides what the source says
-    outlet_from_folder: bool = False  # corpus/<outlet>/article.txt
+    outlet_from_folder: bool = False  # corpus/<outlet>/article.txt: files in a sub-folder of an input folder
 
     def outlet_for(self, path: Path, found: str | None) -> str | None:
-        if self.outlet:
-            return self.outlet
-        if self.outlet_from_folder and path.parent.name:
-            return path.parent.name
-        return found or None
+        return self.outlet or found or None
 
 
 def too_long(text: str) -> str | None:
