@@ -57,6 +57,10 @@ def test_outlet_rates_match_a_count_by_hand(corpus_db) -> None:
     assert sum(r["documents"] for r in rows.values()) == 46
     techniques = st.by_technique(store, scope)
     assert sum(r["spans"] for r in techniques) == sum(r["spans"] for r in rows.values())
+    per_month = st.by_outlet_and_month(store, scope)
+    for outlet in ("Patriot Wire", "Copycat Daily"):  # every article of these has a date
+        assert sum(r["spans"] for r in per_month if r["outlet"] == outlet) == rows[outlet]["spans"]
+    assert "$\\frac{<b>" not in {r["outlet"] for r in per_month}  # undated: no month to put it in
     months = st.by_month(store, scope)
     assert "2024-01" in {r["month"] for r in months} and st.UNKNOWN in {r["month"] for r in months}
 

@@ -351,6 +351,16 @@ def stats(
     _print_stats_table(rows, by)
 
 
+_SHORT_HEADERS = {
+    "documents": "articles",
+    "spans_per_1000_words": "per 1k words",
+    "mean_propaganda_score": "mean score",
+    "documents_with_spans": "articles with it",
+    "share_of_documents": "share",
+    "mean_span_confidence": "mean conf.",
+}
+
+
 def _print_stats_table(rows: list[dict], by: StatsBy) -> None:
     if not rows:
         err.print("nothing to show")
@@ -359,9 +369,9 @@ def _print_stats_table(rows: list[dict], by: StatsBy) -> None:
     table = Table(title=f"by {by.value}" + (" (rates per 1,000 words)" if per_technique else ""))
     plain = [k for k in rows[0] if k not in per_technique]
     for k in plain:
-        table.add_column(k.replace("_", " "), overflow="fold")
+        table.add_column(_SHORT_HEADERS.get(k, k.replace("_", " ")), overflow="fold")
     if per_technique:
-        table.add_column("top techniques (per 1,000 words)", overflow="fold")
+        table.add_column("top techniques", overflow="fold")
     for r in rows:
         cells = [str(r[k]) for k in plain]
         if per_technique:

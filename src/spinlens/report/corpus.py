@@ -96,6 +96,33 @@ def month_lines(rows: list[dict], techniques: list[str]) -> str:
     return _svg(fig)
 
 
+def outlet_month_lines(rows: list[dict], max_outlets: int = 8) -> str:
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r["outlet"]] = totals.get(r["outlet"], 0) + r["documents"]
+    outlets = sorted(totals, key=lambda o: -totals[o])[:max_outlets]
+    months = sorted({r["month"] for r in rows})
+    fig = _figure(10, 4)
+    ax = fig.add_subplot()
+    for outlet in outlets:
+        points = {r["month"]: r["spans_per_1000_words"] for r in rows if r["outlet"] == outlet}
+        ax.plot(
+            [months.index(m) for m in months if m in points],
+            [points[m] for m in months if m in points],
+            marker="o",
+            markersize=3,
+            linewidth=1.5,
+            label=_label(outlet),
+        )
+    step = max(1, len(months) // 18)
+    ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
+    ax.set_ylabel("spans per 1,000 words")
+    ax.set_title("Each outlet over time: all techniques")
+    ax.legend(fontsize=8, ncols=2, frameon=False)
+    ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
 def training_bars(rows: list[dict]) -> str:
     fig = _figure(10, 4.2)
     ax = fig.add_subplot()
@@ -140,6 +167,7 @@ def render_corpus(
     outlets = st.by_outlet(store, scope)
     months = st.by_month(store, scope)
     techniques = st.by_technique(store, scope)
+    outlet_months = [r for r in st.by_outlet_and_month(store, scope) if r["documents"] >= MIN_DOCUMENTS]
     phrases = st.top_phrases(store, scope)
     dense = st.densest(store, scope, limit=n_articles)
     compare = st.against_training(store, scope, training)
@@ -190,7 +218,10 @@ def render_corpus(
         f"<figure>{month_lines(dated, top_techniques)}</figure>"
         if len(dated) >= 2
         else "<p>Fewer than two months with dated articles: nothing to plot over time.</p>",
-        f"<p class=note>Left out of this plot: {undated:,} articles without a date and {sparse:,} in months with fewer "
+        f"<figure>{outlet_month_lines(outlet_months)}</figure>"
+        if len({r["month"] for r in outlet_months}) >= 2
+        else "",
+        f"<p class=note>Left out of these plots: {undated:,} articles without a date and {sparse:,} in months with fewer "
         f"than {MIN_DOCUMENTS} articles.</p>"
         if undated or sparse
         else "",

@@ -2,7 +2,8 @@
 
 The sentences are the project's own (the bundled op-ed and plain news-wire sentences written here), so a corpus can
 be generated anywhere without licensed data. Each article gets an outlet and a date, so that per-outlet and
-per-month statistics have something to show: "loud" outlets draw more sentences from the op-ed.
+per-month statistics have something to show: "loud" outlets draw more sentences from the op-ed, and one outlet
+(Morning Ledger) turns loud in July 2024.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ PLAIN = [
     "Negotiators said a draft text could be ready within weeks.",
 ]
 OUTLETS = {"Daily Courier": 0.15, "Morning Ledger": 0.35, "Free Voice Today": 0.7, "Patriot Wire": 0.9}
+TURNS = {"Morning Ledger": (dt.date(2024, 7, 1), 0.8)}  # from this date on, this outlet draws this often
 
 
 def _op_ed_sentences() -> list[str]:
@@ -48,9 +50,12 @@ def generate(n: int, seed: int = 0, sentences: int = 8, start: dt.date = dt.date
     outlets = list(OUTLETS)
     for i in range(n):
         outlet = outlets[i % len(outlets)]
-        body = [rng.choice(loud if rng.random() < OUTLETS[outlet] else PLAIN) for _ in range(sentences)]
-        title = f"Report {i}: {rng.choice(PLAIN)[:-1]}"
         date = start + dt.timedelta(days=(i * 7) % 365)
+        loudness = OUTLETS[outlet]
+        if outlet in TURNS and date >= TURNS[outlet][0]:
+            loudness = TURNS[outlet][1]
+        body = [rng.choice(loud if rng.random() < loudness else PLAIN) for _ in range(sentences)]
+        title = f"Report {i}: {rng.choice(PLAIN)[:-1]}"
         yield Document(
             id=f"synthetic-{seed}-{i}",
             text=title + "\n\n" + " ".join(body) + "\n",

@@ -113,6 +113,37 @@ def by_month(store: Store, scope: Scope) -> list[dict]:
     return _grouped(store, scope, _month(store, DocumentRow.published), "month")
 
 
+def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
+    """Spans per 1,000 words for each (outlet, month): who, and since when."""
+    month = _month(store, DocumentRow.published)
+    base = select(DocumentRow).join(AnalysisRow, _analysed(scope)).where(DocumentRow.published.isnot(None))
+    with Session(store.engine) as s:
+        docs = s.execute(
+            base.with_only_columns(DocumentRow.outlet, month, func.count(DocumentRow.id), func.sum(DocumentRow.n_words))
+            .group_by(DocumentRow.outlet, month)
+            .order_by(DocumentRow.outlet, month)
+        ).all()
+        spans = dict(
+            ((outlet, m), n)
+            for outlet, m, n in s.execute(
+                base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
+                .with_only_columns(DocumentRow.outlet, month, func.count(SpanRow.id))
+                .group_by(DocumentRow.outlet, month)
+            )
+        )
+    return [
+        {
+            "outlet": outlet if outlet is not None else UNKNOWN,
+            "month": m,
+            "documents": n,
+            "words": int(words or 0),
+            "spans": spans.get((outlet, m), 0),
+            "spans_per_1000_words": round(spans.get((outlet, m), 0) * 1000.0 / words, 3) if words else 0.0,
+        }
+        for outlet, m, n, words in docs
+    ]
+
+
 def by_technique(store: Store, scope: Scope) -> list[dict]:
     """Per technique: spans, documents where the article-level model says it is present, rate, mean confidence."""
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope))
