@@ -94,3 +94,34 @@ def test_report_and_stats_commands(corpus_db, tmp_path: Path) -> None:
 
     empty = runner.invoke(app, ["stats", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "--by", "outlet"])
     assert empty.exit_code == 2 and "no analyses" in empty.output
+
+
+def test_statistics_are_the_same_on_every_database(corpus_db, db_url: str) -> None:
+    """The same documents and analyses copied into another database (PostgreSQL in CI) give the same numbers."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from spinlens.store.db import AnalysisRow, DocumentRow
+
+    source = Store(corpus_db[0])
+    target = Store(db_url)
+    with Session(source.engine) as s:
+        docs = s.execute(select(DocumentRow.id, DocumentRow.ref).order_by(DocumentRow.id)).all()
+        analysis_of = dict(s.execute(select(AnalysisRow.document_id, AnalysisRow.id)).all())
+    for doc_id, ref in docs:
+        with Session(source.engine) as s:
+            row = s.get(DocumentRow, doc_id)
+            from spinlens.store.db import _document
+
+            document = _document(row)
+        target.register([(ref, document, None)])
+    new_ids = {ref: i for i, ref in Session(target.engine).execute(select(DocumentRow.id, DocumentRow.ref)).all()}
+    target.save_results(
+        [(new_ids[ref], source.get(analysis_of[doc_id])) for doc_id, ref in docs if doc_id in analysis_of]
+    )
+    a, b = st.choose_scope(source), st.choose_scope(target)
+    for fn in (st.by_outlet, st.by_month, st.by_technique, st.by_outlet_and_month, st.top_phrases):
+        assert fn(target, b) == fn(source, a), fn.__name__
+    strip = [{k: v for k, v in r.items() if k != "analysis_id"} for r in st.densest(source, a)]
+    assert [{k: v for k, v in r.items() if k != "analysis_id"} for r in st.densest(target, b)] == strip
+    assert st.overview(target, b) == st.overview(source, a)

@@ -102,7 +102,8 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
         }
         row.update({f"{t}_per_1000_words": round(counts.get(t, 0) * per_k, 3) for t in techniques})
         rows.append(row)
-    return rows
+    # databases sort NULL differently (SQLite first, PostgreSQL last): the unknown group goes last everywhere
+    return sorted(rows, key=lambda r: (r[name] == UNKNOWN, str(r[name])))
 
 
 def by_outlet(store: Store, scope: Scope) -> list[dict]:
@@ -131,7 +132,7 @@ def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
                 .group_by(DocumentRow.outlet, month)
             )
         )
-    return [
+    rows = [
         {
             "outlet": outlet if outlet is not None else UNKNOWN,
             "month": m,
@@ -142,6 +143,7 @@ def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
         }
         for outlet, m, n, words in docs
     ]
+    return sorted(rows, key=lambda r: (r["outlet"] == UNKNOWN, r["outlet"], r["month"]))
 
 
 def by_technique(store: Store, scope: Scope) -> list[dict]:
@@ -242,7 +244,7 @@ def top_phrases(
             func.count(distinct(DocumentRow.outlet)),
         )
         .group_by(phrase, SpanRow.technique)
-        .order_by(func.count(SpanRow.id).desc(), phrase)
+        .order_by(func.count(SpanRow.id).desc(), func.min(SpanRow.id))  # ties: first seen (collations differ)
         .limit(limit)
     )
     rows = []
@@ -250,13 +252,15 @@ def top_phrases(
         for text, technique, n, n_outlets in s.execute(q).all():
             where = base.where(phrase == text, SpanRow.technique == technique)
             spots = s.execute(
-                where.with_only_columns(DocumentRow.text, SpanRow.start, SpanRow.end).limit(examples)
+                where.with_only_columns(DocumentRow.text, SpanRow.start, SpanRow.end)
+                .order_by(SpanRow.id)
+                .limit(examples)
             ).all()
             targets = Counter(t for doc_text, a, b in spots if (t := likely_target(doc_text, a, b)))
             outlets = s.execute(
                 where.with_only_columns(DocumentRow.outlet, func.count())
                 .group_by(DocumentRow.outlet)
-                .order_by(func.count().desc())
+                .order_by(func.count().desc(), func.min(DocumentRow.id))
                 .limit(3)
             ).all()
             rows.append(
