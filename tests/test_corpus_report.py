@@ -101,7 +101,7 @@ def test_statistics_are_the_same_on_every_database(corpus_db, db_url: str) -> No
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from spinlens.store.db import AnalysisRow, DocumentRow
+    from spinlens.store.db import AnalysisRow, DocumentRow, _document
 
     source = Store(corpus_db[0])
     target = Store(db_url)
@@ -110,17 +110,14 @@ def test_statistics_are_the_same_on_every_database(corpus_db, db_url: str) -> No
         analysis_of = dict(s.execute(select(AnalysisRow.document_id, AnalysisRow.id)).all())
     for doc_id, ref in docs:
         with Session(source.engine) as s:
-            row = s.get(DocumentRow, doc_id)
-            from spinlens.store.db import _document
-
-            document = _document(row)
+            document = _document(s.get(DocumentRow, doc_id))
         target.register([(ref, document, None)])
     new_ids = {ref: i for i, ref in Session(target.engine).execute(select(DocumentRow.id, DocumentRow.ref)).all()}
     target.save_results(
         [(new_ids[ref], source.get(analysis_of[doc_id])) for doc_id, ref in docs if doc_id in analysis_of]
     )
     a, b = st.choose_scope(source), st.choose_scope(target)
-    for fn in (st.by_outlet, st.by_month, st.by_technique, st.by_outlet_and_month, st.top_phrases):
+    for fn in (*st.DIMENSIONS.values(), st.top_phrases):
         assert fn(target, b) == fn(source, a), fn.__name__
     strip = [{k: v for k, v in r.items() if k != "analysis_id"} for r in st.densest(source, a)]
     assert [{k: v for k, v in r.items() if k != "analysis_id"} for r in st.densest(target, b)] == strip

@@ -253,6 +253,8 @@ def batch(
 
     Example: spinlens batch corpus/ feeds/world.rss --db sqlite:///corpus.db --outlet-from-folder
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     from spinlens.formats.rows import Columns
     from spinlens.scale import run_batch
     from spinlens.scale.executors import ExecutorConfig
@@ -274,6 +276,8 @@ def batch(
     except KeyboardInterrupt:
         err.print("interrupted: what was committed stays; run the same command again to go on")
         raise typer.Exit(130) from None
+    except BrokenProcessPool:
+        _fail(SpinlensError("a worker process died (out of memory?); what was committed stays: run the command again"))
     reg = summary.registered
     table = Table(title=f"spinlens batch: {store.engine.url.render_as_string(hide_password=True)}", show_header=False)
     table.add_row("new documents", f"{reg.new:,}")
@@ -293,6 +297,7 @@ def batch(
 class StatsBy(StrEnum):
     outlet = "outlet"
     month = "month"
+    outlet_month = "outlet-month"
     technique = "technique"
     failure = "failure"
 
@@ -316,7 +321,9 @@ def _scope_and_profile(store, model: str | None, model_version: str | None):  # 
 
 @app.command()
 def stats(
-    by: Annotated[StatsBy, typer.Option(help="Group by outlet, month or technique; 'failure' lists failed inputs")],
+    by: Annotated[
+        StatsBy, typer.Option(help="Group by outlet, month, outlet-month or technique; 'failure' lists failed inputs")
+    ],
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f", help="table, csv or json")] = TableFormat.table,
     model: Annotated[str | None, typer.Option(help="Count this model's analyses (default: the most used)")] = None,

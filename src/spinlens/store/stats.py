@@ -367,4 +367,4 @@ def overview(store: Store, scope: Scope) -> dict:
     }
 
 
-DIMENSIONS = {"outlet": by_outlet, "month": by_month, "technique": by_technique}
+DIMENSIONS = {"outlet": by_outlet, "month": by_month, "outlet-month": by_outlet_and_month, "technique": by_technique}
