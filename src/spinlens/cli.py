@@ -230,7 +230,8 @@ def batch(
         str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or SQLite in the user data directory)")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per core; 0: analyse in this process)")
+        int | None,
+        typer.Option(help="Worker processes (default: one per core that free memory allows; 0: in this process)"),
     ] = None,
     ray: Annotated[bool, typer.Option("--ray", help="Run on a Ray cluster (pip install 'spinlens[ray]')")] = False,
     ray_address: Annotated[
