@@ -95,6 +95,9 @@ def train(
     seeds: Annotated[
         int, typer.Option(help="Taggers trained with different seeds and averaged (2 was not better)")
     ] = 1,
+    surface: Annotated[
+        bool, typer.Option(help="Give the tagger capitals, quotes and punctuation (the encoder is uncased)")
+    ] = False,
 ) -> None:
     """Train the detector on PTC, cross-validate it and write the model (about 30 minutes on 2 cores).
 
@@ -105,7 +108,7 @@ def train(
 
     try:
         model_dir = model_dir or MODELS_DIR / DEFAULT_MODEL
-        report = train_model(data, run_dir, model_dir, TaggerConfig(epochs=epochs), folds, seeds)
+        report = train_model(data, run_dir, model_dir, TaggerConfig(epochs=epochs, surface=surface), folds, seeds)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"{folds}-fold cross-validation by article")

@@ -35,10 +35,23 @@ class TokenOutputs:
 
 class SpanTagger(nn.Module):
     def __init__(
-        self, input_dim: int, n_techniques: int, hidden: int = 192, projection: int = 256, dropout: float = 0.3
+        self,
+        input_dim: int,
+        n_techniques: int,
+        hidden: int = 192,
+        projection: int = 256,
+        dropout: float = 0.3,
+        surface: bool = False,
     ):
         super().__init__()
-        self.config = {"input_dim": input_dim, "n_techniques": n_techniques, "hidden": hidden, "projection": projection}
+        self.config = {
+            "input_dim": input_dim,
+            "n_techniques": n_techniques,
+            "hidden": hidden,
+            "projection": projection,
+            "surface": surface,  # inputs carry `detect.surface` columns after the encoder vectors
+        }
+        self.surface = surface
         self.dropout = nn.Dropout(dropout)
         self.projection = nn.Linear(input_dim, projection)
         # Two one-way LSTMs rather than one bidirectional LSTM over packed sequences: packing is ~14x slower

@@ -14,6 +14,7 @@ from spinlens.detect.decide import Params, decide_article, decide_spans
 from spinlens.detect.encoder import Encoded, Encoder
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import SpanTagger, TokenOutputs
+from spinlens.detect.surface import tagger_inputs
 from spinlens.detect.techniques import TechniqueClassifier
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
 from spinlens.errors import InputError
@@ -87,7 +88,15 @@ class Detector:
     def _token_outputs(self, docs: list[Document]):  # type: ignore[no-untyped-def]
         encoded = self.encoder.encode_many([d.text for d in docs])
         vectors = [e.vectors for e in encoded]
-        runs = [tagger.predict(vectors) for tagger in self.taggers]
+        runs = [
+            tagger.predict(
+                [
+                    tagger_inputs(d.text, e.offsets, v, tagger.surface)
+                    for d, e, v in zip(docs, encoded, vectors, strict=True)
+                ]
+            )
+            for tagger in self.taggers
+        ]
         outputs = [
             TokenOutputs(
                 np.mean([r[i].tag_probs for r in runs], axis=0),

@@ -38,6 +38,7 @@ class TaggerConfig:
     technique_loss_weight: float = 0.5
     hidden: int = 192
     seed: int = 0
+    surface: bool = False  # capitals, quotes and punctuation next to the (uncased) encoder vectors
 
 
 def token_targets(example: Example) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +54,11 @@ def token_targets(example: Example) -> tuple[np.ndarray, np.ndarray]:
 def fit_tagger(examples: list[Example], config: TaggerConfig, checkpoint: Path | None = None) -> SpanTagger:
     """Train the BiLSTM tagger on the examples' encoder vectors; resumes from ``checkpoint`` after each epoch."""
     torch.manual_seed(config.seed)
-    model = SpanTagger(examples[0].encoded.vectors.shape[1], len(TECHNIQUES), hidden=config.hidden)
+    inputs = [_inputs(ex, config.surface) for ex in examples]
+    model = SpanTagger(inputs[0].shape[1], len(TECHNIQUES), hidden=config.hidden, surface=config.surface)
     segments = []
-    for ex in examples:
+    for ex, vec in zip(examples, inputs, strict=True):
         tags, techs = token_targets(ex)
-        vec = ex.encoded.vectors
         for s in window_starts(len(vec), SEGMENT, SEGMENT_STRIDE):
             segments.append((vec[s : s + SEGMENT], tags[s : s + SEGMENT], techs[s : s + SEGMENT]))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
@@ -108,6 +109,13 @@ def fit_tagger(examples: list[Example], config: TaggerConfig, checkpoint: Path |
     return model.eval()
 
 
+def _inputs(example: Example, surface: bool) -> np.ndarray:
+    from spinlens.detect.surface import tagger_inputs
+
+    enc = example.encoded
+    return tagger_inputs(example.document.text, enc.offsets, enc.vectors, surface)
+
+
 def save_outputs(path: Path, ids: list[str], outputs: list[TokenOutputs]) -> None:
     arrays = {}
     for aid, out in zip(ids, outputs, strict=True):
@@ -148,7 +156,7 @@ def run_stage1(
         train = examples if name == "all" else [ex for ex in examples if str(folds[ex.document.id]) != name]
         t0 = time.time()
         model = fit_tagger(train, config, checkpoint=run_dir / f"tagger-{name}.pt")
-        outputs = model.predict([ex.encoded.vectors for ex in examples])
+        outputs = model.predict([_inputs(ex, config.surface) for ex in examples])
         save_outputs(out_path, ids, outputs)
         print(f"stage 1 {name}: {time.time() - t0:.0f}s", flush=True)
 

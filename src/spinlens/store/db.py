@@ -112,7 +112,7 @@ class FailureRow(Base):
     ref: Mapped[str] = mapped_column(Text)
     stage: Mapped[str] = mapped_column(String(20))  # "read" or "analyse"
     model_version: Mapped[str] = mapped_column(String(40), default="")
-    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
