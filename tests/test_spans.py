@@ -47,3 +47,23 @@ def test_relative_threshold_keeps_the_detector_from_going_silent():
     # below the floor, nothing is reported: a neutral text stays quiet
     quiet = TokenOutputs(probs([0, 0.1, 0.1, 0, 0, 0, 0, 0]), np.zeros((8, 14)), np.zeros((8, 4)))
     assert candidate_spans(TEXT, OFFSETS, quiet, adaptive) == []
+
+
+def test_surface_features_see_what_the_uncased_encoder_cannot() -> None:
+    import numpy as np
+
+    from spinlens.detect.surface import surface_features, tagger_inputs
+
+    text = 'He said "the KIEV regime" is done! Is it?\n“New” line.'
+    words = [(m.start(), m.end()) for m in __import__("re").finditer(r"\w+|[^\w\s]", text)]
+    offsets = np.array(words)
+    rows = {text[a:b] + f"@{a}": r for (a, b), r in zip(words, surface_features(text, offsets), strict=True)}
+    capital, caps, quoted, punct, bang, question, starts = range(7)
+    assert rows["He@0"][capital] and rows["He@0"][starts] and not rows["said@3"].any()
+    assert rows["KIEV@13"][caps] and rows["KIEV@13"][quoted] and rows["regime@18"][quoted]
+    assert not rows["is@26"][quoted]  # the quote closed
+    assert rows["!@33"][bang] and rows["!@33"][punct] and rows["?@40"][question]
+    assert rows["Is@35"][starts] and rows["New@43"][quoted] and not rows["line@48"][quoted]
+    vectors = np.ones((len(words), 4), np.float32)
+    assert tagger_inputs(text, offsets, vectors, surface=False) is vectors
+    assert tagger_inputs(text, offsets, vectors, surface=True).shape == (len(words), 11)
