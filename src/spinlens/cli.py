@@ -98,6 +98,9 @@ def train(
     surface: Annotated[
         bool, typer.Option(help="Give the tagger capitals, quotes and punctuation (the encoder is uncased)")
     ] = False,
+    memes: Annotated[
+        Path | None, typer.Option(help="SemEval-2021 Task 6 data folder: its memes join every tagger training set")
+    ] = None,
 ) -> None:
     """Train the detector on PTC, cross-validate it and write the model (about 30 minutes on 2 cores).
 
@@ -108,7 +111,9 @@ def train(
 
     try:
         model_dir = model_dir or MODELS_DIR / DEFAULT_MODEL
-        report = train_model(data, run_dir, model_dir, TaggerConfig(epochs=epochs, surface=surface), folds, seeds)
+        report = train_model(
+            data, run_dir, model_dir, TaggerConfig(epochs=epochs, surface=surface), folds, seeds, memes=memes
+        )
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"{folds}-fold cross-validation by article")

@@ -143,9 +143,17 @@ def load_outputs(paths: list[Path], examples: list[Example]) -> dict[str, TokenO
 
 
 def run_stage1(
-    examples: list[Example], folds: dict[str, int], run_dir: Path, config: TaggerConfig, which: list[str]
+    examples: list[Example],
+    folds: dict[str, int],
+    run_dir: Path,
+    config: TaggerConfig,
+    which: list[str],
+    extra: list[Example] | None = None,
 ) -> None:
-    """Train the tagger per fold (``which``: fold numbers as strings and/or ``all``); store outputs for every article."""
+    """Train the tagger per fold (``which``: fold numbers as strings and/or ``all``); store outputs for every article.
+
+    ``extra`` examples (other data) join every training set and are never predicted or scored.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "tagger.json").write_text(json.dumps(asdict(config), indent=1))
     ids = [ex.document.id for ex in examples]
@@ -154,6 +162,7 @@ def run_stage1(
         if out_path.exists():
             continue
         train = examples if name == "all" else [ex for ex in examples if str(folds[ex.document.id]) != name]
+        train = train + (extra or [])
         t0 = time.time()
         model = fit_tagger(train, config, checkpoint=run_dir / f"tagger-{name}.pt")
         outputs = model.predict([_inputs(ex, config.surface) for ex in examples])
@@ -259,6 +268,7 @@ def train_model(
     n_folds: int = 5,
     seeds: int = 1,
     cache_dir: Path | None = None,
+    memes: Path | None = None,
 ) -> dict:
     """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report.
 
@@ -274,9 +284,14 @@ def train_model(
     encoder = Encoder()
     examples = build_examples(articles, labels, encoder, cache_dir)
     folds = article_folds(list(articles), n_folds)
+    extra = None
+    if memes is not None:
+        from spinlens.detect.corpus import meme_examples
+
+        extra = meme_examples(memes, encoder, cache_dir)
     seed_dirs = [run_dir / f"seed-{k}" for k in range(seeds)]
     for k, seed_dir in enumerate(seed_dirs):
-        run_stage1(examples, folds, seed_dir, replace(config, seed=k), [*map(str, range(n_folds)), "all"])
+        run_stage1(examples, folds, seed_dir, replace(config, seed=k), [*map(str, range(n_folds)), "all"], extra)
     report, params, _ = cross_validated_report(examples, folds, seed_dirs)
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
     write_model(model_dir, examples, seed_dirs, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION)
