@@ -64,3 +64,27 @@ def test_technique_classifier_round_trip_and_temperature(tmp_path):
     again = TechniqueClassifier.load(tmp_path / "c.npz")
     assert np.allclose(again.predict_proba(x), clf.predict_proba(x), atol=1e-3)
     assert 0.3 <= fit_temperature(clf.logits(x), y) <= 5.0
+
+
+def test_memes_join_training_with_ptc_labels_only(tmp_path):
+    import json
+
+    from spinlens.detect.corpus import meme_examples
+
+    memes = [
+        {
+            "id": "1",
+            "text": "THEY LIE\nALWAYS",
+            "labels": [
+                {"start": 0, "end": 8, "technique": "Loaded Language", "text_fragment": "THEY LIE"},
+                {"start": 9, "end": 15, "technique": "Smears", "text_fragment": "ALWAYS"},
+            ],
+        },
+        {"id": "2", "text": "Nothing here", "labels": []},
+    ]
+    (tmp_path / "training_set_task2.txt").write_text(json.dumps(memes), encoding="utf-8")
+    examples = meme_examples(tmp_path, Encoder(), tmp_path / "cache")
+    assert [e.document.id for e in examples] == ["meme-1", "meme-2"]
+    assert [(x.start, x.end, x.technique) for x in examples[0].labels] == [(0, 8, "Loaded_Language")]  # Smears: none
+    tags, techniques = token_targets(examples[0])
+    assert tags.max() > 0 and techniques.sum() > 0 and not examples[1].labels
