@@ -94,6 +94,9 @@ def test_report_and_stats_commands(corpus_db, tmp_path: Path) -> None:
 
     empty = runner.invoke(app, ["stats", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "--by", "outlet"])
     assert empty.exit_code == 2 and "no analyses" in empty.output
+    missing = runner.invoke(app, ["batch", str(tmp_path / "corpus[2024]"), "--db", db])
+    assert missing.exit_code == 2 and "no such file or folder" in missing.output
+    assert "corpus[2024]" in missing.output  # not eaten as console markup
 
 
 def test_statistics_are_the_same_on_every_database(corpus_db, db_url: str) -> None:

@@ -37,7 +37,10 @@ class Task(StrEnum):
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: a message may quote "[ray]" or user text, which rich would read as markup
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -241,7 +244,7 @@ def batch(
         int | None,
         typer.Option(help="Worker processes (default: one per core that free memory allows; 0: in this process)"),
     ] = None,
-    ray: Annotated[bool, typer.Option("--ray", help="Run on a Ray cluster (pip install 'spinlens[ray]')")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="Run on a Ray cluster (pip install 'spinlens\\[ray]')")] = False,
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
     ] = None,
@@ -253,7 +256,7 @@ def batch(
     date_field: Annotated[str, typer.Option(help="... with the publication date (ISO 8601)")] = "date",
     outlet: Annotated[str | None, typer.Option(help="Outlet of every input (overrides what the files say)")] = None,
     outlet_from_folder: Annotated[
-        bool, typer.Option(help="Outlet = name of the folder holding each file (corpus/<outlet>/...)")
+        bool, typer.Option(help="Outlet = the first sub-folder under an input folder (corpus/<outlet>/...)")
     ] = False,
     model: Annotated[str | None, typer.Option(help="Model directory (default: the shipped model)")] = None,
     commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
