@@ -144,6 +144,13 @@ def test_page_asks_for_the_token_once(browser, tmp_path):
         assert page.locator("#article mark.s").count() >= 5
         _analyse(page, EXAMPLE + "\nOne more line.\n")
         assert len(prompts) == 1 and "token" in prompts[0]
+        # the dashboard link carries the token the page was given (a link cannot send a header)
+        page.click("#nav-dashboard")
+        page.wait_for_url("**/dashboard?token=s3cret")
+        assert page.locator("h1").inner_text() == "spinlens corpus report"
+        page.locator("a[href^='/analyses/']").first.click()
+        assert page.locator("span.s").count() >= 5  # the highlighted article
+        assert len(prompts) == 1
         page.close()
     finally:
         srv.should_exit = True
