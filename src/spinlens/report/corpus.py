@@ -160,8 +160,10 @@ def render_corpus(
     training: dict | None = None,
     article_link: Callable[[int], str] | None = None,
     n_articles: int = 20,
+    dense: list[dict] | None = None,
 ) -> str:
-    """The report page. ``article_link(analysis_id)`` gives the href of an article's highlighted view."""
+    """The report page. ``article_link(analysis_id)`` gives the href of an article's highlighted view; ``dense``:
+    the rows of `stats.densest`, when the caller has them already."""
     scope = scope or st.choose_scope(store)
     info = st.overview(store, scope)
     outlets = st.by_outlet(store, scope)
@@ -169,8 +171,8 @@ def render_corpus(
     techniques = st.by_technique(store, scope)
     outlet_months = [r for r in st.by_outlet_and_month(store, scope) if r["documents"] >= MIN_DOCUMENTS]
     phrases = st.top_phrases(store, scope)
-    dense = st.densest(store, scope, limit=n_articles)
-    compare = st.against_training(store, scope, training)
+    dense = dense if dense is not None else st.densest(store, scope, limit=n_articles)
+    compare = st.against_training(techniques, training)
     top_techniques = [r["technique"] for r in techniques if r["spans"]][:5]
 
     def article_cell(r: dict, key: str) -> str:
@@ -293,10 +295,11 @@ def write_corpus_report(
     scope = scope or st.choose_scope(store)
     pages = output.with_name(output.stem + "-articles")
     pages.mkdir(parents=True, exist_ok=True)
-    for row in st.densest(store, scope, limit=n_articles):
+    dense = st.densest(store, scope, limit=n_articles)
+    for row in dense:
         analysis = store.get(row["analysis_id"])
         if analysis is not None:
             (pages / f"{row['analysis_id']}.html").write_text(render_analysis(analysis), encoding="utf-8")
-    page = render_corpus(store, scope, training, lambda i: f"{pages.name}/{i}.html", n_articles)
+    page = render_corpus(store, scope, training, lambda i: f"{pages.name}/{i}.html", n_articles, dense)
     output.write_text(page, encoding="utf-8")
     return output

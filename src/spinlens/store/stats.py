@@ -67,16 +67,12 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
     """Documents, words, spans and spans per technique, grouped by ``key`` (a column expression)."""
     techniques = [t.name for t in taxonomy.techniques("ptc14")]
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope))
-    docs_q = (
-        base.with_only_columns(
-            key.label("k"),
-            func.count(DocumentRow.id),
-            func.sum(DocumentRow.n_words),
-            func.avg(AnalysisRow.propaganda_score),
-        )
-        .group_by(key)
-        .order_by(key)
-    )
+    docs_q = base.with_only_columns(
+        key.label("k"),
+        func.count(DocumentRow.id),
+        func.sum(DocumentRow.n_words),
+        func.avg(AnalysisRow.propaganda_score),
+    ).group_by(key)
     spans_q = (
         base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
         .with_only_columns(key.label("k"), SpanRow.technique, func.count(SpanRow.id))
@@ -120,9 +116,9 @@ def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope)).where(DocumentRow.published.isnot(None))
     with Session(store.engine) as s:
         docs = s.execute(
-            base.with_only_columns(DocumentRow.outlet, month, func.count(DocumentRow.id), func.sum(DocumentRow.n_words))
-            .group_by(DocumentRow.outlet, month)
-            .order_by(DocumentRow.outlet, month)
+            base.with_only_columns(
+                DocumentRow.outlet, month, func.count(DocumentRow.id), func.sum(DocumentRow.n_words)
+            ).group_by(DocumentRow.outlet, month)
         ).all()
         spans = dict(
             ((outlet, m), n)
@@ -318,9 +314,9 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
         ]
 
 
-def against_training(store: Store, scope: Scope, profile: dict | None) -> list[dict]:
-    """Each technique's share of all spans and its rate per 1,000 words, in the corpus and in the training data."""
-    corpus = by_technique(store, scope)
+def against_training(corpus: list[dict], profile: dict | None) -> list[dict]:
+    """Each technique's share of all spans and its rate per 1,000 words, in the corpus (rows of `by_technique`)
+    and in the training data."""
     total = sum(r["spans"] for r in corpus) or 1
     train_spans = (profile or {}).get("spans", {})
     train_total = sum(train_spans.values()) or 1
