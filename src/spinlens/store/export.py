@@ -9,68 +9,63 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, Float, Integer, select
 from sqlalchemy.orm import Session
 
 from spinlens.errors import SpinlensError
 from spinlens.store.db import AnalysisRow, DocumentRow, SpanRow, Store
 
+# the columns exported per table, in order (identity keys and internal flags stay in the database)
+EXPORTED = {
+    "documents": (
+        DocumentRow,
+        (
+            "id",
+            "ref",
+            "doc_id",
+            "duplicate_of",
+            "outlet",
+            "title",
+            "url",
+            "published",
+            "language",
+            "n_words",
+            "text",
+            "metadata_json",
+        ),
+    ),
+    "analyses": (
+        AnalysisRow,
+        (
+            "id",
+            "document_id",
+            "model",
+            "model_version",
+            "scheme",
+            "created",
+            "n_spans",
+            "propaganda_score",
+            "techniques_json",
+        ),
+    ),
+    "spans": (SpanRow, ("id", "analysis_id", "start", "end", "technique", "score", "snippet")),
+}
 
-def _schemas():  # type: ignore[no-untyped-def]
+
+def _schema(table, names: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """The Parquet schema of these columns, from their SQL types."""
     import pyarrow as pa
 
-    ts = pa.timestamp("us", tz="UTC")
-    return {
-        "documents": (
-            DocumentRow,
-            pa.schema(
-                [
-                    ("id", pa.int64()),
-                    ("ref", pa.string()),
-                    ("doc_id", pa.string()),
-                    ("duplicate_of", pa.int64()),
-                    ("outlet", pa.string()),
-                    ("title", pa.string()),
-                    ("url", pa.string()),
-                    ("published", ts),
-                    ("language", pa.string()),
-                    ("n_words", pa.int64()),
-                    ("text", pa.string()),
-                    ("metadata_json", pa.string()),
-                ]
-            ),
-        ),
-        "analyses": (
-            AnalysisRow,
-            pa.schema(
-                [
-                    ("id", pa.int64()),
-                    ("document_id", pa.int64()),
-                    ("model", pa.string()),
-                    ("model_version", pa.string()),
-                    ("scheme", pa.string()),
-                    ("created", ts),
-                    ("n_spans", pa.int64()),
-                    ("propaganda_score", pa.float64()),
-                    ("techniques_json", pa.string()),
-                ]
-            ),
-        ),
-        "spans": (
-            SpanRow,
-            pa.schema(
-                [
-                    ("id", pa.int64()),
-                    ("analysis_id", pa.int64()),
-                    ("start", pa.int64()),
-                    ("end", pa.int64()),
-                    ("technique", pa.string()),
-                    ("score", pa.float64()),
-                    ("snippet", pa.string()),
-                ]
-            ),
-        ),
-    }
+    def arrow_type(column):  # type: ignore[no-untyped-def]
+        if isinstance(column.type, Integer):
+            return pa.int64()
+        if isinstance(column.type, Float):
+            return pa.float64()
+        if isinstance(column.type, DateTime):
+            return pa.timestamp("us", tz="UTC")
+        return pa.string()
+
+    return pa.schema([(name, arrow_type(table.__table__.columns[name])) for name in names])
 
 
 def _utc(value: object) -> object:
@@ -89,8 +84,9 @@ def export_parquet(store: Store, folder: str | Path, chunk: int = 5_000) -> dict
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, (table, schema) in _schemas().items():
-        columns = [getattr(table, field) for field in schema.names]
+    for name, (table, names) in EXPORTED.items():
+        schema = _schema(table, names)
+        columns = [getattr(table, field) for field in names]
         n = 0
         with Session(store.engine) as s, pq.ParquetWriter(folder / f"{name}.parquet", schema) as writer:
             rows = s.execute(select(*columns).order_by(table.id).execution_options(yield_per=chunk))
