@@ -205,6 +205,7 @@ def write_model(
     report: dict,
     name: str,
     version: str,
+    training_data: dict | None = None,
 ) -> None:
     """The shipped model: taggers trained on all articles (one per seed), classifier on all gold spans, params."""
     from safetensors.torch import save_file
@@ -232,6 +233,7 @@ def write_model(
         "taggers": tagger_configs,
         "params": params.to_dict(),
         "cross_validation": report,
+        "training_data": training_data,
     }
     (model_dir / "config.json").write_text(json.dumps(config_json, indent=1))
 
@@ -247,13 +249,6 @@ def training_profile(articles: dict, labels: list) -> dict:  # type: ignore[type
         "words": sum(len(doc.text.split()) for doc in articles.values()),
         "spans": {t: counts.get(t, 0) for t in TECHNIQUES},
     }
-
-
-def add_training_profile(model_dir: Path, profile: dict) -> None:
-    config_path = model_dir / "config.json"
-    config = json.loads(config_path.read_text())
-    config["training_data"] = profile
-    config_path.write_text(json.dumps(config, indent=1))
 
 
 MODEL_NAME = "ptc-minilm-bilstm"
@@ -294,6 +289,6 @@ def train_model(
         run_stage1(examples, folds, seed_dir, replace(config, seed=k), [*map(str, range(n_folds)), "all"], extra)
     report, params, _ = cross_validated_report(examples, folds, seed_dirs)
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
-    write_model(model_dir, examples, seed_dirs, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION)
-    add_training_profile(model_dir, training_profile(articles, labels))
+    profile = training_profile(articles, labels)
+    write_model(model_dir, examples, seed_dirs, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION, profile)
     return report
