@@ -12,8 +12,8 @@ MAX_BYTES = 50_000_000  # a news article is kilobytes; anything this big is a wr
 
 def decode(data: bytes, path: str | Path) -> str:
     """Decode UTF-8 (a BOM is kept as character 0), refusing binary data with the offending position."""
-    if b"\x00" in data:
-        at = data.index(b"\x00")
+    at = data.find(b"\x00")
+    if at != -1:
         raise InputError(
             f"looks like a binary file (NUL byte at offset {at}), not text", path, data[:at].count(b"\n") + 1
         )

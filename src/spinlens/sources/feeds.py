@@ -7,17 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from spinlens.document import Document
-from spinlens.formats.text import MAX_BYTES
-from spinlens.sources.base import Item, Options, too_long
+from spinlens.sources.base import Item, Options, oversized, too_long
 from spinlens.sources.html import fragment_text
 
 
 def read_feed(path: Path, options: Options) -> Iterator[Item]:
     import feedparser
 
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        yield Item(str(path), None, f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for a feed file")
+    if problem := oversized(path, "a feed file"):
+        yield Item(str(path), None, problem)
         return
     parsed = feedparser.parse(path.read_bytes())
     if not parsed.entries:
@@ -46,7 +44,7 @@ def read_feed(path: Path, options: Options) -> Iterator[Item]:
                 id=str(key),
                 text=text,
                 title=title,
-                source=options.outlet_for(path, feed_title),
+                source=options.outlet_for(feed_title),
                 url=entry.get("link"),
                 published=_date(entry),
                 metadata={"feed": str(path), "author": entry.get("author")},

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from spinlens.document import Document
 from spinlens.errors import InputError
-from spinlens.formats.text import MAX_BYTES
-from spinlens.sources.base import Item, Options, too_long
+from spinlens.sources.base import Item, Options, oversized, too_long
 
 _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article"}
 
@@ -39,9 +38,8 @@ def document_from_html(html: str | bytes, name: str) -> Document:
 
 
 def read_html(path: Path, options: Options) -> Iterator[Item]:
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        yield Item(str(path), None, f"file is {size:,} bytes, over the {MAX_BYTES:,}-byte limit for one page")
+    if problem := oversized(path, "one page"):
+        yield Item(str(path), None, problem)
         return
     try:
         doc = document_from_html(path.read_bytes(), str(path))  # bytes: trafilatura reads the page's charset
@@ -52,7 +50,7 @@ def read_html(path: Path, options: Options) -> Iterator[Item]:
     if problem:
         yield Item(str(path), None, problem)
         return
-    yield Item(str(path), doc.model_copy(update={"source": options.outlet_for(path, doc.source)}))
+    yield Item(str(path), doc.model_copy(update={"source": options.outlet_for(doc.source)}))
 
 
 def fragment_text(fragment: str) -> str:

@@ -34,7 +34,7 @@ def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
             if not isinstance(row, dict):
                 yield Item(ref, None, f"expected a JSON object, got {type(row).__name__}")
                 continue
-            yield _item(ref, row, options, path)
+            yield _item(ref, row, options)
 
 
 def read_csv(path: Path, options: Options) -> Iterator[Item]:
@@ -56,10 +56,10 @@ def read_csv(path: Path, options: Options) -> Iterator[Item]:
             if any(_has_surrogates(v) for v in row.values() if isinstance(v, str)):
                 yield Item(ref, None, "not valid UTF-8")
                 continue
-            yield _item(ref, row, options, path)
+            yield _item(ref, row, options)
 
 
-def _item(ref: str, row: dict, options: Options, path: Path) -> Item:
+def _item(ref: str, row: dict, options: Options) -> Item:
     try:
         doc = document_from_row(row, options.columns, ref.rsplit("/", 1)[-1], lenient_dates=True)
     except ValueError as exc:
@@ -67,7 +67,7 @@ def _item(ref: str, row: dict, options: Options, path: Path) -> Item:
     problem = too_long(doc.text)
     if problem:
         return Item(ref, None, problem)
-    return Item(ref, doc.model_copy(update={"source": options.outlet_for(path, doc.source)}))
+    return Item(ref, doc.model_copy(update={"source": options.outlet_for(doc.source)}))
 
 
 def _has_surrogates(value: str) -> bool:

@@ -16,4 +16,4 @@ def read_txt(path: Path, options: Options) -> Iterator[Item]:
     except InputError as exc:
         yield Item(str(path), None, exc.reason)
         return
-    yield Item(str(path), doc.model_copy(update={"source": options.outlet_for(path, None)}))
+    yield Item(str(path), doc.model_copy(update={"source": options.outlet_for(None)}))
