@@ -38,8 +38,50 @@ def test_finds_spans_with_exact_offsets_in_the_example(example_analysis):
         assert fragment == fragment.strip(), "spans neither start nor end on whitespace"
         assert s.note and s.technique.replace("_", " ") in s.note
     assert len(a.techniques) == 14 and {v.technique for v in a.techniques} == set(taxonomy.PTC14)
-    assert 0.5 < a.propaganda_score <= 1.0
+    assert 0.2 < a.propaganda_score <= 1.0  # the best-supported technique's probability, from its spans
     assert any(v.present for v in a.techniques)
+
+
+def test_every_span_has_two_confidences_and_every_verdict_a_span(example_analysis):
+    a = example_analysis
+    for s in a.spans:
+        assert 0 < s.span_confidence <= 1 and 0 < s.technique_confidence <= 1
+        assert s.score == pytest.approx(s.span_confidence * s.technique_confidence, abs=2e-4)
+    backed = {s.technique for s in a.spans}
+    assert {v.technique for v in a.techniques if v.present} == backed, "present exactly when a span shows it"
+    for v in a.techniques:
+        assert (v.probability > 0) == v.present
+
+
+def test_a_paragraph_gets_the_same_spans_alone_inside_a_page_and_inside_a_feed(nlp, example_analysis):
+    text = example_analysis.document.text
+    paragraph = max(text.split("\n\n"), key=len)  # the op-ed's longest paragraph
+    neutral = (FIXTURES / "article900000002.txt").read_text(encoding="utf-8")
+    contexts = {
+        "page": neutral + "\n\n" + paragraph + "\n\n" + neutral,
+        "feed": "Weather: rain at noon.\n" + paragraph + "\nSport: the match ended 2-1.",
+        "same page, one newline": neutral.strip() + "\n" + paragraph + "\n" + neutral.strip(),
+    }
+    alone = {(s.start, s.end, s.technique) for s in nlp(paragraph).spans}
+    assert alone, "the op-ed's longest paragraph has spans"
+    for name, page in contexts.items():
+        shift = page.index(paragraph)
+        inside = {
+            (s.start - shift, s.end - shift, s.technique)
+            for s in nlp(page).spans
+            if shift <= s.start < shift + len(paragraph)
+        }
+        assert inside == alone, f"the paragraph's spans changed {name}"
+
+
+def test_a_neutral_text_gets_no_span_a_zero_score_and_says_so():
+    text = "The library opens at nine on weekdays and at ten on Saturdays."
+    res = CliRunner().invoke(app, ["analyze", "-", "--format", "json"], input=text)
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)
+    assert record["spans"] == [] and record["propaganda_score"] == 0.0
+    assert record["summary"] == "no technique found"
+    assert not any(v["present"] for v in record["techniques"])
 
 
 def test_offsets_survive_a_bom_and_crlf(nlp):
@@ -99,6 +141,10 @@ def test_cli_json_ptc_and_stdin(tmp_path):
     for s in record["spans"]:
         assert text[s["start"] : s["end"]] == s["text"]
         assert s["category"] and s["definition"]
+        assert 0 < s["span_confidence"] <= 1 and 0 < s["technique_confidence"] <= 1
+    for v in record["techniques"]:  # every verdict lists the spans behind it
+        assert bool(v["evidence"]) == v["present"]
+        assert all(record["spans"][i]["technique"] == v["technique"] for i in v["evidence"])
     out = tmp_path / "pred.txt"
     res = runner.invoke(app, ["analyze", str(FIXTURES), "--format", "ptc", "-o", str(out)])
     assert res.exit_code == 0, res.output
@@ -154,3 +200,15 @@ def test_incomplete_model_directory_is_named(tmp_path):
         Detector(tmp_path)
     with pytest.raises(spinlens.InputError, match="no config.json"):
         Detector(tmp_path / "nowhere")
+
+
+def test_a_model_directory_from_another_version_is_named(tmp_path):
+    from spinlens.detect.pipeline import MODELS_DIR, Detector
+
+    config = json.loads((MODELS_DIR / "ptc-minilm-bilstm" / "config.json").read_text())
+    config["params"]["relative_threshold"] = 0.8  # a decision parameter of version 1
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    for name in ("techniques.npz", "tagger-0.safetensors"):
+        (tmp_path / name).write_bytes((MODELS_DIR / "ptc-minilm-bilstm" / name).read_bytes())
+    with pytest.raises(spinlens.InputError, match="another spinlens version"):
+        Detector(tmp_path)

@@ -37,16 +37,42 @@ def test_a_begin_tag_splits_and_punctuation_alone_is_dropped():
     assert decode_spans(OFFSETS, only_dash, 0.5, TEXT) == []
 
 
-def test_relative_threshold_keeps_the_detector_from_going_silent():
-    # an article in an unfamiliar style: nothing reaches the global thresholds, but one phrase stands out
+def test_a_span_never_ends_inside_a_word_with_an_apostrophe():
+    text = "look at their own party's record"
+    offsets = np.array([[0, 4], [5, 7], [8, 13], [14, 17], [18, 23], [23, 24], [24, 25], [26, 32]])
+    # the tagger stops after the apostrophe of "party's": the span still takes the whole word
+    spans = decode_spans(offsets, probs([0, 0, 0.9, 0.9, 0.9, 0.9, 0, 0]), 0.5, text)
+    assert [text[a:b] for a, b, _ in spans] == ["their own party's"]
+
+
+def test_a_run_of_function_words_alone_is_not_a_span():
+    text = "That is the way things are."
+    offsets = np.array([[0, 4], [5, 7], [8, 11], [12, 15], [16, 22], [23, 26], [26, 27]])
+    assert decode_spans(offsets, probs([0.9, 0, 0, 0, 0, 0, 0]), 0.5, text) == []  # "That"
+    assert decode_spans(offsets, probs([0.9, 0.9, 0.9, 0, 0, 0, 0]), 0.5, text) == []  # "That is the"
+    kept = decode_spans(offsets, probs([0, 0, 0.9, 0.9, 0, 0, 0]), 0.5, text)
+    assert [text[a:b] for a, b, _ in kept] == ["the way"]
+
+
+def test_a_span_never_runs_across_a_sentence_unit():
+    text = "They lie. Liars all."
+    offsets = np.array([[0, 4], [5, 8], [8, 9], [10, 15], [16, 19], [19, 20]])
+    inside = probs([0, 0.9, 0.9, 0.9, 0.9, 0])
+    starts = np.array([True, False, False, True, False, False])
+    assert [text[a:b] for a, b, _ in decode_spans(offsets, inside, 0.5, text)] == ["lie. Liars all"]
+    assert [text[a:b] for a, b, _ in decode_spans(offsets, inside, 0.5, text, unit_starts=starts)] == [
+        "lie.",
+        "Liars all",
+    ]
+
+
+def test_thresholds_are_fixed_not_relative_to_the_article():
+    # the same wordpieces give the same spans whatever else the article holds: no per-article rescaling
+    params = Params(span_threshold=0.35, span_accept=0.5)
     low = TokenOutputs(probs([0, 0.3, 0.3, 0.05, 0, 0, 0, 0]), np.zeros((8, 14)), np.zeros((8, 4)))
-    fixed = Params(span_threshold=0.35, span_accept=0.5, relative_threshold=0.0, span_floor=1.0)
-    adaptive = Params(span_threshold=0.35, span_accept=0.5, relative_threshold=0.8, span_floor=0.2)
-    assert candidate_spans(TEXT, OFFSETS, low, fixed) == []
-    assert [(a, b) for a, b, _ in candidate_spans(TEXT, OFFSETS, low, adaptive)] == [(4, 11)]
-    # below the floor, nothing is reported: a neutral text stays quiet
-    quiet = TokenOutputs(probs([0, 0.1, 0.1, 0, 0, 0, 0, 0]), np.zeros((8, 14)), np.zeros((8, 4)))
-    assert candidate_spans(TEXT, OFFSETS, quiet, adaptive) == []
+    assert candidate_spans(TEXT, OFFSETS, low, params) == []
+    strong = TokenOutputs(probs([0, 0.6, 0.6, 0.05, 0, 0, 0, 0]), np.zeros((8, 14)), np.zeros((8, 4)))
+    assert [(a, b) for a, b, _ in candidate_spans(TEXT, OFFSETS, strong, params)] == [(4, 11)]
 
 
 def test_surface_features_see_what_the_uncased_encoder_cannot() -> None:

@@ -15,7 +15,14 @@ def _analysis(doc: Document, version: str = "1") -> Analysis:
     return Analysis(
         document=doc,
         spans=[
-            Span(start=0, end=min(5, n), technique="Loaded_Language", score=0.75),
+            Span(
+                start=0,
+                end=min(5, n),
+                technique="Loaded_Language",
+                score=0.75,
+                span_confidence=0.9,
+                technique_confidence=0.8333,
+            ),
             Span(start=0, end=min(5, n), technique="Name_Calling,Labeling", score=0.5),
         ],
         techniques=[TechniqueVerdict(technique="Loaded_Language", present=True, probability=0.9)],
@@ -60,8 +67,9 @@ def test_results_are_stored_once_and_read_back_whole(db_url: str) -> None:
     assert found is not None
     stored_id, stored = found
     assert stored.document == doc and stored.techniques == analysis.techniques
-    assert [(s.start, s.end, s.technique, s.score) for s in stored.spans] == [
-        (s.start, s.end, s.technique, s.score) for s in analysis.spans
+    fields = ("start", "end", "technique", "score", "span_confidence", "technique_confidence")
+    assert [[getattr(s, f) for f in fields] for s in stored.spans] == [
+        [getattr(s, f) for f in fields] for s in analysis.spans
     ]
     assert stored.spans[0].note.startswith("Loaded Language (Manipulative Wording)")
     assert store.get(stored_id) == stored and store.get(stored_id + 1000) is None
@@ -108,3 +116,20 @@ def test_parquet_export_has_every_row(db_url: str, tmp_path) -> None:
     assert docs[1]["duplicate_of"] == docs[0]["id"]
     spans = pq.read_table(tmp_path / "out" / "spans.parquet").to_pylist()
     assert {s["technique"] for s in spans} == {"Loaded_Language", "Name_Calling,Labeling"}
+
+
+def test_a_database_from_before_the_two_confidences_gets_their_columns(tmp_path) -> None:
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url)
+    with sqlite3.connect(tmp_path / "old.db") as c:  # the spans table as it was: no confidence columns
+        c.execute("ALTER TABLE spans DROP COLUMN span_confidence")
+        c.execute("ALTER TABLE spans DROP COLUMN technique_confidence")
+    store = Store(url)
+    doc = Document(id="a", text="Traitors everywhere.")
+    store.register([("a", doc, None)])
+    ((a_id, _),) = store.pending("test-model", "1")
+    assert store.save_results([(a_id, _analysis(doc))]) == 1
+    stored = store.find(doc.fingerprint, "test-model", "1")
+    assert stored is not None and stored[1].spans[0].span_confidence == 0.9

@@ -30,7 +30,7 @@ def test_tagger_learns_one_article_and_resumes(tmp_path):
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
     config = TaggerConfig(epochs=60, lr=5e-3, hidden=32, batch_segments=2)
     model = fit_tagger(examples, config, checkpoint=tmp_path / "ckpt.pt")
-    out = model.predict([ex.encoded.vectors for ex in examples])
+    out = model.predict([ex.encoded.vectors for ex in examples], [ex.encoded.units for ex in examples])
     tags, techs = token_targets(examples[0])
     predicted = out[0].tag_probs.argmax(1)
     assert (predicted == tags).mean() > 0.9, "a tagger that cannot fit one article has a bug"

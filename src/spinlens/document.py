@@ -42,7 +42,18 @@ class Span(BaseModel):
     start: int = Field(ge=0, description="First character, inclusive")
     end: int = Field(description="One past the last character")
     technique: str = Field(description="Technique name in the scheme of the Analysis (PTC strings by default)")
-    score: float | None = Field(default=None, ge=0.0, le=1.0, description="Calibrated confidence")
+    score: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Calibrated probability that this span uses this technique: span_confidence x technique_confidence",
+    )
+    span_confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Calibrated probability that the span is propaganda at all"
+    )
+    technique_confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Calibrated probability of the technique, given that it is"
+    )
     note: str | None = Field(default=None, description="Plain-language explanation")
 
     @model_validator(mode="after")
@@ -73,7 +84,10 @@ class Analysis(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     techniques: list[TechniqueVerdict] = Field(default_factory=list, description="Article-level results")
     propaganda_score: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Overall probability that the article uses any technique"
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Probability of the article's most likely technique, from its spans; 0 when no span was found",
     )
     scheme: str = "ptc14"
     model: str = "unknown"

@@ -51,18 +51,19 @@ def encode_cached(
     """Encode documents, reusing vectors stored under ``cache_dir`` (keyed by text and encoder depth)."""
     cache_dir = cache_dir or default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    paths = [cache_dir / f"{doc.fingerprint[:32]}-L{'-'.join(map(str, encoder.layers))}.npz" for doc in documents]
+    # "u": encoded unit by unit (`detect.units`); older caches encoded whole windows and are not reused
+    paths = [cache_dir / f"{doc.fingerprint[:32]}-L{'-'.join(map(str, encoder.layers))}-u.npz" for doc in documents]
     todo = [i for i, p in enumerate(paths) if not p.exists()]
     for b in progress(range(0, len(todo), batch), "encoding articles", total=(len(todo) + batch - 1) // batch):
         idx = todo[b : b + batch]
         for i, enc in zip(idx, encoder.encode_many([documents[i].text for i in idx]), strict=True):
             tmp = paths[i].with_suffix(".tmp.npz")
-            np.savez(tmp, offsets=enc.offsets, vectors=enc.vectors.astype(np.float16))
+            np.savez(tmp, offsets=enc.offsets, vectors=enc.vectors.astype(np.float16), units=enc.units)
             tmp.replace(paths[i])
     out = []
     for p in paths:
         with np.load(p) as z:
-            out.append(Encoded(offsets=z["offsets"], vectors=z["vectors"].astype(np.float32)))
+            out.append(Encoded(offsets=z["offsets"], vectors=z["vectors"].astype(np.float32), units=z["units"]))
     return out
 
 

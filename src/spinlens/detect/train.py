@@ -34,7 +34,7 @@ _INDEX = {t: i for i, t in enumerate(TECHNIQUES)}
 class TaggerConfig:
     epochs: int = 8
     lr: float = 1e-3
-    batch_segments: int = 16
+    batch_segments: int = 32  # sentence units per step
     technique_loss_weight: float = 0.5
     hidden: int = 192
     seed: int = 0
@@ -59,8 +59,10 @@ def fit_tagger(examples: list[Example], config: TaggerConfig, checkpoint: Path |
     segments = []
     for ex, vec in zip(examples, inputs, strict=True):
         tags, techs = token_targets(ex)
-        for s in window_starts(len(vec), SEGMENT, SEGMENT_STRIDE):
-            segments.append((vec[s : s + SEGMENT], tags[s : s + SEGMENT], techs[s : s + SEGMENT]))
+        for u0, u1 in ex.encoded.units:  # one sentence unit at a time, as at inference
+            for s in window_starts(int(u1 - u0), SEGMENT, SEGMENT_STRIDE):
+                a, b = int(u0) + s, min(int(u1), int(u0) + s + SEGMENT)
+                segments.append((vec[a:b], tags[a:b], techs[a:b]))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     per_epoch = (len(segments) + config.batch_segments - 1) // config.batch_segments
     total = config.epochs * per_epoch
@@ -165,7 +167,7 @@ def run_stage1(
         train = train + (extra or [])
         t0 = time.time()
         model = fit_tagger(train, config, checkpoint=run_dir / f"tagger-{name}.pt")
-        outputs = model.predict([_inputs(ex, config.surface) for ex in examples])
+        outputs = model.predict([_inputs(ex, config.surface) for ex in examples], [ex.encoded.units for ex in examples])
         save_outputs(out_path, ids, outputs)
         print(f"stage 1 {name}: {time.time() - t0:.0f}s", flush=True)
 
@@ -173,18 +175,23 @@ def run_stage1(
 def cross_validated_report(
     examples: list[Example], folds: dict[str, int], seed_dirs: list[Path]
 ) -> tuple[dict, Params, list]:
-    """Stage 2 on stored outputs: cross-fitted scores per fold, and the parameters tuned on all held-out folds."""
-    from spinlens.detect.tune import evaluate_fold, fold_predictions, tune
+    """Stage 2 on stored outputs: cross-fitted scores per fold, and the parameters tuned on all held-out folds.
+
+    The report also keeps each fold's held-out (confidence, right?) pairs, for the reliability diagrams.
+    """
+    from spinlens.detect.tune import evaluate_fold, fold_predictions, reliability, tune
 
     n_folds = max(folds.values()) + 1
     preds = []
     for f in progress(range(n_folds), "technique classifier per fold"):
         outputs = load_outputs([d / f"outputs-{f}.npz" for d in seed_dirs], examples)
         preds.append(fold_predictions(f, examples, folds, outputs, TECHNIQUES))
-    per_fold = []
+    per_fold, pairs = [], {"span": [], "technique": []}
     for f in range(n_folds):
         params_f = tune([p for p in preds if p.fold != f], TECHNIQUES)
         per_fold.append(evaluate_fold(preds[f], params_f, TECHNIQUES))
+        for kind, values in reliability(preds[f], params_f, TECHNIQUES).items():
+            pairs[kind] += values
     final = tune(preds, TECHNIQUES)
     metrics = sorted(per_fold[0])
     report = {
@@ -192,8 +199,56 @@ def cross_validated_report(
         "per_fold": per_fold,
         "mean": {m: float(np.mean([r[m] for r in per_fold])) for m in metrics},
         "std": {m: float(np.std([r[m] for r in per_fold])) for m in metrics},
+        "reliability": {kind: reliability_bins(values) for kind, values in pairs.items()},
     }
     return report, final, preds
+
+
+def reliability_bins(pairs: list[tuple[float, bool]], bins: int = 10) -> list[dict]:
+    """Per confidence bin: how many, mean confidence, share right (what a reliability diagram draws)."""
+    rows = []
+    for k in range(bins):
+        inside = [(c, h) for c, h in pairs if k / bins <= c < (k + 1) / bins or (k == bins - 1 and c == 1.0)]
+        if inside:
+            rows.append(
+                {
+                    "low": k / bins,
+                    "high": (k + 1) / bins,
+                    "n": len(inside),
+                    "confidence": float(np.mean([c for c, _ in inside])),
+                    "right": float(np.mean([h for _, h in inside])),
+                }
+            )
+    return rows
+
+
+def plot_reliability(report: dict, path: Path) -> None:
+    """The model card's reliability diagrams: held-out share right against stated confidence, per bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    titles = {
+        "span": "span confidence\n(right: overlaps a gold span)",
+        "technique": "technique confidence\n(right: a gold span there has this technique)",
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.8), dpi=90)
+    for ax, (kind, title) in zip(axes, titles.items(), strict=True):
+        rows = report["reliability"][kind]
+        ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="perfectly calibrated")
+        ax.plot([r["confidence"] for r in rows], [r["right"] for r in rows], "o-", color="#c0392b", label="held-out")
+        for r in rows:
+            ax.annotate(
+                str(r["n"]), (r["confidence"], r["right"]), fontsize=7, xytext=(3, -9), textcoords="offset points"
+            )
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="stated confidence", ylabel="share right", title=title)
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Reliability on held-out folds ({report['folds']}-fold CV; numbers: spans per bin)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def write_model(
@@ -236,6 +291,8 @@ def write_model(
         "training_data": training_data,
     }
     (model_dir / "config.json").write_text(json.dumps(config_json, indent=1))
+    if "reliability" in report:
+        plot_reliability(report, model_dir / "reliability.png")
 
 
 def training_profile(articles: dict, labels: list) -> dict:  # type: ignore[type-arg]
@@ -252,7 +309,7 @@ def training_profile(articles: dict, labels: list) -> dict:  # type: ignore[type
 
 
 MODEL_NAME = "ptc-minilm-bilstm"
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"  # 2: sentence units, per-technique thresholds, verdicts from spans, two confidences
 
 
 def train_model(

@@ -24,6 +24,8 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
                 "technique": s.technique,
                 "category": t.category,
                 "score": s.score,
+                "span_confidence": s.span_confidence,
+                "technique_confidence": s.technique_confidence,
                 "definition": t.definition,
                 "explanation": s.note,
             }
@@ -38,10 +40,32 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
         "model_version": analysis.model_version,
         "scheme": analysis.scheme,
         "propaganda_score": analysis.propaganda_score,
-        "techniques": [v.model_dump() for v in analysis.techniques],
+        "summary": summary(analysis),
+        "techniques": [
+            {**v.model_dump(), "evidence": [i for i, s in enumerate(spans) if s["technique"] == v.technique]}
+            for v in analysis.techniques
+        ],
         "spans": spans,
         "characters": len(doc.text),
     }
+
+
+CONFIDENCE_HELP = (
+    "Each span has two calibrated confidences: how likely the passage is propaganda at all, and how likely the "
+    "named technique is, given that it is; its score is their product. A technique is listed as used only when "
+    "at least one span shows it."
+)
+
+
+def summary(analysis: Analysis) -> str:
+    """One line a person can read: what was found, or that nothing was."""
+    present = [v.technique for v in analysis.techniques if v.present]
+    if not analysis.spans:
+        return "no technique found"
+    n = len({(s.start, s.end) for s in analysis.spans})
+    return f"{n} passage{'s' if n != 1 else ''} with {len(present)} technique{'s' if len(present) != 1 else ''}: " + (
+        ", ".join(t.replace("_", " ") for t in present)
+    )
 
 
 def _first_line(text: str) -> str:

@@ -10,6 +10,7 @@ import html
 
 from spinlens import taxonomy
 from spinlens.document import Analysis
+from spinlens.formats.results import CONFIDENCE_HELP, summary
 
 _CSS = """
 body{font:16px/1.6 Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;display:grid;grid-template-columns:1fr 16rem;gap:2rem}
@@ -48,7 +49,13 @@ def render_analysis(analysis: Analysis) -> str:
         tip = "".join(
             f"<b>{_escape(s.technique.replace('_', ' '))} &middot; {_escape(taxonomy.get(s.technique, analysis.scheme).category)}"
             f" &middot; {'' if s.score is None else f'{s.score:.0%}'}</b>"
-            f"<p>{_escape(taxonomy.get(s.technique, analysis.scheme).definition)}</p>"
+            + (
+                ""
+                if s.span_confidence is None or s.technique_confidence is None
+                else f"<p>propaganda at all: {s.span_confidence:.0%} likely; this technique, given that: "
+                f"{s.technique_confidence:.0%} likely</p>"
+            )
+            + f"<p>{_escape(taxonomy.get(s.technique, analysis.scheme).definition)}</p>"
             for s in active
         )
         label = "; ".join(f"{s.technique} {'' if s.score is None else f'{s.score:.2f}'}" for s in active)
@@ -74,11 +81,12 @@ def render_analysis(analysis: Analysis) -> str:
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>{_escape(title)} &middot; spinlens</title><style>{_CSS}</style></head>
 <body><h1>{_escape(title)}</h1>
-<div class="meta">article {_escape(doc.id)} &middot; {len(spans)} spans &middot; overall propaganda score {score}
+<div class="meta">article {_escape(doc.id)} &middot; {_escape(summary(analysis))} &middot; overall score {score}
 &middot; model {_escape(analysis.model)} {_escape(analysis.model_version)}</div>
 <article>{"".join(parts)}</article>
 <aside><h2>Spans per technique</h2><table>{rows or "<tr><td>none found</td></tr>"}</table>
 <h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>
-<p>Hover a highlighted passage for the technique, its definition and the model's confidence.</p></aside>
+<p>Hover a highlighted passage for the technique, its definition and the model's two confidences.
+{_escape(CONFIDENCE_HELP)}</p></aside>
 </body></html>
 """

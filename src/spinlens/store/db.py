@@ -98,6 +98,8 @@ class SpanRow(Base):
     end: Mapped[int] = mapped_column(Integer)
     technique: Mapped[str] = mapped_column(String(60))
     score: Mapped[float | None] = mapped_column(Float)
+    span_confidence: Mapped[float | None] = mapped_column(Float)
+    technique_confidence: Mapped[float | None] = mapped_column(Float)
     snippet: Mapped[str] = mapped_column(Text)
 
 
@@ -175,6 +177,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _refuse_old_schema(self.engine, self.url)
         Base.metadata.create_all(self.engine)
+        _add_confidence_columns(self.engine)
 
     # --- documents -------------------------------------------------------------------------------------------
 
@@ -316,6 +319,8 @@ class Store:
                         "end": sp.end,
                         "technique": sp.technique,
                         "score": sp.score,
+                        "span_confidence": sp.span_confidence,
+                        "technique_confidence": sp.technique_confidence,
                         "snippet": text[sp.start : sp.end][:SNIPPET_CHARS],
                     }
                     for sp in a.spans
@@ -378,6 +383,8 @@ class Store:
                         end=sp.end,
                         technique=sp.technique,
                         score=sp.score,
+                        span_confidence=sp.span_confidence,
+                        technique_confidence=sp.technique_confidence,
                         note=_note(sp.technique, doc.text[sp.start : sp.end], row.scheme),
                     )
                     for sp in spans
@@ -482,6 +489,17 @@ def _note(technique: str, fragment: str, scheme: str) -> str | None:
 
 def _first_line(text: str) -> str:
     return text.lstrip("\ufeff").strip().split("\n", 1)[0][:500]
+
+
+def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]
+    """Databases made before spans had two confidences get the two (empty) columns; their old spans keep a score."""
+    from sqlalchemy import inspect, text
+
+    columns = {c["name"] for c in inspect(engine).get_columns("spans")}
+    with engine.begin() as conn:
+        for name in ("span_confidence", "technique_confidence"):
+            if name not in columns:
+                conn.execute(text(f"ALTER TABLE spans ADD COLUMN {name} FLOAT"))
 
 
 def _refuse_old_schema(engine, url: str) -> None:  # type: ignore[no-untyped-def]

@@ -48,7 +48,20 @@ EXPORTED = {
             "techniques_json",
         ),
     ),
-    "spans": (SpanRow, ("id", "analysis_id", "start", "end", "technique", "score", "snippet")),
+    "spans": (
+        SpanRow,
+        (
+            "id",
+            "analysis_id",
+            "start",
+            "end",
+            "technique",
+            "score",
+            "span_confidence",
+            "technique_confidence",
+            "snippet",
+        ),
+    ),
 }
 
 

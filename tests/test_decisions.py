@@ -1,0 +1,91 @@
+"""The pure decision functions: sentence units, Repetition, per-technique thresholds, verdicts from spans."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spinlens.detect.decide import Params, SpanDecision, decide_article, label_spans, recurs_in
+from spinlens.detect.units import sentence_units
+
+TECHNIQUES = ["Loaded_Language", "Repetition", "Doubt"]
+
+PARAGRAPH = 'Mr. Smith said the U.S. plan "failed." It failed again! Why? Because 3 officials lied.'
+
+
+def test_units_split_sentences_but_not_abbreviations_or_initials():
+    text = PARAGRAPH + "\nJ. Doe disagreed... Then he left."
+    assert [text[a:b] for a, b in sentence_units(text)] == [
+        'Mr. Smith said the U.S. plan "failed."',
+        "It failed again!",
+        "Why?",
+        "Because 3 officials lied.",
+        "J. Doe disagreed...",
+        "Then he left.",
+    ]
+
+
+_sentence = st.text(alphabet=st.sampled_from(list("abcXYZ019 .!?'\"”(),-")), min_size=0, max_size=40).filter(
+    lambda s: "\n" not in s
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=st.lists(_sentence, max_size=4), after=st.lists(_sentence, max_size=4), separator=st.sampled_from(["\n", "\n\n", "\r\n"]))  # fmt: skip
+def test_a_paragraph_has_the_same_units_alone_and_inside_any_page(before, after, separator):
+    page = separator.join([*before, PARAGRAPH, *after])
+    offset = page.index(PARAGRAPH, len(separator.join(before)))
+    inside = [(a - offset, b - offset) for a, b in sentence_units(page) if offset <= a < offset + len(PARAGRAPH)]
+    assert inside == sentence_units(PARAGRAPH)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_units_are_ordered_non_empty_and_trimmed(text):
+    units = sentence_units(text)
+    for a, b in units:
+        assert 0 <= a < b <= len(text)
+        assert not text[a].isspace() and not text[b - 1].isspace()
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(units, units[1:], strict=False))
+
+
+def test_repetition_only_for_a_phrase_that_recurs():
+    text = "Build the wall. They will never build the wall. Crime is everywhere."
+    assert recurs_in(text, 6, 14)  # "the wall" occurs twice
+    crime = text.index("Crime")
+    assert not recurs_in(text, crime, crime + len("Crime is everywhere"))
+    assert recurs_in("Open borders kill. Border opening is not open borders.", 0, 12)
+    assert recurs_in("The traitor lied. Traitors always lie.", 4, 11)  # a near variant: traitor / Traitors
+    p = np.array([[0.2, 0.7, 0.1]])
+    params = Params(second_technique=1.01)
+    assert label_spans([(0, 5, 0.9)], p, [True], TECHNIQUES, params)[0].technique == "Repetition"
+    alone = label_spans([(0, 5, 0.9)], p, [False], TECHNIQUES, params)
+    assert [d.technique for d in alone] == ["Loaded_Language"]
+    assert abs(alone[0].technique_confidence - 2 / 3) < 1e-6  # Repetition's share goes to the others
+
+
+def test_per_technique_thresholds_drop_a_weak_technique_and_a_span_left_with_none():
+    p = np.array([[0.6, 0.0, 0.4], [0.9, 0.0, 0.1]])
+    params = Params(
+        second_technique=0.3,
+        span_calibration=(1.0, 0.0),
+        technique_thresholds={"Loaded_Language": 0.5, "Doubt": 0.3, "Repetition": 0.0},
+    )
+    spans = [(0, 5, 0.9), (10, 20, 0.5)]  # span confidences 0.9 and 0.5 (identity calibration)
+    decisions = label_spans(spans, p, [False, False], TECHNIQUES, params)
+    # span 1: Loaded 0.9*0.6=0.54 kept, Doubt 0.9*0.4=0.36 kept; span 2: Loaded 0.5*0.9=0.45 < 0.5: dropped
+    assert [(d.start, d.technique) for d in decisions] == [(0, "Loaded_Language"), (0, "Doubt")]
+    assert decisions[0].score == decisions[0].span_confidence * decisions[0].technique_confidence
+
+
+def _decision(start, technique, span_confidence, technique_confidence):
+    return SpanDecision(start, start + 4, technique, span_confidence, technique_confidence, np.zeros(3), 0.5)
+
+
+def test_a_verdict_needs_a_span_and_is_explained_by_its_spans():
+    decisions = [_decision(0, "Doubt", 0.5, 0.8), _decision(10, "Doubt", 0.5, 0.5)]
+    probs, present, overall = decide_article(decisions, TECHNIQUES)
+    assert present == {"Loaded_Language": False, "Repetition": False, "Doubt": True}
+    assert probs["Doubt"] == 1 - (1 - 0.4) * (1 - 0.25)  # noisy-or of the two spans' scores
+    assert probs["Loaded_Language"] == 0.0 and overall == probs["Doubt"]
+    probs, present, overall = decide_article([], TECHNIQUES)
+    assert overall == 0.0 and not any(present.values()) and not any(probs.values())
