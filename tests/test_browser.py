@@ -92,6 +92,8 @@ def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_pat
     tip.wait_for(state="visible")
     technique = marks.first.get_attribute("data-techniques").split("|")[0]
     assert technique.replace("_", " ") in tip.inner_text()
+    assert "Propaganda at all:" in tip.inner_text() and "This technique, given that:" in tip.inner_text()
+    assert "passages with" in page.locator("#summary").inner_text()
     # the threshold hides low-confidence spans
     page.locator("#threshold").fill("0.3")
     page.dispatch_event("#threshold", "input")
@@ -114,6 +116,17 @@ def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_pat
     page.close()
 
 
+def test_a_neutral_text_says_no_technique_found(server, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(server + "/")
+    _analyse(page, "The library opens at nine on weekdays and at ten on Saturdays.")
+    expect(page.locator("#summary")).to_have_text("No technique found in this text.")
+    assert page.locator("#score").inner_text() == "0%" and page.locator("#article mark.s").count() == 0
+    page.close()
+
+
 def test_xss_payload_in_text_does_not_execute(server, browser):
     page = browser.new_page()
     dialogs = []
@@ -128,33 +141,98 @@ def test_xss_payload_in_text_does_not_execute(server, browser):
     page.close()
 
 
-def test_page_asks_for_the_token_once(browser, tmp_path):
+def test_page_signs_in_once_with_an_httponly_cookie(browser, tmp_path):
+    """With a token, the pages show a sign-in form; its cookie then serves the page, the API and the dashboard,
+    and the token never appears in a URL, a prompt or the page's storage."""
     srv, thread, url = _serve(tmp_path / "t.db", token="s3cret")
+    context = browser.new_context()
     try:
-        page = browser.new_page()
-        prompts = []
-
-        def answer(dialog):
-            prompts.append(dialog.message)
-            dialog.accept("s3cret")
-
-        page.on("dialog", answer)
+        page = context.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(url + "/")
+        page.fill("#token", "wrong")
+        page.click("#sign-in")
+        assert "Wrong token" in page.locator("#error").inner_text()
+        page.fill("#token", "s3cret")
+        page.click("#sign-in")
+        page.wait_for_url(url + "/")
+        (cookie,) = [c for c in context.cookies() if c["name"] == "spinlens_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and "s3cret" not in cookie["value"]
         _analyse(page, EXAMPLE)
         assert page.locator("#article mark.s").count() >= 5
         _analyse(page, EXAMPLE + "\nOne more line.\n")
-        assert len(prompts) == 1 and "token" in prompts[0]
-        # the dashboard link carries the token the page was given (a link cannot send a header)
+        assert dialogs == []
+        assert "s3cret" not in json.dumps(context.storage_state()["origins"])  # nothing in the page's storage
         page.click("#nav-dashboard")
-        page.wait_for_url("**/dashboard?token=s3cret")
+        page.wait_for_url(url + "/dashboard")
         assert page.locator("h1").inner_text() == "spinlens corpus report"
         page.locator("a[href^='/analyses/']").first.click()
         assert page.locator("span.s").count() >= 5  # the highlighted article
-        assert len(prompts) == 1
+        assert "token" not in page.url and dialogs == []
         page.close()
+        # another browser, without the cookie, gets the form again, not the page
+        other = browser.new_page()
+        other.goto(url + "/dashboard")
+        assert other.locator("#token").count() == 1 and other.locator("h1").inner_text() == "Sign in"
+        other.close()
     finally:
+        context.close()
         srv.should_exit = True
         thread.join(10)
+
+
+def test_another_sites_page_cannot_make_the_browser_analyse(server, browser):
+    """A page on another origin (here another loopback port, the hardest case: same site) posts a form and fires
+    no-cors fetches at the API: every one is refused and nothing is stored."""
+    import http.server
+    import urllib.request
+
+    def n_stored() -> int:
+        request = urllib.request.Request(server + "/api/analyses?limit=500")
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return len(json.loads(r.read()))
+
+    attack = f"""<!DOCTYPE html><html><body>
+<form id="f" method="post" action="{server}/api/analyze" enctype="text/plain">
+<input name="The corrupt regime lies to its people" value=" every single day, forged."></form>
+<script>
+const fd = new FormData();
+fd.append("file", new Blob(["The corrupt regime lies every single day, uploaded."], {{type: "text/plain"}}), "a.txt");
+Promise.allSettled([
+  fetch("{server}/api/analyze", {{method: "POST", mode: "no-cors", body: "The corrupt regime lies, fetched."}}),
+  fetch("{server}/api/analyze/file", {{method: "POST", mode: "no-cors", body: fd}}),
+  fetch("{server}/api/analyze", {{method: "POST", mode: "no-cors", credentials: "include",
+    headers: {{"Content-Type": "text/plain"}}, body: "The corrupt regime lies, with credentials."}}),
+]).then(() => document.getElementById("f").submit());
+</script></body></html>""".encode()
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(attack)))
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        before = n_stored()
+        page = browser.new_page()
+        with page.expect_response(lambda r: r.url == server + "/api/analyze" and r.request.method == "POST") as form:
+            page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/")
+            page.wait_for_url(server + "/api/analyze", timeout=30_000)
+        assert form.value.status == 403
+        assert "refused" in page.content()
+        page.close()
+        assert n_stored() == before
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_xss_in_uploaded_file_title_and_name_does_not_execute(server, browser):

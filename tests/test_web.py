@@ -11,13 +11,16 @@ from spinlens.web import create_app
 from .conftest import REPO
 
 EXAMPLE = (REPO / "src" / "spinlens" / "examples" / "op-ed.txt").read_text(encoding="utf-8")
+# the header that scripts send with text/plain and multipart bodies (requests another site could forge are refused)
+XRW = {"X-Requested-With": "spinlens"}
 XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">x</a>'
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     db = tmp_path_factory.mktemp("db") / "spinlens.db"
-    with TestClient(create_app(db_url=f"sqlite:///{db}", max_body=200_000, max_batch=3)) as c:
+    app = create_app(db_url=f"sqlite:///{db}", max_body=200_000, max_batch=3, allowed_hosts=["testserver"])
+    with TestClient(app, headers=XRW) as c:
         c.db_path = db
         yield c
 
@@ -129,8 +132,9 @@ def test_concurrent_requests_match_serial_ones(client):
 
 
 def test_token_is_required_when_set(tmp_path):
-    with TestClient(create_app(db_url=f"sqlite:///{tmp_path / 'x.db'}", token="s3cret")) as c:
-        assert c.post("/api/analyze", content=b"text").status_code == 401
+    app = create_app(db_url=f"sqlite:///{tmp_path / 'x.db'}", token="s3cret", allowed_hosts=["testserver"])
+    with TestClient(app) as c:
+        assert c.post("/api/analyze", content=b"text", headers=XRW).status_code == 401
         assert c.get("/api/analyses").status_code == 401
         ok = c.get("/api/analyses", headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
@@ -151,16 +155,28 @@ def test_dashboard_and_stats_from_a_corpus_database(tmp_path) -> None:
             ' "title": "<img src=x onerror=alert(2)>", "date": "2024-02-02"}\n'
         )
     run_batch([corpus], Store(db), executor="local")
-    with TestClient(create_app(db_url=db, token="t0k")) as c:
+    with TestClient(create_app(db_url=db, token="t0k", allowed_hosts=["testserver"])) as c:
         assert c.get("/dashboard").status_code == 401
-        page = c.get("/dashboard?token=t0k")
+        assert c.get("/dashboard?token=t0k").status_code == 401  # never a token in a URL: sign in instead
+        signed_in = c.post(
+            "/login", data={"token": "t0k", "next": "/dashboard"}, headers={"Origin": "http://testserver"}
+        )
+        assert signed_in.status_code == 200 and signed_in.url.path == "/dashboard"
+        page = c.get("/dashboard")
         assert page.status_code == 200 and "script-src" not in page.headers["content-security-policy"]
+        # the heat map is an inline PNG (data: URL) inside the SVG: the page's policy allows data: images, no more
+        policy = dict(
+            (part.split()[0], part.split()[1:]) for part in page.headers["content-security-policy"].split(";")
+        )
+        assert policy["img-src"] == ["data:"] and policy["default-src"] == ["'none'"]
+        assert "data:image/png;base64," in page.text
         body = page.text
         assert "<script>alert(1)" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
         assert "<img src=x" not in body
         assert body.count("<svg") == 3  # outlets, months, training comparison
         assert "Patriot Wire" in body
-        link = re.search(r'href="(/analyses/\d+\?token=t0k)"', body)
+        assert "token=" not in body
+        link = re.search(r'href="(/analyses/\d+)"', body)
         assert link, "the densest articles link to their highlighted pages"
         article = c.get(link.group(1))
         assert article.status_code == 200 and 'class="s"' in article.text

@@ -138,17 +138,48 @@ def serve(
     db: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or SQLite in the user data directory)")
     ] = None,
-    token: Annotated[str | None, typer.Option(help="Require 'Authorization: Bearer TOKEN' on every API call")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPINLENS_TOKEN",
+            help="Require this token: 'Authorization: Bearer TOKEN' on the API, a sign-in form on the pages",
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Also answer to this Host name (repeatable), e.g. the name of a proxy in front; "
+            "--host and localhost names are always allowed, any other Host gets 400",
+        ),
+    ] = None,
+    max_chars: Annotated[
+        int,
+        typer.Option(min=1, help="Longest document in characters (413 beyond; a batch may total 5 times this)"),
+    ] = 200_000,
 ) -> None:
     """Serve the web page and the REST API (OpenAPI docs at /docs).
 
     Example: spinlens serve --port 8000   then open http://127.0.0.1:8000/
+
+    Scripts POST JSON, or send the header 'X-Requested-With: spinlens' with text/plain bodies and file uploads:
+    requests that another site's page could forge are refused (403).
     """
     import uvicorn
 
+    uvicorn.run(_serve_app(host, db, token, allowed_host or [], max_chars), host=host, port=port, log_level="info")
+
+
+def _serve_app(host: str, db: str | None, token: str | None, allowed_hosts: list[str], max_chars: int):  # type: ignore[no-untyped-def]
+    """The app `serve` runs (separate so that tests can check the options without starting a server)."""
     from spinlens.web import create_app
 
-    uvicorn.run(create_app(db_url=db, token=token), host=host, port=port, log_level="info")
+    if host in ("0.0.0.0", "::", "") and not allowed_hosts:
+        err.print(
+            "[yellow]listening on all interfaces: only localhost names are answered; "
+            "add --allowed-host NAME for each name clients use to reach this server[/yellow]"
+        )
+    return create_app(db_url=db, token=token, host=host, allowed_hosts=allowed_hosts, max_chars=max_chars)
 
 
 class OutputFormat(StrEnum):

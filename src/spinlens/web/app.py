@@ -1,20 +1,28 @@
 """REST API and page. The model is loaded once per process; analyses run one at a time on a worker thread behind a
 bounded queue, so that a flood of requests waits instead of exhausting memory, and concurrent requests get the
-same answers as serial ones."""
+same answers as serial ones.
+
+Security (host names, CSRF, body size, headers) is `spinlens.web.security.Guard`, in front of every route. With a
+token, the API takes ``Authorization: Bearer TOKEN`` or the cookie that the pages' sign-in form sets; never a URL."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import html
+import re
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from spinlens import taxonomy
@@ -27,8 +35,15 @@ from spinlens.report.corpus import render_corpus
 from spinlens.sources import document_from_html
 from spinlens.store import Store, stats
 from spinlens.store.db import unstorable
+from spinlens.web import security
+from spinlens.web.security import SESSION_COOKIE, Guard, login_page, safe_next, session_value, token_ok
 
 PAGE = Path(__file__).with_name("page.html")
+# the largest id the store can hold on every database (SQL INTEGER: 32 bits on PostgreSQL, 64 on SQLite); a larger
+# one is a 422 before it reaches the database, where it would overflow (a 500)
+MAX_ID = 2**31 - 1
+AnalysisId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The id of a stored analysis")]
+BATCH_CHARS_FACTOR = 5  # a batch may total this many times max_chars, unless max_batch_chars says otherwise
 
 
 class DocumentIn(BaseModel):
@@ -50,8 +65,22 @@ def create_app(
     max_batch: int = 20,
     max_pending: int = 8,
     detector: Any = None,
+    *,
+    host: str = "127.0.0.1",
+    allowed_hosts: Iterable[str] = (),
+    max_chars: int = 200_000,
+    max_batch_chars: int | None = None,
 ) -> FastAPI:
+    """The app `spinlens serve` runs.
+
+    ``host`` is the address the server listens on: that name, the loopback names (localhost, 127.0.0.1, ::1) and
+    each of ``allowed_hosts`` are the only ``Host`` header names served (400 otherwise). ``max_body`` bytes per
+    request (chunked or not), ``max_chars`` characters per document and ``max_batch_chars`` (default
+    ``5 * max_chars``) per batch: beyond them the answer is 413."""
     state: dict[str, Any] = {}
+    batch_chars = max_batch_chars if max_batch_chars is not None else BATCH_CHARS_FACTOR * max_chars
+    page_html = PAGE.read_text(encoding="utf-8")
+    page_csp = security.page_csp(re.findall(r"<script>(.*?)</script>", page_html, flags=re.S))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinlens-analyse")
     lock = threading.Lock()
 
@@ -72,29 +101,60 @@ def create_app(
         description="Find, label and explain propaganda techniques in news.",
     )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
-            return JSONResponse(
-                {"detail": f"request body is {int(length):,} bytes; the limit is {max_body:,} bytes"}, status_code=413
-            )
-        return await call_next(request)
+    def csp_for(path: str) -> str:
+        if path in (app.docs_url, app.swagger_ui_oauth2_redirect_url):
+            return security.DOCS_CSP
+        return security.REDOC_CSP if path == app.redoc_url else security.STRICT_CSP
+
+    app.add_middleware(
+        Guard, allowed_hosts=security.allowed_host_names(host, allowed_hosts), max_body=max_body, csp_for=csp_for
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def one_line_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc.errors())}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def no_traceback(request: Request, exc: Exception) -> JSONResponse:
+        """The last resort (the traceback goes to the server's log, never to the user)."""
+        response = JSONResponse({"detail": "internal error: see the server's log"}, status_code=500)
+        security.add_security_headers(response.headers, security.STRICT_CSP)
+        return response
+
+    def signed_in(request: Request) -> bool:
+        return token is None or token_ok(request, token)
 
     def authorised(request: Request) -> None:
-        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
-            raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
+        if not signed_in(request):
+            raise HTTPException(
+                401, "missing or wrong token: send 'Authorization: Bearer <token>' (or sign in on the page)"
+            )
 
-    def authorised_view(request: Request) -> None:
-        """Pages opened by a link cannot send a header: they take the token as ``?token=`` too."""
-        if token is not None and request.query_params.get("token") != token:
-            authorised(request)
+    def sign_in_page(request: Request) -> HTMLResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return HTMLResponse(
+            login_page(target), status_code=401, headers={"Content-Security-Policy": security.LOGIN_CSP}
+        )
+
+    def check_sizes(docs: list[Document], batch: bool) -> None:
+        for i, d in enumerate(docs):
+            if len(d.text) > max_chars:
+                where = f"document {i}: " if batch else ""
+                raise HTTPException(
+                    413, f"{where}the text is {len(d.text):,} characters; the limit is {max_chars:,} characters"
+                )
+        total = sum(len(d.text) for d in docs)
+        if batch and total > batch_chars:
+            raise HTTPException(
+                413, f"the batch totals {total:,} characters; the limit is {batch_chars:,} characters per batch"
+            )
 
     def analyse(docs: list[Document]) -> list[Analysis]:
         with lock:
             return list(state["nlp"].pipe(docs))
 
-    async def analyse_and_store(docs: list[Document]) -> list[dict]:
+    async def analyse_and_store(docs: list[Document], batch: bool = False) -> list[dict]:
+        check_sizes(docs, batch)
         store: Store = state["store"]
         nlp = state["nlp"]
         results: list[dict | None] = [None] * len(docs)
@@ -116,9 +176,7 @@ def create_app(
         return results  # type: ignore[return-value]
 
     async def read_document(request: Request) -> Document:
-        body = await request.body()
-        if len(body) > max_body:
-            raise HTTPException(413, f"request body is {len(body):,} bytes; the limit is {max_body:,} bytes")
+        body = await request.body()  # at most max_body bytes: Guard has counted them
         kind = request.headers.get("content-type", "text/plain").split(";")[0].strip()
         text = _decode(body)
         if kind == "application/json":
@@ -147,9 +205,7 @@ def create_app(
     @app.post("/api/analyze/file", dependencies=[Depends(authorised)])
     async def analyze_file(file: UploadFile = File(...)) -> dict:  # noqa: B008
         """Analyse an uploaded .txt or .html file (for HTML: main text, title, author and date via trafilatura)."""
-        data = await file.read()
-        if len(data) > max_body:
-            raise HTTPException(413, f"file is {len(data):,} bytes; the limit is {max_body:,} bytes")
+        data = await file.read()  # at most max_body bytes: Guard has counted the request's
         text = _decode(data)
         name = file.filename or "upload"
         if name.lower().endswith((".html", ".htm")) or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
@@ -165,26 +221,33 @@ def create_app(
         """Analyse up to `max_batch` documents in one request."""
         if len(batch.documents) > max_batch:
             raise HTTPException(422, f"{len(batch.documents)} documents; at most {max_batch} per batch")
-        return await analyse_and_store([_document(d, i) for i, d in enumerate(batch.documents)])
+        return await analyse_and_store([_document(d, i) for i, d in enumerate(batch.documents)], batch=True)
 
     @app.get("/api/analyses", dependencies=[Depends(authorised)])
-    def analyses(limit: int = 50, offset: int = 0) -> list[dict]:
-        return state["store"].list(min(limit, 500), offset)
+    def analyses(
+        limit: Annotated[int, Query(ge=1, le=500, description="How many, most recent first")] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID, description="How many to skip")] = 0,
+    ) -> list[dict]:
+        return state["store"].list(limit, offset)
 
     @app.get("/api/analyses/{analysis_id}", dependencies=[Depends(authorised)])
-    def analysis(analysis_id: int) -> dict:
+    def analysis(analysis_id: AnalysisId) -> dict:
         a = state["store"].get(analysis_id)
         if a is None:
             raise HTTPException(404, f"no analysis {analysis_id}")
         return _record(analysis_id, a, cached=True)
 
     @app.get("/api/analyses/{analysis_id}/report", response_class=HTMLResponse, dependencies=[Depends(authorised)])
-    def report(analysis_id: int) -> HTMLResponse:
+    def report(analysis_id: AnalysisId) -> HTMLResponse:
         a = state["store"].get(analysis_id)
         if a is None:
             raise HTTPException(404, f"no analysis {analysis_id}")
         return HTMLResponse(
-            render_analysis(a), headers={"Content-Disposition": f'attachment; filename="analysis-{analysis_id}.html"'}
+            render_analysis(a),
+            headers={
+                "Content-Disposition": f'attachment; filename="analysis-{analysis_id}.html"',
+                "Content-Security-Policy": security.REPORT_CSP,
+            },
         )
 
     @app.get("/api/stats/{by}", dependencies=[Depends(authorised)])
@@ -199,26 +262,62 @@ def create_app(
             raise HTTPException(404, str(exc)) from None
         return stats.DIMENSIONS[by](store, scope)
 
-    @app.get("/dashboard", response_class=HTMLResponse, dependencies=[Depends(authorised_view)])
+    @app.get("/dashboard", response_class=HTMLResponse)
     def dashboard(request: Request) -> HTMLResponse:
         """The corpus report of `spinlens report`, on the database this server uses."""
+        if not signed_in(request):
+            return sign_in_page(request)
         store: Store = state["store"]
         try:
             scope = stats.choose_scope(store)
         except SpinlensError as exc:
-            return HTMLResponse(f"<!DOCTYPE html><p>{html.escape(str(exc))}. Analyse a corpus with spinlens batch.</p>")
-        suffix = f"?token={request.query_params['token']}" if "token" in request.query_params else ""
+            return HTMLResponse(
+                f"<!DOCTYPE html><p>{html.escape(str(exc))}. Analyse a corpus with spinlens batch.</p>",
+                headers={"Content-Security-Policy": security.REPORT_CSP},
+            )
         profile = getattr(state["nlp"], "config", {}).get("training_data")
-        page = render_corpus(store, scope, profile, lambda i: f"/analyses/{i}{suffix}")
-        return HTMLResponse(page, headers={"Content-Security-Policy": _REPORT_CSP})
+        page = render_corpus(store, scope, profile, lambda i: f"/analyses/{i}")
+        return HTMLResponse(page, headers={"Content-Security-Policy": security.DASHBOARD_CSP})
 
-    @app.get("/analyses/{analysis_id}", response_class=HTMLResponse, dependencies=[Depends(authorised_view)])
-    def analysis_page(analysis_id: int) -> HTMLResponse:
+    @app.get("/analyses/{analysis_id}", response_class=HTMLResponse)
+    def analysis_page(request: Request, analysis_id: AnalysisId) -> HTMLResponse:
         """One stored analysis as its highlighted page."""
+        if not signed_in(request):
+            return sign_in_page(request)
         a = state["store"].get(analysis_id)
         if a is None:
             raise HTTPException(404, f"no analysis {analysis_id}")
-        return HTMLResponse(render_analysis(a), headers={"Content-Security-Policy": _REPORT_CSP})
+        return HTMLResponse(render_analysis(a), headers={"Content-Security-Policy": security.REPORT_CSP})
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(next_path: Annotated[str, Query(alias="next")] = "/") -> HTMLResponse:
+        return HTMLResponse(login_page(next_path), headers={"Content-Security-Policy": security.LOGIN_CSP})
+
+    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login(
+        request: Request,
+        token_given: Annotated[str, Form(alias="token")] = "",
+        next_path: Annotated[str, Form(alias="next")] = "/",
+    ) -> Response:
+        """The pages' sign-in form (CSRF-checked by Guard): the right token sets an HttpOnly SameSite=Strict cookie."""
+        if token is None:
+            return RedirectResponse(safe_next(next_path), status_code=303)
+        if not hmac.compare_digest(token_given.encode("utf-8"), token.encode("utf-8")):
+            return HTMLResponse(
+                login_page(next_path, "Wrong token."),
+                status_code=401,
+                headers={"Content-Security-Policy": security.LOGIN_CSP},
+            )
+        response = RedirectResponse(safe_next(next_path), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_value(token),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
 
     @app.get("/api/techniques")
     def techniques(scheme: str = "ptc14") -> list[dict]:
@@ -228,18 +327,26 @@ def create_app(
             raise HTTPException(422, str(exc)) from None
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        return HTMLResponse(
-            PAGE.read_text(encoding="utf-8"),
-            headers={
-                "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'"
-            },
-        )
+    def page(request: Request) -> HTMLResponse:
+        if not signed_in(request):
+            return sign_in_page(request)
+        return HTMLResponse(page_html, headers={"Content-Security-Policy": page_csp})
 
     return app
 
 
-_REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+def _validation_detail(errors: Iterable[Any]) -> str:
+    """FastAPI's list of validation errors as one line: where and what, for the first; how many more."""
+    errors = list(errors)
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    if loc and loc[0] in ("query", "path", "body", "header", "cookie"):
+        loc = loc[1:]
+    where = ".".join(loc) or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return " ".join(f"{where}: {first.get('msg', 'invalid')}{more}".split())
 
 
 def _record(analysis_id: int, analysis: Analysis, cached: bool) -> dict:
