@@ -262,3 +262,40 @@ def test_xss_in_uploaded_file_title_and_name_does_not_execute(server, browser):
     page.wait_for_timeout(200)
     assert page.locator("#history img").count() == 0 and dialogs == []
     page.close()
+
+
+def test_docs_render_swagger_ui_for_this_api_offline(server, browser):
+    """/docs is Swagger UI served by this server itself: with every other origin unreachable (as on a machine
+    without internet) it still shows this API's title and operations, with no script error and no CSP refusal."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    elsewhere: list[str] = []
+
+    def this_server_only(route):
+        url = route.request.url
+        if url.startswith((server + "/", "data:")):
+            route.continue_()
+        else:
+            elsewhere.append(url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", this_server_only)
+    try:
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(server + "/docs")
+        expect(page.locator("#swagger-ui .info .title")).to_contain_text("spinlens", timeout=30_000)
+        expect(page.locator("#swagger-ui .info")).to_contain_text("propaganda techniques")
+        operation = page.locator('#swagger-ui .opblock-summary-path[data-path="/api/analyze"]')
+        expect(operation).to_have_text("/api/analyze")
+        expect(
+            page.locator('#swagger-ui .opblock-summary-path[data-path="/api/analyses/{analysis_id}"]')
+        ).to_be_visible()
+        assert elsewhere == []
+        assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+        page.close()
+    finally:
+        context.close()

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import re
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +18,19 @@ XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascrip
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def nlp():
+    """The shipped detector, loaded once for the apps of this module that share it."""
+    import spinlens
+
+    return spinlens.load().warm_up()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, nlp):
     db = tmp_path_factory.mktemp("db") / "spinlens.db"
-    app = create_app(db_url=f"sqlite:///{db}", max_body=200_000, max_batch=3, allowed_hosts=["testserver"])
+    app = create_app(
+        db_url=f"sqlite:///{db}", max_body=200_000, max_batch=3, allowed_hosts=["testserver"], detector=nlp
+    )
     with TestClient(app, headers=XRW) as c:
         c.db_path = db
         yield c
@@ -35,7 +46,14 @@ def test_health_and_openapi(client):
         "/api/analyses/{analysis_id}",
         "/api/techniques",
     } <= set(paths)
-    assert "spinlens" in client.get("/docs").text
+    # /docs is Swagger UI (its script, served here) started on this API's description; tests/test_browser.py sees it
+    # render this API's title and operations, and tests/test_web_security.py checks that nothing comes from elsewhere
+    docs = client.get("/docs").text
+    script = re.search(r'<script src="(/[^"]+\.js)"></script>', docs)
+    assert script, docs
+    assert "SwaggerUIBundle" in client.get(script.group(1)).text
+    started = re.search(r"SwaggerUIBundle\(\{\s*url: '([^']+)'", docs)
+    assert started and client.get(started.group(1)).json()["info"]["title"] == "spinlens"
 
 
 def test_analyze_plain_text_stores_and_reuses(client):
@@ -116,19 +134,33 @@ def test_xss_payload_comes_back_as_data_and_the_report_escapes_it(client):
     assert "object-src 'none'" in page.headers["content-security-policy"]
 
 
-def test_concurrent_requests_match_serial_ones(client):
-    texts = [EXAMPLE + f"\nAddendum {i}: the regime lies again.\n" for i in range(4)]
+def test_concurrent_requests_match_serial_ones(client, nlp, tmp_path):
+    """Four texts analysed one after another, then sent all at once to a second app whose database is empty: each
+    concurrent answer comes from the model (not from the store) and is the serial one."""
+    texts = [EXAMPLE + f"\nAddendum {i}: the regime lies again, concurrently.\n" for i in range(4)]
     serial = [
-        client.post("/api/analyze", content=t.encode(), headers={"Content-Type": "text/plain"}).json()["spans"]
-        for t in texts
+        client.post("/api/analyze", content=t.encode(), headers={"Content-Type": "text/plain"}).json() for t in texts
     ]
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        parallel = list(
-            pool.map(
-                lambda t: client.post("/api/analyze/batch", json={"documents": [{"text": t}]}).json()[0]["spans"], texts
-            )
-        )
-    assert parallel == serial
+    assert [r["cached"] for r in serial] == [False] * 4 and all(r["spans"] for r in serial)
+
+    fresh = create_app(db_url=f"sqlite:///{tmp_path / 'fresh.db'}", allowed_hosts=["testserver"], detector=nlp)
+    with TestClient(fresh, headers=XRW) as other, concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert other.get("/api/analyses").json() == []
+        together = threading.Barrier(4)
+
+        def send(text: str) -> dict:
+            together.wait(timeout=30)  # all four in flight at once
+            r = other.post("/api/analyze/batch", json={"documents": [{"text": text}]})
+            assert r.status_code == 200, r.text
+            return r.json()[0]
+
+        parallel = list(pool.map(send, texts))
+        assert len(other.get("/api/analyses").json()) == 4
+    assert [r["cached"] for r in parallel] == [False] * 4, "answered from the store: the model did not run"
+    assert len({r["id"] for r in parallel}) == 4
+    for p, s in zip(parallel, serial, strict=True):
+        assert p["text"] == s["text"]
+        assert p["spans"] == s["spans"] and p["propaganda_score"] == s["propaganda_score"]
 
 
 def test_token_is_required_when_set(tmp_path):

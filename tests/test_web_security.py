@@ -6,8 +6,13 @@ each app here is created with ``allowed_hosts=["testserver"]``."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import html.parser
 import json
+import re
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -434,7 +439,8 @@ def test_security_headers_on_every_response(client):
     answers = {
         "page": client.get("/"),
         "docs": client.get("/docs"),
-        "redoc": client.get("/redoc"),
+        "docs script": client.get("/static/swagger-ui/swagger-ui-bundle.js"),
+        "docs style": client.get("/static/swagger-ui/swagger-ui.css"),
         "openapi": client.get("/openapi.json"),
         "health": client.get("/healthz"),
         "api": client.get("/api/analyses"),
@@ -461,3 +467,91 @@ def test_security_headers_on_every_response(client):
     assert page["object-src"] == ["'none'"]
     for name in ("report", "article page", "api", "404"):
         assert _csp(answers[name].headers["content-security-policy"])["default-src"] == ["'none'"], name
+
+
+# --- 8. Offline docs: Swagger UI from this server, nothing from another origin ---------------------------------
+
+ASSET_TYPES = {".js": ("text/javascript", "application/javascript"), ".css": ("text/css",), ".png": ("image/png",)}
+
+
+class _Assets(html.parser.HTMLParser):
+    """The URLs a page loads (script src, link href, img src) and the text of its inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline: list[str] = []
+        self._in_inline_script = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe") and a.get("src"):
+            self.urls.append(a["src"])
+        elif tag == "link" and a.get("href"):
+            self.urls.append(a["href"])
+        self._in_inline_script = tag == "script" and not a.get("src")
+        if self._in_inline_script:
+            self.inline.append("")
+
+    def handle_endtag(self, tag):
+        self._in_inline_script = False
+
+    def handle_data(self, data):
+        if self._in_inline_script:
+            self.inline[-1] += data
+
+
+def test_docs_load_only_this_servers_files(client):
+    """/docs is Swagger UI whose files this server serves: the page names no other host, each file it loads answers
+    200 with its type, and its policy names no other host (script-src: this server and the start-up script's hash)."""
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    assert not re.search(r"(https?:)?//", docs.text), "the page names another host"
+    assets = _Assets()
+    assets.feed(docs.text)
+    assert len(assets.urls) == 3, assets.urls  # Swagger UI's script, its style sheet and the icon
+    for url in assets.urls:
+        assert url.startswith("/static/swagger-ui/") and urlsplit(url).netloc == "", url
+        r = client.get(url)
+        assert r.status_code == 200 and r.content, url
+        kind = r.headers["content-type"].split(";")[0].strip()
+        assert kind in ASSET_TYPES[url[url.rfind(".") :]], (url, kind)
+        assert r.headers["x-content-type-options"] == "nosniff"
+        if kind == "text/css":
+            assert not re.search(r"url\(\s*['\"]?(https?:)?//", r.text), "the style sheet loads from another host"
+    (script,) = [u for u in assets.urls if u.endswith(".js")]
+    assert "SwaggerUIBundle" in client.get(script).text
+    # the one inline script starts Swagger UI on this API's description, whose title is this API's
+    (init,) = assets.inline
+    assert "SwaggerUIBundle(" in init and "url: '/openapi.json'" in init and '"validatorUrl": null' in init
+    assert client.get("/openapi.json").json()["info"]["title"] == "spinlens"
+
+    csp = _csp(docs.headers["content-security-policy"])
+    for directive, sources in csp.items():
+        for source in sources:
+            assert source in ("'self'", "'none'", "'unsafe-inline'", "data:") or source.startswith("'sha256-"), (
+                directive,
+                source,
+            )
+    digest = base64.b64encode(hashlib.sha256(init.encode()).digest()).decode()
+    assert csp["script-src"] == ["'self'", f"'sha256-{digest}'"]  # not 'unsafe-inline', not 'unsafe-eval'
+    assert csp["default-src"] == ["'none'"] and csp["connect-src"] == ["'self'"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/redoc",  # dropped: it loaded its viewer and fonts from CDNs
+        "/static/swagger-ui/index.html",  # the package's demo page, which loads the Petstore from the internet
+        "/static/swagger-ui/swagger-initializer.js",
+        "/static/swagger-ui/swagger-ui-bundle.js.map",
+        "/static/swagger-ui/../__init__.py",
+        "/static/swagger-ui/%2e%2e/__init__.py",
+        "/static/swagger-ui/",
+        "/docs/oauth2-redirect",
+    ],
+)
+def test_only_the_docs_files_are_served(client, path):
+    r = client.get(path)
+    assert r.status_code == 404, (path, r.status_code)
+    assert _csp(r.headers["content-security-policy"])["default-src"] == ["'none'"]

@@ -22,8 +22,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+from swagger_ui_bundle import swagger_ui_path
 
 from spinlens import taxonomy
 from spinlens.document import Analysis, Document
@@ -44,6 +49,24 @@ PAGE = Path(__file__).with_name("page.html")
 MAX_ID = 2**31 - 1
 AnalysisId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The id of a stored analysis")]
 BATCH_CHARS_FACTOR = 5  # a batch may total this many times max_chars, unless max_batch_chars says otherwise
+# /docs is Swagger UI 5 from the swagger-ui-bundle-v2 package (Swagger UI 4, in swagger-ui-bundle, cannot read the
+# OpenAPI 3.1 that FastAPI writes), served by this server, so it works without internet. Only the three files the
+# page loads are served, not the rest of the package's folder (its demo page among them)
+SWAGGER_UI_URL = "/static/swagger-ui"
+SWAGGER_UI_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+
+
+class _OnlyFiles(StaticFiles):
+    """Static files from a folder, limited to the given names (404 for any other path)."""
+
+    def __init__(self, directory: Path, names: Iterable[str]) -> None:
+        super().__init__(directory=directory)
+        self.names = frozenset(names)
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path not in self.names:
+            raise StarletteHTTPException(404)
+        return await super().get_response(path, scope)
 
 
 class DocumentIn(BaseModel):
@@ -99,15 +122,26 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         description="Find, label and explain propaganda techniques in news.",
+        docs_url=None,  # /docs is below, from files this server serves (FastAPI's own loads them from a CDN)
+        redoc_url=None,
     )
-
-    def csp_for(path: str) -> str:
-        if path in (app.docs_url, app.swagger_ui_oauth2_redirect_url):
-            return security.DOCS_CSP
-        return security.REDOC_CSP if path == app.redoc_url else security.STRICT_CSP
+    app.mount(SWAGGER_UI_URL, _OnlyFiles(Path(str(swagger_ui_path)), SWAGGER_UI_FILES), name="swagger-ui")
+    docs_html = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title}: API docs",
+        swagger_js_url=f"{SWAGGER_UI_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_UI_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_UI_URL}/favicon-32x32.png",
+        # no badge image from the online validator (validator.swagger.io): nothing from another origin
+        swagger_ui_parameters={"validatorUrl": None},
+    ).body.decode("utf-8")
+    docs_csp = security.docs_csp(re.findall(r"<script>(.*?)</script>", docs_html, flags=re.S))
 
     app.add_middleware(
-        Guard, allowed_hosts=security.allowed_host_names(host, allowed_hosts), max_body=max_body, csp_for=csp_for
+        Guard,
+        allowed_hosts=security.allowed_host_names(host, allowed_hosts),
+        max_body=max_body,
+        csp_for=lambda path: docs_csp if path == "/docs" else security.STRICT_CSP,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -325,6 +359,11 @@ def create_app(
             return [t.__dict__ for t in taxonomy.techniques(scheme)]
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI for this API, its files served by this server."""
+        return HTMLResponse(docs_html, headers={"Content-Security-Policy": docs_csp})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request) -> HTMLResponse:

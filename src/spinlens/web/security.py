@@ -1,6 +1,6 @@
 """What another site's page, a rebinding DNS name or an oversized body can make the server do, closed in one place.
 
-`Guard` is a pure ASGI middleware in front of every route (the page, the API, /docs, /openapi.json and the errors):
+`Guard` is a pure ASGI middleware in front of every route (the page, the API, /docs and its files, /openapi.json and the errors):
 
 - **Host names** (DNS rebinding): only the names the server was started for are served (``--host``, the loopback
   names and each ``--allowed-host``); any other ``Host`` gets 400 before anything else runs.
@@ -47,26 +47,32 @@ REPORT_CSP = (
 # the corpus report's heat map is an inline PNG (matplotlib's imshow in SVG: <image href="data:image/png;base64,...">)
 DASHBOARD_CSP = REPORT_CSP + "; img-src data:"
 LOGIN_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-# FastAPI's /docs and /redoc load their viewers from a CDN (until they are served from a package)
+# /docs: Swagger UI's files come from this server (the swagger-ui-bundle-v2 package, see `spinlens.web.app`), its
+# small inline start-up script is allowed by its hash (see `docs_csp`), and nothing is loaded from another origin.
+# Swagger UI sets inline styles and uses data: images in its CSS; it fetches /openapi.json and "Try it out" calls
+# from this server only.
 DOCS_CSP = (
-    "default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src https://cdn.jsdelivr.net 'unsafe-inline'; img-src https://fastapi.tiangolo.com data:; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-REDOC_CSP = (
-    "default-src 'none'; script-src https://cdn.jsdelivr.net; worker-src blob:; "
-    "style-src https://fonts.googleapis.com 'unsafe-inline'; font-src https://fonts.gstatic.com; "
-    "img-src https://fastapi.tiangolo.com https://cdn.redoc.ly data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self' {script_hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
 
 
-def page_csp(inline_scripts: Iterable[str]) -> str:
-    """The main page's policy: its own inline script by hash, fetches to this server only."""
-    hashes = " ".join(
+def script_hashes(inline_scripts: Iterable[str]) -> str:
+    """CSP sources (``'sha256-...'``) that allow exactly these inline scripts (each the text inside <script>)."""
+    return " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline_scripts
     )
+
+
+def docs_csp(inline_scripts: Iterable[str]) -> str:
+    """The /docs policy: Swagger UI from this server, its own inline start-up script by hash."""
+    return DOCS_CSP.format(script_hashes=script_hashes(inline_scripts))
+
+
+def page_csp(inline_scripts: Iterable[str]) -> str:
+    """The main page's policy: its own inline script by hash, fetches to this server only."""
+    hashes = script_hashes(inline_scripts)
     return (
         f"default-src 'self'; script-src {hashes}; style-src 'self' 'unsafe-inline'; object-src 'none'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
