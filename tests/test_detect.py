@@ -148,6 +148,7 @@ def test_cli_json_ptc_and_stdin(tmp_path):
     out = tmp_path / "pred.txt"
     res = runner.invoke(app, ["analyze", str(FIXTURES), "--format", "ptc", "-o", str(out)])
     assert res.exit_code == 0, res.output
+    assert f"wrote {out}" in res.stderr, "says where the output went"
     for line in out.read_text().splitlines():
         aid, tech, start, end = line.split("\t")
         assert aid in ("900000001", "900000002") and tech in taxonomy.PTC14 and int(start) < int(end)

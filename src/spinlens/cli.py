@@ -500,6 +500,7 @@ def _emit(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover
