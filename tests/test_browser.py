@@ -1,6 +1,7 @@
 """End to end in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -113,6 +114,40 @@ def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_pat
     page.locator("#article mark.s").first.wait_for()
     assert page.locator("#article").inner_text().replace("\r", "") == EXAMPLE
     page.screenshot(path=str(tmp_path / "page.png"))
+    page.close()
+
+
+def test_phone_layout_and_keyboard_reach_every_span(server, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(server + "/")
+    _analyse(page, EXAMPLE)
+    article, aside = page.locator("#article").bounding_box(), page.locator("aside").bounding_box()
+    assert aside["x"] >= 0 and aside["x"] + aside["width"] <= 390, "the sidebar fits the phone's width"
+    assert article["x"] + article["width"] <= 390 and aside["y"] >= article["y"] + article["height"] - 1, (
+        "one column: the sidebar comes below the article"
+    )
+    marks = page.locator("#article mark.s")
+    assert marks.count() >= 3
+    # Tab from the text box reaches the first highlighted passage; its tooltip opens and it announces itself
+    page.focus("#go")
+    page.keyboard.press("Tab")  # the file input
+    for _ in range(5):
+        if page.evaluate("() => document.activeElement.tagName") == "MARK":
+            break
+        page.keyboard.press("Tab")
+    label = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    assert label and "likely" in label and "propaganda at all" in label
+    expect(page.locator("#tip")).to_be_visible()
+    tip = page.locator("#tip").bounding_box()
+    assert tip["x"] >= 0 and tip["x"] + tip["width"] <= 390, "the tooltip stays on the phone's screen"
+    page.keyboard.press("Escape")
+    expect(page.locator("#tip")).to_be_hidden()
+    snapshot = page.locator("#article").aria_snapshot()
+    assert snapshot.count("likely") >= marks.count(), "every passage is named for a screen reader"
+    if os.environ.get("SPINLENS_SCREENSHOTS"):  # docs/page-phone.png
+        page.screenshot(path=str(REPO / "docs" / "page-phone.png"))
     page.close()
 
 
