@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from spinlens import taxonomy
+
 from .conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -92,7 +94,7 @@ def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_pat
     tip = page.locator("#tip")
     tip.wait_for(state="visible")
     technique = marks.first.get_attribute("data-techniques").split("|")[0]
-    assert technique.replace("_", " ") in tip.inner_text()
+    assert taxonomy.display_name(technique) in tip.inner_text()
     assert "Propaganda at all:" in tip.inner_text() and "This technique, given that:" in tip.inner_text()
     assert "passages with" in page.locator("#summary").inner_text()
     # the threshold hides low-confidence spans

@@ -72,3 +72,11 @@ def test_unknown_names_are_refused_with_the_valid_ones():
         taxonomy.get("Loaded Language", "ptc14")
     with pytest.raises(ValueError, match="unknown scheme"):
         taxonomy.techniques("semeval2099")
+
+
+def test_display_names_separate_the_parts_of_a_merged_technique():
+    from spinlens.taxonomy import display_name
+
+    assert display_name("Whataboutism,Straw_Men,Red_Herring") == "Whataboutism / Straw Men / Red Herring"
+    assert display_name("Loaded_Language") == "Loaded Language"
+    assert display_name("Appeal_to_fear-prejudice") == "Appeal to fear-prejudice"

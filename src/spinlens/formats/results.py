@@ -64,7 +64,7 @@ def summary(analysis: Analysis) -> str:
         return "no technique found"
     n = len({(s.start, s.end) for s in analysis.spans})
     return f"{n} passage{'s' if n != 1 else ''} with {len(present)} technique{'s' if len(present) != 1 else ''}: " + (
-        ", ".join(t.replace("_", " ") for t in present)
+        ", ".join(taxonomy.display_name(t) for t in present)
     )
 
 

@@ -47,7 +47,7 @@ def render_analysis(analysis: Analysis) -> str:
             f";box-shadow:{shadows}" if shadows else ""
         )
         tip = "".join(
-            f"<b>{_escape(s.technique.replace('_', ' '))} &middot; {_escape(taxonomy.get(s.technique, analysis.scheme).category)}"
+            f"<b>{_escape(taxonomy.display_name(s.technique))} &middot; {_escape(taxonomy.get(s.technique, analysis.scheme).category)}"
             f" &middot; {'' if s.score is None else f'{s.score:.0%}'}</b>"
             + (
                 ""

@@ -91,6 +91,11 @@ def map_label(name: str, source: str, target: str) -> tuple[str, ...]:
     return _MAPS[source, target][name]
 
 
+def display_name(technique: str) -> str:
+    """A technique's name for people: "Whataboutism,Straw_Men,Red_Herring" -> "Whataboutism / Straw Men / Red Herring"."""
+    return " / ".join(part.replace("_", " ") for part in technique.split(","))
+
+
 def explain(technique: str, fragment: str, scheme: str = "ptc14") -> str:
     """A plain-language note for a span: the technique, its category and definition, and the words quoted."""
     t = get(technique, scheme)
