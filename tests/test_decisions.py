@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spinlens.detect.decide import Params, SpanDecision, decide_article, label_spans, recurs_in
+from spinlens.detect.decide import Params, SpanDecision, decide_article, label_spans
+from spinlens.detect.features import ArticleView
 from spinlens.detect.units import sentence_units
 
 TECHNIQUES = ["Loaded_Language", "Repetition", "Doubt"]
@@ -46,6 +47,12 @@ def test_units_are_ordered_non_empty_and_trimmed(text):
         assert 0 <= a < b <= len(text)
         assert not text[a].isspace() and not text[b - 1].isspace()
     assert all(b1 <= a2 for (_, b1), (a2, _) in zip(units, units[1:], strict=False))
+
+
+def recurs_in(text: str, start: int, end: int) -> bool:
+    """`ArticleView.recurs` needs only the text: no wordpieces here."""
+    nothing = np.zeros((0, 2), np.int64)
+    return ArticleView(text, nothing, np.zeros((0, 1)), np.zeros((0, 1)), nothing).recurs(start, end)
 
 
 def test_repetition_only_for_a_phrase_that_recurs():

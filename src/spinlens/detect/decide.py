@@ -10,12 +10,12 @@ relative threshold that used to be here: with it, answers moved when text was ad
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from spinlens.detect.features import ArticleView, normalise, span_features
+from spinlens.detect.encoder import unit_starts
+from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.spans import decode_spans
 from spinlens.detect.techniques import TechniqueClassifier
@@ -84,15 +84,13 @@ def decide_spans(
     techniques: list[str],
     params: Params,
 ) -> list[SpanDecision]:
-    starts = np.zeros(len(offsets), dtype=bool)
-    starts[units[:, 0]] = True
-    spans = candidate_spans(text, offsets, out, params, starts)
+    spans = candidate_spans(text, offsets, out, params, unit_starts(units, len(offsets)))
     if not spans:
         return []
     view = ArticleView(text, offsets, out.vectors, out.technique_probs, units)
     features = np.stack([span_features(view, a, b) for a, b, _ in spans])
     probs = classifier.predict_proba(features, params.temperature)
-    recurs = [recurs_in(text, a, b) for a, b, _ in spans]
+    recurs = [view.recurs(a, b) for a, b, _ in spans]
     return label_spans(spans, probs, recurs, techniques, params)
 
 
@@ -126,24 +124,6 @@ def label_spans(
             if not thresholds or d.score >= params.technique_thresholds.get(d.technique, 0.0):
                 decisions.append(d)
     return decisions
-
-
-_STEM = re.compile(r"(?:'s|s|es|ed|ing|ly)$")
-
-
-def _stems(words: str) -> str:
-    return " ".join(_STEM.sub("", w) if len(w) > 4 else w for w in words.split())
-
-
-def recurs_in(text: str, start: int, end: int) -> bool:
-    """Whether the span's phrase, or a near variant (the same words up to their endings), occurs twice or more."""
-    key = normalise(text[start:end])
-    if not key:
-        return False
-    whole = normalise(text)
-    if len(re.findall(r"\b" + re.escape(key) + r"\b", whole)) >= 2:
-        return True
-    return len(re.findall(r"\b" + re.escape(_stems(key)) + r"\b", _stems(whole))) >= 2
 
 
 def decide_article(

@@ -36,10 +36,14 @@ class Encoded:
 
     @property
     def unit_starts(self) -> np.ndarray:
-        """(n,) bool: the wordpiece opens a sentence unit (spans never run across one)."""
-        starts = np.zeros(len(self.offsets), dtype=bool)
-        starts[self.units[:, 0][self.units[:, 0] < len(starts)]] = True
-        return starts
+        return unit_starts(self.units, len(self.offsets))
+
+
+def unit_starts(units: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: the wordpiece opens a sentence unit (spans never run across one)."""
+    starts = np.zeros(n, dtype=bool)
+    starts[units[:, 0]] = True
+    return starts
 
 
 class Encoder:
@@ -93,32 +97,28 @@ class Encoder:
         import torch
 
         pieces = [self.tokenize(text) for text in texts]
-        jobs: list[tuple[int, int, int, np.ndarray]] = []  # (text index, unit's first wordpiece, window start, ids)
+        jobs: list[tuple[int, int, int, int, np.ndarray]] = []  # (text, unit's first and end wordpiece, start, ids)
         for t, (ids, _, units) in enumerate(pieces):
             for a, b in units:
                 for start in window_starts(int(b - a)):
-                    jobs.append((t, int(a), start, ids[a + start : min(b, a + start + WINDOW - 2)]))
+                    jobs.append((t, int(a), int(b), start, ids[a + start : min(b, a + start + WINDOW - 2)]))
         outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _, _ in pieces]
         best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _, _ in pieces]
         cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
-        jobs.sort(key=lambda j: len(j[3]))  # similar lengths together: less padding
+        jobs.sort(key=lambda j: len(j[4]))  # similar lengths together: less padding
         for batch in _token_batches(jobs, batch_tokens):
-            width = max(len(j[3]) for j in batch) + 2
+            width = max(len(j[4]) for j in batch) + 2
             input_ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros_like(input_ids)
-            for i, (_, _, _, ids) in enumerate(batch):
+            for i, (*_, ids) in enumerate(batch):
                 input_ids[i, : len(ids) + 2] = np.concatenate([[cls_id], ids, [sep_id]])
                 mask[i, : len(ids) + 2] = 1
             with torch.inference_mode():
                 states = self.model(torch.from_numpy(input_ids), torch.from_numpy(mask))
             hidden = torch.cat([states[k] for k in self.layers], dim=-1).numpy()
-            for i, (t, first, start, ids) in enumerate(batch):
-                n, units = len(ids), pieces[t][2]
-                unit_end = int(units[np.searchsorted(units[:, 0], first), 1])
-                keep_most_central(
-                    outputs[t][first:unit_end], best_margin[t][first:unit_end], hidden[i, 1 : n + 1], start,
-                    unit_end - first,
-                )  # fmt: skip
+            for i, (t, first, end, start, ids) in enumerate(batch):
+                window = hidden[i, 1 : len(ids) + 1]
+                keep_most_central(outputs[t][first:end], best_margin[t][first:end], window, start, end - first)
         return [
             Encoded(offsets=offs, vectors=vec, units=units)
             for (_, offs, units), vec in zip(pieces, outputs, strict=True)
@@ -147,7 +147,7 @@ def _token_batches(jobs: list, budget: int) -> list[list]:
     """Consecutive jobs (sorted by length) in batches of at most ``budget`` padded wordpieces (at least one job)."""
     batches: list[list] = [[]]
     for job in jobs:
-        if batches[-1] and (len(batches[-1]) + 1) * (len(job[3]) + 2) > budget:
+        if batches[-1] and (len(batches[-1]) + 1) * (len(job[-1]) + 2) > budget:
             batches.append([])
         batches[-1].append(job)
     return [b for b in batches if b]

@@ -11,6 +11,7 @@ text like any other.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 import numpy as np
 
@@ -19,6 +20,14 @@ _NON_WORD = re.compile(r"\W+")
 
 def normalise(text: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+_ENDING = re.compile(r"(?:'s|s|es|ed|ing|ly)$")
+
+
+def stems(words: str) -> str:
+    """Normalised words without their common endings, so that near variants match ("traitor" / "traitors")."""
+    return " ".join(_ENDING.sub("", w) if len(w) > 4 else w for w in words.split())
 
 
 class ArticleView:
@@ -50,6 +59,17 @@ class ArticleView:
         """How often the span's words (normalised) occur in the whole text, the span itself included."""
         key = normalise(self.text[start:end])
         return len(re.findall(r"\b" + re.escape(key) + r"\b", self.normalised)) if key else 0
+
+    @cached_property
+    def stemmed(self) -> str:
+        return stems(self.normalised)
+
+    def recurs(self, start: int, end: int) -> bool:
+        """Whether the span's phrase, or a near variant (the same words up to their endings), occurs twice or more."""
+        if self.recurrences(start, end) >= 2:
+            return True
+        key = stems(normalise(self.text[start:end]))
+        return bool(key) and len(re.findall(r"\b" + re.escape(key) + r"\b", self.stemmed)) >= 2
 
 
 def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:

@@ -80,27 +80,27 @@ class SpanTagger(nn.Module):
         The BiLSTM never reads across a sentence unit's edge, so a sentence is tagged the same wherever it stands.
         """
         self.eval()
-        jobs = [(a, int(u0) + s, int(u1)) for a, units in enumerate(units_list) for u0, u1 in units for s in window_starts(int(u1 - u0), SEGMENT, SEGMENT_STRIDE)]  # fmt: skip
+        jobs = [  # (article, unit's first wordpiece, segment start within the unit, unit's end)
+            (a, int(u0), s, int(u1))
+            for a, units in enumerate(units_list)
+            for u0, u1 in units
+            for s in window_starts(int(u1 - u0), SEGMENT, SEGMENT_STRIDE)
+        ]
         n_tech = self.techniques.out_features
         merged = [np.zeros((len(v), N_TAGS + n_tech), np.float32) for v in vectors_list]
         best = [np.full(len(v), -1, dtype=np.int64) for v in vectors_list]
-        jobs.sort(key=lambda j: min(SEGMENT, j[2] - j[1]))
+        jobs.sort(key=lambda j: min(SEGMENT, j[3] - j[1] - j[2]))
         for b in range(0, len(jobs), batch_segments):
             batch = jobs[b : b + batch_segments]
-            lengths = [min(SEGMENT, end - s) for _, s, end in batch]
+            lengths = [min(SEGMENT, end - first - s) for _, first, s, end in batch]
             x = np.zeros((len(batch), max(lengths), vectors_list[batch[0][0]].shape[1]), np.float32)
-            for i, (a, s, _) in enumerate(batch):
-                x[i, : lengths[i]] = vectors_list[a][s : s + lengths[i]]
+            for i, (a, first, s, _) in enumerate(batch):
+                x[i, : lengths[i]] = vectors_list[a][first + s : first + s + lengths[i]]
             tags, techs = self(torch.from_numpy(x), torch.tensor(lengths))
             rows = torch.cat([torch.softmax(tags, -1), torch.sigmoid(techs)], -1).numpy()
-            for i, (a, s, end) in enumerate(batch):
-                unit = _unit_start(units_list[a], s)
-                keep_most_central(merged[a][unit:end], best[a][unit:end], rows[i, : lengths[i]], s - unit, end - unit)
+            for i, (a, first, s, end) in enumerate(batch):
+                keep_most_central(merged[a][first:end], best[a][first:end], rows[i, : lengths[i]], s, end - first)
         return [TokenOutputs(m[:, :N_TAGS], m[:, N_TAGS:], v) for m, v in zip(merged, vectors_list, strict=True)]
-
-
-def _unit_start(units: np.ndarray, position: int) -> int:
-    return int(units[np.searchsorted(units[:, 0], position, side="right") - 1, 0])
 
 
 def _reverse_index(lengths: torch.Tensor, width: int) -> torch.Tensor:

@@ -179,7 +179,7 @@ def cross_validated_report(
 
     The report also keeps each fold's held-out (confidence, right?) pairs, for the reliability diagrams.
     """
-    from spinlens.detect.tune import evaluate_fold, fold_predictions, reliability, tune
+    from spinlens.detect.tune import evaluate_fold, fold_predictions, reliability, reliability_bins, tune
 
     n_folds = max(folds.values()) + 1
     preds = []
@@ -202,24 +202,6 @@ def cross_validated_report(
         "reliability": {kind: reliability_bins(values) for kind, values in pairs.items()},
     }
     return report, final, preds
-
-
-def reliability_bins(pairs: list[tuple[float, bool]], bins: int = 10) -> list[dict]:
-    """Per confidence bin: how many, mean confidence, share right (what a reliability diagram draws)."""
-    rows = []
-    for k in range(bins):
-        inside = [(c, h) for c, h in pairs if k / bins <= c < (k + 1) / bins or (k == bins - 1 and c == 1.0)]
-        if inside:
-            rows.append(
-                {
-                    "low": k / bins,
-                    "high": (k + 1) / bins,
-                    "n": len(inside),
-                    "confidence": float(np.mean([c for c, _ in inside])),
-                    "right": float(np.mean([h for _, h in inside])),
-                }
-            )
-    return rows
 
 
 def plot_reliability(report: dict, path: Path) -> None:

@@ -19,7 +19,6 @@ from spinlens.detect.decide import (
     candidate_spans,
     decide_article,
     label_spans,
-    recurs_in,
 )
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
@@ -120,7 +119,7 @@ def fold_predictions(
             view = ArticleView(text, enc.offsets, out.vectors, out.technique_probs, enc.units)
             logits = clf.logits(np.stack([span_features(view, a, b) for a, b, _ in spans]))
             cands += [
-                (ex.document.id, a, b, s, z, recurs_in(text, a, b)) for (a, b, s), z in zip(spans, logits, strict=True)
+                (ex.document.id, a, b, s, z, view.recurs(a, b)) for (a, b, s), z in zip(spans, logits, strict=True)
             ]
         pred.candidates[t] = cands
     return pred
@@ -305,24 +304,29 @@ def evaluate_fold(pred: FoldPredictions, params: Params, techniques: list[str]) 
     }
 
 
-def calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
-    """Expected calibration error of (confidence, right?) pairs."""
-    if not pairs:
-        return 0.0
-    scores = np.array([c for c, _ in pairs])
-    hits = np.array([h for _, h in pairs], float)
-    ece = 0.0
+def reliability_bins(pairs: list[tuple[float, bool]], bins: int = 10) -> list[dict]:
+    """Per confidence bin: how many, mean confidence, share right (what a reliability diagram draws)."""
+    rows = []
     for k in range(bins):
-        m = (scores >= k / bins) & ((scores < (k + 1) / bins) | (k == bins - 1))
-        if m.any():
-            ece += m.mean() * abs(scores[m].mean() - hits[m].mean())
-    return float(ece)
+        inside = [(c, h) for c, h in pairs if k / bins <= c < (k + 1) / bins or (k == bins - 1 and c == 1.0)]
+        if inside:
+            rows.append(
+                {
+                    "low": k / bins,
+                    "high": (k + 1) / bins,
+                    "n": len(inside),
+                    "confidence": float(np.mean([c for c, _ in inside])),
+                    "right": float(np.mean([h for _, h in inside])),
+                }
+            )
+    return rows
 
 
-def _f1(y: np.ndarray, pred: np.ndarray) -> float:
-    tp = float((y & pred).sum()) if y.dtype == bool else float((y.astype(bool) & pred).sum())
-    p, r = tp / max(1, pred.sum()), tp / max(1, y.sum())
-    return 2 * p * r / (p + r) if p + r else 0.0
+def calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    """Expected calibration error of (confidence, right?) pairs: the bins' gaps, weighted by their sizes."""
+    return float(
+        sum(r["n"] * abs(r["confidence"] - r["right"]) for r in reliability_bins(pairs, bins)) / max(1, len(pairs))
+    )
 
 
 def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:

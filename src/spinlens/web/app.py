@@ -103,7 +103,7 @@ def create_app(
     state: dict[str, Any] = {}
     batch_chars = max_batch_chars if max_batch_chars is not None else BATCH_CHARS_FACTOR * max_chars
     page_html = PAGE.read_text(encoding="utf-8")
-    page_csp = security.page_csp(re.findall(r"<script>(.*?)</script>", page_html, flags=re.S))
+    page_csp = security.page_csp(_inline_scripts(page_html))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinlens-analyse")
     lock = threading.Lock()
 
@@ -135,7 +135,7 @@ def create_app(
         # no badge image from the online validator (validator.swagger.io): nothing from another origin
         swagger_ui_parameters={"validatorUrl": None},
     ).body.decode("utf-8")
-    docs_csp = security.docs_csp(re.findall(r"<script>(.*?)</script>", docs_html, flags=re.S))
+    docs_csp = security.docs_csp(_inline_scripts(docs_html))
 
     app.add_middleware(
         Guard,
@@ -166,9 +166,7 @@ def create_app(
 
     def sign_in_page(request: Request) -> HTMLResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return HTMLResponse(
-            login_page(target), status_code=401, headers={"Content-Security-Policy": security.LOGIN_CSP}
-        )
+        return _login_response(target, status_code=401)
 
     def check_sizes(docs: list[Document], batch: bool) -> None:
         for i, d in enumerate(docs):
@@ -325,7 +323,7 @@ def create_app(
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(next_path: Annotated[str, Query(alias="next")] = "/") -> HTMLResponse:
-        return HTMLResponse(login_page(next_path), headers={"Content-Security-Policy": security.LOGIN_CSP})
+        return _login_response(next_path)
 
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
     def login(
@@ -337,11 +335,7 @@ def create_app(
         if token is None:
             return RedirectResponse(safe_next(next_path), status_code=303)
         if not hmac.compare_digest(token_given.encode("utf-8"), token.encode("utf-8")):
-            return HTMLResponse(
-                login_page(next_path, "Wrong token."),
-                status_code=401,
-                headers={"Content-Security-Policy": security.LOGIN_CSP},
-            )
+            return _login_response(next_path, "Wrong token.", status_code=401)
         response = RedirectResponse(safe_next(next_path), status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -372,6 +366,18 @@ def create_app(
         return HTMLResponse(page_html, headers={"Content-Security-Policy": page_csp})
 
     return app
+
+
+def _login_response(next_path: str, message: str = "", status_code: int = 200) -> HTMLResponse:
+    """The sign-in form, under its own Content-Security-Policy (it posts to this server only)."""
+    return HTMLResponse(
+        login_page(next_path, message), status_code=status_code, headers={"Content-Security-Policy": security.LOGIN_CSP}
+    )
+
+
+def _inline_scripts(page: str) -> list[str]:
+    """The text of each inline <script> of a page (what its Content-Security-Policy allows by hash)."""
+    return re.findall(r"<script>(.*?)</script>", page, flags=re.S)
 
 
 def _validation_detail(errors: Iterable[Any]) -> str:
