@@ -1,5 +1,8 @@
 """The corpus report: one standalone HTML page of plots and tables answering "who uses which techniques, and when".
 
+`render_summary` draws the page from a `stats.CorpusSummary` (plain rows, no database); `render_corpus` and
+`write_corpus_report` first compute that summary from a store. Techniques are shown by their display names.
+
 Plots are drawn with matplotlib as inline SVG (glyphs as paths: no fonts, no scripts, nothing fetched), so the
 page opens anywhere, offline, under a Content-Security-Policy that forbids scripts. Outlet names, titles and
 phrases come from the corpus and are untrusted: HTML escapes them, and labels given to matplotlib have their
@@ -37,8 +40,9 @@ def _label(text: object, width: int = 28) -> str:
     return s.replace("$", r"\$")
 
 
-def _short(technique: str) -> str:
-    return technique.replace("_", " ").split(",")[0]
+def _name(technique: str) -> str:
+    """A technique's display name as a plot label (never cut: the longest is 38 characters)."""
+    return _label(taxonomy.display_name(technique), 40)
 
 
 def _svg(fig) -> str:  # type: ignore[no-untyped-def]
@@ -65,7 +69,7 @@ def outlet_heatmap(rows: list[dict], max_outlets: int = 20) -> str:
     ax = fig.add_subplot()
     image = ax.imshow(values, aspect="auto", cmap="OrRd")
     ax.set_xticks(range(len(rows)), [_label(r["outlet"]) for r in rows], rotation=35, ha="right")
-    ax.set_yticks(range(len(techniques)), [_label(_short(t), 32) for t in techniques])
+    ax.set_yticks(range(len(techniques)), [_name(t) for t in techniques])
     top = max((v for row in values for v in row), default=0) or 1
     for i, row in enumerate(values):
         for j, v in enumerate(row):
@@ -86,7 +90,7 @@ def month_lines(rows: list[dict], techniques: list[str]) -> str:
     ax.plot(months, [r["spans_per_1000_words"] for r in rows], color="#222", linewidth=2.2, label="all techniques")
     for t in techniques:
         colour = taxonomy.get(t).colour
-        ax.plot(months, [r[f"{t}_per_1000_words"] for r in rows], color=colour, linewidth=1.4, label=_short(t))
+        ax.plot(months, [r[f"{t}_per_1000_words"] for r in rows], color=colour, linewidth=1.4, label=_name(t))
     ax.set_ylabel("spans per 1,000 words")
     ax.set_title("Techniques over time (by month of publication)")
     step = max(1, len(months) // 18)
@@ -126,13 +130,12 @@ def outlet_month_lines(rows: list[dict], max_outlets: int = 8) -> str:
 def training_bars(rows: list[dict]) -> str:
     fig = _figure(10, 4.2)
     ax = fig.add_subplot()
-    names = [_short(r["technique"]) for r in rows]
     x = range(len(rows))
     ax.bar([i - 0.2 for i in x], [r["corpus_share"] for r in rows], width=0.4, label="this corpus (predicted)")
     ax.bar(
         [i + 0.2 for i in x], [r["training_share"] or 0 for r in rows], width=0.4, label="PTC train (gold)", alpha=0.7
     )
-    ax.set_xticks(list(x), [_label(n, 22) for n in names], rotation=40, ha="right")
+    ax.set_xticks(list(x), [_name(r["technique"]) for r in rows], rotation=40, ha="right")
     ax.set_ylabel("share of all spans")
     ax.set_title("Mix of techniques: this corpus against the training data")
     ax.legend(frameon=False)
@@ -154,25 +157,12 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], cell: Callable[[dic
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def render_corpus(
-    store: Store,
-    scope: st.Scope | None = None,
-    training: dict | None = None,
-    article_link: Callable[[int], str] | None = None,
-    n_articles: int = 20,
-    dense: list[dict] | None = None,
-) -> str:
-    """The report page. ``article_link(analysis_id)`` gives the href of an article's highlighted view; ``dense``:
-    the rows of `stats.densest`, when the caller has them already."""
-    scope = scope or st.choose_scope(store)
-    info = st.overview(store, scope)
-    outlets = st.by_outlet(store, scope)
-    months = st.by_month(store, scope)
-    techniques = st.by_technique(store, scope)
-    outlet_months = [r for r in st.by_outlet_and_month(store, scope) if r["documents"] >= MIN_DOCUMENTS]
-    phrases = st.top_phrases(store, scope)
-    dense = dense if dense is not None else st.densest(store, scope, limit=n_articles)
-    compare = st.against_training(techniques, training)
+def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str] | None = None) -> str:
+    """The report page of a `CorpusSummary`. ``article_link(analysis_id)`` gives the href of an article's
+    highlighted view (no link without it)."""
+    scope, info, months, techniques = summary.scope, summary.overview, summary.months, summary.techniques
+    outlets, phrases, dense, compare = summary.outlets, summary.phrases, summary.densest, summary.against_training
+    outlet_months = [r for r in summary.outlet_months if r["documents"] >= MIN_DOCUMENTS]
     top_techniques = [r["technique"] for r in techniques if r["spans"]][:5]
 
     def article_cell(r: dict, key: str) -> str:
@@ -183,11 +173,15 @@ def render_corpus(
             return f'<a href="{_e(url)}" rel="noreferrer">source</a>' if url.startswith(("http://", "https://")) else ""
         return ""
 
+    def technique_cell(r: dict, key: str) -> str:
+        return _e(taxonomy.display_name(r[key])) if key == "technique" else ""
+
     def phrase_cell(r: dict, key: str) -> str:
         if key in ("top_outlets", "targets"):
             return _e(", ".join(r[key])) or "&ndash;"
         if key == "technique":
-            return f'<span class="sw" style="background:{taxonomy.get(r[key]).colour}"></span>{_e(_short(r[key]))}'
+            colour = taxonomy.get(r[key]).colour
+            return f'<span class="sw" style="background:{colour}"></span>{_e(taxonomy.display_name(r[key]))}'
         return ""
 
     dated = [r for r in months if r["month"] != st.UNKNOWN and r["documents"] >= MIN_DOCUMENTS]
@@ -238,6 +232,7 @@ def render_corpus(
                 ("#spans_per_1000_words", "per 1,000 words"),
                 ("#mean_span_confidence", "mean confidence"),
             ],
+            technique_cell,
         ),
         "<h2>Most frequent name-calling and loaded language</h2>",
         "<p class=note>Targets are a heuristic: the capitalised name inside the phrase, else the nearest one in its "
@@ -268,11 +263,13 @@ def render_corpus(
             article_cell,
         ),
         "<h2>This corpus against the training data</h2>",
-        f"<figure>{training_bars(compare)}</figure>" if training else "<p>The model carries no training profile.</p>",
+        f"<figure>{training_bars(compare)}</figure>"
+        if summary.has_training_profile
+        else "<p>The model carries no training profile.</p>",
         "<p class=note>Differences are partly the corpus and partly the model: the corpus side is predicted, the "
         "training side is gold. Rates per 1,000 words: "
         + ", ".join(
-            f"{_e(_short(r['technique']))} {r['corpus_per_1000_words']} vs {r['training_per_1000_words']}"
+            f"{_e(taxonomy.display_name(r['technique']))} {r['corpus_per_1000_words']} vs {r['training_per_1000_words']}"
             for r in compare[:6]
         )
         + ".</p>",
@@ -285,6 +282,17 @@ def render_corpus(
 """
 
 
+def render_corpus(
+    store: Store,
+    scope: st.Scope | None = None,
+    training: dict | None = None,
+    article_link: Callable[[int], str] | None = None,
+    n_articles: int = 20,
+) -> str:
+    """The report page of the analyses in ``store`` (see `render_summary`)."""
+    return render_summary(st.summarize(store, scope, training, n_articles), article_link)
+
+
 def write_corpus_report(
     store: Store, output: str | Path, scope: st.Scope | None = None, training: dict | None = None, n_articles: int = 20
 ) -> Path:
@@ -292,14 +300,12 @@ def write_corpus_report(
     from spinlens.report.html import render_analysis
 
     output = Path(output)
-    scope = scope or st.choose_scope(store)
+    summary = st.summarize(store, scope, training, n_articles)
     pages = output.with_name(output.stem + "-articles")
     pages.mkdir(parents=True, exist_ok=True)
-    dense = st.densest(store, scope, limit=n_articles)
-    for row in dense:
+    for row in summary.densest:
         analysis = store.get(row["analysis_id"])
         if analysis is not None:
             (pages / f"{row['analysis_id']}.html").write_text(render_analysis(analysis), encoding="utf-8")
-    page = render_corpus(store, scope, training, lambda i: f"{pages.name}/{i}.html", n_articles, dense)
-    output.write_text(page, encoding="utf-8")
+    output.write_text(render_summary(summary, lambda i: f"{pages.name}/{i}.html"), encoding="utf-8")
     return output

@@ -11,6 +11,7 @@ import html
 from spinlens import taxonomy
 from spinlens.document import Analysis
 from spinlens.formats.results import CONFIDENCE_HELP, summary
+from spinlens.textutil import title_of
 
 _CSS = """
 body{font:16px/1.6 Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;display:grid;grid-template-columns:1fr 16rem;gap:2rem}
@@ -58,7 +59,9 @@ def render_analysis(analysis: Analysis) -> str:
             + f"<p>{_escape(taxonomy.get(s.technique, analysis.scheme).definition)}</p>"
             for s in active
         )
-        label = "; ".join(f"{s.technique} {'' if s.score is None else f'{s.score:.2f}'}" for s in active)
+        label = "; ".join(
+            f"{taxonomy.display_name(s.technique)} {'' if s.score is None else f'{s.score:.2f}'}" for s in active
+        )
         parts.append(
             f'<span class="s" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
         )
@@ -66,15 +69,15 @@ def render_analysis(analysis: Analysis) -> str:
     for s in spans:
         counts[s.technique] = counts.get(s.technique, 0) + 1
     rows = "".join(
-        f'<tr><td><span class="sw" style="background:{taxonomy.get(t, analysis.scheme).colour}"></span>{_escape(t)}</td><td>{n}</td></tr>'
+        f'<tr><td><span class="sw" style="background:{taxonomy.get(t, analysis.scheme).colour}"></span>{_escape(taxonomy.display_name(t))}</td><td>{n}</td></tr>'
         for t, n in sorted(counts.items(), key=lambda kv: -kv[1])
     )
     verdicts = "".join(
-        f"<tr><td>{_escape(v.technique)}</td><td>{v.probability:.0%}</td></tr>"
+        f"<tr><td>{_escape(taxonomy.display_name(v.technique))}</td><td>{v.probability:.0%}</td></tr>"
         for v in analysis.techniques
         if v.present
     )
-    title = doc.title or text.lstrip("\ufeff").strip().split("\n", 1)[0][:120] or doc.id
+    title = doc.title or title_of(text, 120) or doc.id
     score = "n/a" if analysis.propaganda_score is None else f"{analysis.propaganda_score:.0%}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

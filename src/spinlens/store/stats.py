@@ -7,10 +7,9 @@ articles compare. Only one (model, version) is counted at a time: by default the
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
 from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, SpanRow, Store
+from spinlens.textutil import is_listable_phrase, likely_target, title_of
 
 UNKNOWN = "(unknown)"
 PHRASE_TECHNIQUES = ("Name_Calling,Labeling", "Loaded_Language")
@@ -185,46 +185,13 @@ def failures(store: Store, limit: int = 10_000) -> list[dict]:
     return [{"ref": ref, "stage": stage, "reason": reason} for ref, stage, reason in rows]
 
 
-_NAME = re.compile(r"(?<![\w-])[A-Z][\w'’-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’-]*)*")
-_NOT_NAMES = {"The", "A", "An", "This", "That", "These", "Those", "It", "They", "We", "He", "She", "I", "You", "Our"}
-
-
-def _names(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
-    """Capitalised word runs in text[lo:hi]; a sentence's first word is dropped (its capital says nothing)."""
-    found = []
-    for m in _NAME.finditer(text, lo, hi):
-        start, words = m.start(), m.group(0).split()
-        before = text[max(0, start - 10) : start].rstrip()
-        if not before or before[-1] in '.!?\n"“:' or start == 0:
-            words = words[1:]
-        name = " ".join(words)
-        if name and name not in _NOT_NAMES:
-            found.append((start, m.end(), name))
-    return found
-
-
-def likely_target(text: str, start: int, end: int, window: int = 80) -> str | None:
-    """The name a phrase is aimed at: a capitalised name inside the span, else the nearest one in its sentence.
-
-    A heuristic (no parser): good for "the Kiev regime" -> Kiev, "puppets of Brussels" -> Brussels; it can pick
-    the wrong name in a sentence that has several.
-    """
-    inside = _names(text, start, end)
-    if inside:
-        return inside[0][2]
-    lo, hi = max(0, start - window), min(len(text), end + window)
-    cut = max(text.rfind(".", lo, start), text.rfind("\n", lo, start))
-    sentence_lo = cut + 1 if cut != -1 else lo
-    ends = [i for i in (text.find(".", end, hi), text.find("\n", end, hi)) if i != -1]
-    sentence_hi = min(ends, default=hi)
-    near = [(min(abs(a - end), abs(start - b)), name) for a, b, name in _names(text, sentence_lo, sentence_hi)]
-    return min(near)[1] if near else None
-
-
 def top_phrases(
     store: Store, scope: Scope, techniques: Sequence[str] = PHRASE_TECHNIQUES, limit: int = 15, examples: int = 40
 ) -> list[dict]:
-    """The most frequent phrases of these techniques, the outlets using them, and their likely targets."""
+    """The most frequent phrases of these techniques, the outlets using them, and their likely targets.
+
+    Phrases of function words alone ("an", "of the") or of one character are left out (`textutil.is_listable_phrase`).
+    """
     phrase = func.lower(SpanRow.snippet)
     base = (
         select(DocumentRow)
@@ -241,11 +208,10 @@ def top_phrases(
         )
         .group_by(phrase, SpanRow.technique)
         .order_by(func.count(SpanRow.id).desc(), func.min(SpanRow.id))  # ties: first seen (collations differ)
-        .limit(limit)
     )
     rows = []
     with Session(store.engine) as s:
-        for text, technique, n, n_outlets in s.execute(q).all():
+        for text, technique, n, n_outlets in _listable(s, q, limit):
             where = base.where(phrase == text, SpanRow.technique == technique)
             spots = s.execute(
                 where.with_only_columns(DocumentRow.text, SpanRow.start, SpanRow.end)
@@ -270,6 +236,19 @@ def top_phrases(
                 }
             )
     return rows
+
+
+def _listable(s: Session, q, limit: int) -> list:  # type: ignore[no-untyped-def]
+    """The first ``limit`` rows of the ordered query ``q`` whose first column is a listable phrase, read in pages."""
+    kept: list = []
+    offset, page = 0, 4 * limit
+    while len(kept) < limit:
+        batch = s.execute(q.limit(page).offset(offset)).all()
+        kept += [r for r in batch if is_listable_phrase(r[0])]
+        if len(batch) < page:
+            break
+        offset += page
+    return kept[:limit]
 
 
 def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) -> list[dict]:
@@ -301,7 +280,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
         return [
             {
                 "analysis_id": r.id,
-                "title": r.title or r.text.lstrip("\ufeff").strip().split("\n", 1)[0][:200],
+                "title": r.title or title_of(r.text, 200),
                 "outlet": r.outlet or UNKNOWN,
                 "date": r.published.date().isoformat() if r.published else None,
                 "url": r.url,
@@ -336,6 +315,7 @@ def against_training(corpus: list[dict], profile: dict | None) -> list[dict]:
 
 
 def overview(store: Store, scope: Scope) -> dict:
+    """Totals: documents, duplicates, words, outlets, first and last date, failures and documents not analysed yet."""
     with Session(store.engine) as s:
         docs, words, dupes = s.execute(
             select(
@@ -361,6 +341,47 @@ def overview(store: Store, scope: Scope) -> dict:
         "failures": counts["failures"],
         "pending": store.count_pending(scope.model, scope.version),
     }
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    """Everything the corpus report shows, as plain rows: render it (`report.corpus.render_summary`) without a database.
+
+    Each list holds the rows of the function of the same name in this module; ``against_training`` those of
+    `against_training`, and ``has_training_profile`` whether the model carried a training profile to compare with.
+    """
+
+    scope: Scope
+    overview: dict
+    outlets: list[dict] = field(default_factory=list)
+    months: list[dict] = field(default_factory=list)
+    outlet_months: list[dict] = field(default_factory=list)
+    techniques: list[dict] = field(default_factory=list)
+    phrases: list[dict] = field(default_factory=list)
+    densest: list[dict] = field(default_factory=list)
+    against_training: list[dict] = field(default_factory=list)
+    has_training_profile: bool = False
+
+
+def summarize(
+    store: Store, scope: Scope | None = None, training: dict | None = None, n_articles: int = 20
+) -> CorpusSummary:
+    """The numbers of the corpus report for ``scope`` (default: `choose_scope`), against the model's ``training``
+    profile when there is one; ``n_articles``: how many of the densest articles to list."""
+    scope = scope or choose_scope(store)
+    techniques = by_technique(store, scope)
+    return CorpusSummary(
+        scope=scope,
+        overview=overview(store, scope),
+        outlets=by_outlet(store, scope),
+        months=by_month(store, scope),
+        outlet_months=by_outlet_and_month(store, scope),
+        techniques=techniques,
+        phrases=top_phrases(store, scope),
+        densest=densest(store, scope, limit=n_articles),
+        against_training=against_training(techniques, training),
+        has_training_profile=bool(training),
+    )
 
 
 DIMENSIONS = {"outlet": by_outlet, "month": by_month, "outlet-month": by_outlet_and_month, "technique": by_technique}
