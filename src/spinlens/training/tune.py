@@ -6,12 +6,10 @@ from thresholds and calibration tuned on the other folds' held-out predictions, 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from spinlens.detect.corpus import Example
 from spinlens.detect.decide import (
     Params,
     SpanDecision,
@@ -19,12 +17,14 @@ from spinlens.detect.decide import (
     candidate_spans,
     decide_article,
     label_spans,
+    rank_techniques,
 )
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.techniques import TechniqueClassifier, fit_temperature
 from spinlens.evaluate.scorers import score_article, score_flc, score_si, score_tc
 from spinlens.formats.ptc import Label
+from spinlens.training.examples import Example
 
 # (extent threshold, acceptance threshold) pairs tried for span decoding
 SPAN_THRESHOLDS = tuple((low, high) for low in (0.3, 0.35, 0.4) for high in (0.45, 0.5, 0.55, 0.6))
@@ -53,7 +53,7 @@ TC_C = 0.002
 def gold_span_features(
     examples: list[Example], outputs: dict[str, TokenOutputs]
 ) -> tuple[np.ndarray, np.ndarray, list[Label]]:
-    from spinlens.detect.train import TECHNIQUES
+    from spinlens.training.train import TECHNIQUES
 
     index = {t: i for i, t in enumerate(TECHNIQUES)}
     feats, ys, rows = [], [], []
@@ -67,18 +67,6 @@ def gold_span_features(
             ys.append(index[lab.technique])
             rows.append(lab)
     return np.stack(feats), np.array(ys), rows
-
-
-def assign_techniques(probs: np.ndarray, rows: list[Label], techniques: list[str]) -> list[Label]:
-    """One technique per template line; a span listed k times gets its k most likely techniques."""
-    seen: Counter = Counter()
-    out = []
-    for p, r in zip(probs, rows, strict=True):
-        key = (r.article_id, r.start, r.end)
-        rank = min(seen[key], len(techniques) - 1)
-        seen[key] += 1
-        out.append(Label(r.article_id, r.start, r.end, techniques[int(np.argsort(-p)[rank])]))
-    return out
 
 
 @dataclass
@@ -283,7 +271,10 @@ def reliability(pred: FoldPredictions, params: Params, techniques: list[str]) ->
 
 def evaluate_fold(pred: FoldPredictions, params: Params, techniques: list[str]) -> dict[str, float]:
     probs = _softmax(pred.tc_logits, params.temperature)
-    tc = score_tc(pred.tc_rows, assign_techniques(probs, pred.tc_rows, techniques))
+    ranked = rank_techniques(probs, [(r.article_id, r.start, r.end) for r in pred.tc_rows], techniques)
+    tc = score_tc(
+        pred.tc_rows, [Label(r.article_id, r.start, r.end, t) for r, t in zip(pred.tc_rows, ranked, strict=True)]
+    )
     decisions = _decisions(pred, techniques, params)
     si = score_si(pred.gold, _flat(decisions, with_technique=False))
     flc = score_flc(pred.gold, _flat(decisions))

