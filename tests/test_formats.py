@@ -71,7 +71,10 @@ def test_jsonl_round_trip(tmp_path):
         ('{"id": 1, "text": "ok"', "invalid JSON"),
         ('["not", "an", "object"]', "expected a JSON object"),
         ('{"id": 1}', "field 'text' is missing"),
-        ('{"id": 1, "text": "x", "date": "not a date"}', "field 'date': Input should be a valid date"),
+        ('{"id": 1, "text": "Some text.", "title": 5}', "field 'title': Input should be a valid string"),
+        ('{"id": 1, "text": "unterminated', r"invalid JSON \(Unterminated string starting at column 19\)"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"id": 1, "text": "' + "x" * 300 + '"}', "one character"),
     ],
 )
 def test_jsonl_errors_name_the_line(tmp_path, line, message):
@@ -80,6 +83,16 @@ def test_jsonl_errors_name_the_line(tmp_path, line, message):
     with pytest.raises(InputError, match=message) as info:
         read_jsonl(path)
     assert info.value.line == 3 and "c.jsonl:3" in str(info.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_text_with_a_bom_is_decoded_not_called_binary(tmp_path, encoding):
+    (tmp_path / "a.txt").write_text("Café\nnews.", encoding=encoding)
+    assert read_text(tmp_path / "a.txt").text == "\ufeffCafé\nnews."  # the BOM is character 0, as in UTF-8
+    (tmp_path / "b.txt").write_bytes("ok\n".encode(encoding) + b"\xff")
+    with pytest.raises(InputError, match=f"not valid {encoding.upper()}") as info:
+        read_text(tmp_path / "b.txt")
+    assert info.value.line == 2
 
 
 def test_ptc_labels_fixture_round_trip(tmp_path):

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from spinlens.formats.rows import Columns
 from spinlens.sources import Options, iter_items
 
@@ -123,3 +125,257 @@ def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
     items = list(iter_items([tmp_path / "nope", tmp_path / "x.pdf"], Options(outlet="Given")))
     assert items[0].error == "no such file or folder"
     assert "unknown file type '.pdf'" in items[1].error
+
+
+# --- issue 12: no input stops a run ------------------------------------------------------------------------------
+
+
+def _refs(items, root: Path) -> dict:
+    return {it.ref.replace(str(root) + "/", ""): it for it in items}
+
+
+def test_jsonl_line_nested_100000_deep_is_a_recorded_failure_not_a_recursion_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"text": "Before."}\n' + "[" * 100_000 + "]" * 100_000 + '\n{"text": "After."}\n')
+    items = _refs(iter_items([path]), tmp_path)
+    assert items["deep.jsonl:1"].document.text == "Before."
+    assert items["deep.jsonl:2"].document is None and "nested too deeply" in items["deep.jsonl:2"].error
+    assert items["deep.jsonl:3"].document.text == "After."
+
+
+def test_any_reader_exception_becomes_a_recorded_failure_and_the_next_file_is_read(tmp_path: Path, monkeypatch) -> None:
+    from spinlens import sources
+
+    def broken(path, options):
+        raise ZeroDivisionError("reader bug")
+
+    monkeypatch.setitem(sources.READERS, ".html", broken)
+    (tmp_path / "a.html").write_text(PAGE, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("The next file is read.", encoding="utf-8")
+    items = _refs(iter_items([tmp_path]), tmp_path)
+    assert items["a.html"].document is None and "ZeroDivisionError: reader bug" in items["a.html"].error
+    assert items["b.txt"].document.text == "The next file is read."
+
+
+def test_any_row_exception_becomes_a_recorded_failure_naming_the_line(tmp_path: Path, monkeypatch) -> None:
+    from spinlens.sources import tables
+
+    real = tables.document_from_row
+
+    def flaky(row, *args, **kwargs):
+        if row.get("text") == "boom":
+            raise KeyError("unexpected")
+        return real(row, *args, **kwargs)
+
+    monkeypatch.setattr(tables, "document_from_row", flaky)
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "boom"}\n{"text": "Fine row."}\n')
+    items = _refs(iter_items([path]), tmp_path)
+    assert items["r.jsonl:1"].document is None and "KeyError" in items["r.jsonl:1"].error
+    assert items["r.jsonl:2"].document.text == "Fine row."
+
+
+def test_folder_below_a_dot_directory_is_read_and_hidden_files_below_it_are_not(tmp_path: Path) -> None:
+    corpus = tmp_path / ".cache" / "corpus"
+    (corpus / ".git").mkdir(parents=True)
+    (corpus / "a.txt").write_text("An article under a dot-directory.", encoding="utf-8")
+    (corpus / ".git" / "b.txt").write_text("Hidden below the folder given.", encoding="utf-8")
+    (corpus / ".c.txt").write_text("A hidden file.", encoding="utf-8")
+    items = list(iter_items([corpus]))
+    assert [(Path(it.ref).name, it.document is not None) for it in items] == [("a.txt", True)]
+
+
+def test_symlink_loops_and_broken_links_are_recorded_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "ok.txt").write_text("A real article.", encoding="utf-8")
+    (tmp_path / "loop-a.txt").symlink_to(tmp_path / "loop-b.txt")
+    (tmp_path / "loop-b.txt").symlink_to(tmp_path / "loop-a.txt")
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "deleted.txt")
+    items = _refs(iter_items([tmp_path]), tmp_path)
+    assert items["ok.txt"].document is not None
+    assert items["loop-a.txt"].error == items["loop-b.txt"].error == "symbolic link loop"
+    assert items["gone.txt"].error.startswith("broken symbolic link")
+
+
+def test_a_folder_without_inputs_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("not an input", encoding="utf-8")
+    (item,) = iter_items([tmp_path])
+    assert item.ref == str(tmp_path) and item.document is None and "no input files" in item.error
+
+
+# --- one character limit for every source ------------------------------------------------------------------------
+
+
+def test_max_chars_is_one_limit_for_every_source(tmp_path: Path) -> None:
+    from spinlens.sources.base import MAX_CHARS
+
+    assert MAX_CHARS == 200_000 and Options().max_chars == MAX_CHARS
+    body = "Words of a long article. " * 10  # 250 characters
+    (tmp_path / "a.txt").write_text(body, encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": body}) + "\n")
+    (tmp_path / "c.csv").write_text(f"text\n{body}\n")
+    (tmp_path / "d.rss").write_text(
+        f"<rss><channel><item><guid>e1</guid><description>{body}</description></item></channel></rss>"
+    )
+    page = PAGE.replace("</article>", f"<p>{body}</p></article>")
+    (tmp_path / "e.html").write_text(page, encoding="utf-8")
+    items = list(iter_items([tmp_path], Options(max_chars=200)))
+    assert len(items) == 5
+    for it in items:
+        assert it.document is None and "characters, over the limit of 200 (--max-chars)" in it.error, it
+    assert all(it.document for it in iter_items([tmp_path], Options(max_chars=2_000)))
+
+
+def test_a_20_mb_txt_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "huge.txt"
+    path.write_bytes(b"All work and no play. " * 1_000_000)  # 22 MB
+    tracemalloc.start()
+    (item,) = iter_items([path])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert item.document is None and "over the limit of 200,000 characters (--max-chars)" in item.error
+    assert peak < 5_000_000
+
+
+# --- junk is flagged, not analysed -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("A plain sentence of news.", None),
+        ("Я читаю новости. 我在看新闻。", None),
+        ("   \n\t", "text is empty"),
+        ("12345 678 !!! ... 2024-01-01", "no words"),
+        ("x" * 5_000_000, "one character"),
+        ("Headline\n" + "=" * 200, "one character"),
+        ('<div class="a"><span style="b">Hi</span><br/><img src="x.png"/></div>' * 50, "markup"),
+        ("Laughs " + "&lol9;" * 12, "markup"),
+        ('The regime lies <script>alert(1)</script><img src=x onerror="alert(2)"> every day!', None),
+    ],
+)
+def test_why_not_text_flags_degenerate_texts(text: str, reason: str | None) -> None:
+    from spinlens.sources.base import why_not_text
+
+    problem = why_not_text(text)
+    assert problem is None if reason is None else reason in problem
+
+
+def test_junk_txt_files_are_recorded_failures(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("x" * 100_000, encoding="utf-8")
+    (tmp_path / "page.txt").write_text(PAGE.replace("<p>", "<p class='p' style='color:red'>") * 2, encoding="utf-8")
+    items = _refs(iter_items([tmp_path]), tmp_path)
+    assert "one character" in items["x.txt"].error
+    assert "markup" in items["page.txt"].error
+
+
+def test_truncated_csv_with_an_unclosed_quote_is_a_recorded_failure(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text('id,text\n1,First row.\n2,"An unclosed quote\n3,swallowed\n4,rows\n')
+    items = _refs(iter_items([path]), tmp_path)
+    assert items["t.csv:2"].document.text == "First row."
+    bad = [it for it in items.values() if it.document is None]
+    assert len(bad) == 1 and bad[0].ref.endswith("t.csv:3") and "unclosed quote" in bad[0].error
+
+
+def test_billion_laughs_feed_is_a_failure_not_an_article(tmp_path: Path) -> None:
+    lol = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    path = tmp_path / "lol.rss"
+    path.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol0 "lol">{lol}]>'
+        "<rss><channel><title>T</title><item><guid>1</guid><title>Laughs &lol9;</title></item></channel></rss>"
+    )
+    (item,) = iter_items([path])
+    assert item.document is None and "entit" in item.error
+
+
+# --- messages ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_files_with_a_bom_are_decoded_not_called_binary(tmp_path: Path, encoding: str) -> None:
+    bom = "\ufeff" if encoding.endswith("be") else ""  # the plain codecs write their own BOM
+    (tmp_path / "a.txt").write_text(bom + "Café news.", encoding=encoding)
+    (tmp_path / "b.csv").write_text(bom + "text\nCafé row.\n", encoding=encoding)
+    (tmp_path / "c.jsonl").write_text(bom + '{"text": "Café line."}\n', encoding=encoding)
+    (tmp_path / "d.html").write_text(bom + PAGE, encoding=encoding)
+    items = _refs(iter_items([tmp_path]), tmp_path)
+    assert items["d.html"].document.title == "Headline here"
+    assert items["a.txt"].document.text.lstrip("\ufeff") == "Café news."
+    assert items["b.csv:2"].document.text == "Café row."
+    assert items["c.jsonl:1"].document.text == "Café line."
+
+
+def test_csv_row_with_extra_fields_says_how_many(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("id,title,text,source\n1,T,Fine,S\n2,T,Body,S,extra\n")
+    items = _refs(iter_items([path]), tmp_path)
+    assert items["x.csv:3"].error == "5 fields, header has 4"
+
+
+def test_json_error_message_does_not_say_at_at(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"text": "unterminated\n')
+    (item,) = iter_items([path])
+    assert item.error == "invalid JSON (Unterminated string starting at column 10)"
+
+
+# --- `spinlens analyze` reads through sources/ -------------------------------------------------------------------
+
+
+def test_analyze_reads_every_input_through_sources_and_reports_each_failure_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spinlens.cli import app
+
+    (tmp_path / "good.txt").write_text("The corrupt regime lies to its people every single day.", encoding="utf-8")
+    (tmp_path / "bad.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    style = "<style>.regime { color: red } /* lies */</style>"
+    (tmp_path / "page.html").write_text(PAGE.replace("</head>", style + "</head>"), encoding="utf-8")
+    (tmp_path / "rows.jsonl").write_text('{"id": "row-1", "text": "A plain row of news."}\n{broken\n')
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path), "--format", "jsonl"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    records = {r["id"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert set(records) == {"good", "page", "row-1"}
+    page = records["page"]  # the article trafilatura found, not the page's markup and style code
+    assert page["title"] == "Headline here" and page["characters"] < 300
+    assert not any("color" in s["text"] for s in page["spans"])
+    failures = [line for line in res.stderr.splitlines() if line.startswith(str(tmp_path))]
+    assert failures == [
+        f"{tmp_path}/bad.txt: not valid UTF-8 (byte 0xe9 at offset 3); re-save the file as UTF-8",
+        f"{tmp_path}/rows.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes at column 2)",
+    ]
+
+
+def test_analyze_max_chars_and_an_io_error_are_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spinlens.cli import app
+
+    path = tmp_path / "a.txt"
+    path.write_text("The corrupt regime lies to its people every single day.", encoding="utf-8")
+    res = CliRunner().invoke(app, ["analyze", str(path), "--max-chars", "20"])
+    assert res.exit_code == 2 and f"{path}: text has 55 characters, over the limit of 20 (--max-chars)" in res.stderr
+    res = CliRunner().invoke(app, ["analyze", str(path), "-o", str(tmp_path / "no" / "such" / "out.json")])
+    assert res.exit_code == 2 and "Traceback" not in res.output and isinstance(res.exception, SystemExit)
+    assert res.stderr.count("\n") == 1 and "No such file or directory" in res.stderr
+
+
+def test_analyze_inputs_keep_ptc_ids_and_refuse_a_second_document_with_the_same_id(tmp_path: Path) -> None:
+    from spinlens.cli import _read_inputs
+
+    ptc = tmp_path / "ptc"
+    ptc.mkdir()
+    (ptc / "article111.txt").write_text("A PTC article.", encoding="utf-8")
+    (ptc / "notes.jsonl").write_text('{"text": "Not an article of this folder."}\n')
+    docs, failures = _read_inputs([str(ptc)])
+    assert [d.id for d in docs] == ["111"] and failures == []
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("First text.", encoding="utf-8")
+    (tmp_path / "b" / "x.txt").write_text("Second text.", encoding="utf-8")
+    docs, failures = _read_inputs([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert [d.text for d in docs] == ["First text."]
+    assert failures == [f"{tmp_path}/b/x.txt: id 'x' is also the id of {tmp_path}/a/x.txt; ids must be unique"]

@@ -208,28 +208,50 @@ class OutputFormat(StrEnum):
     html = "html"
 
 
-def _read_inputs(paths: list[str]) -> list:  # type: ignore[type-arg]
-    from spinlens.document import Document
-    from spinlens.formats.ptc import read_articles
-    from spinlens.formats.text import decode, read_text
+def _read_inputs(paths: list[str], max_chars: int = 200_000) -> tuple[list, list[str]]:  # type: ignore[type-arg]
+    """The documents to analyse, and one line (``ref: reason``) for each input that cannot be read.
 
-    docs = []
+    Every input is read by `spinlens.sources`, as `batch` reads it; ``-`` is standard input, as text.
+    """
+    from spinlens.sources import Options, iter_items
+    from spinlens.sources.base import one_line
+    from spinlens.sources.text import stream_item
+
+    options = Options(max_chars=max_chars)
+    docs, failures, seen = [], [], {}
     for p in paths:
         if p == "-":
-            text = decode(sys.stdin.buffer.read(), "<stdin>")
-            if not text.strip():
-                raise SpinlensError("<stdin>: no text on standard input")
-            docs.append(Document(id="stdin", text=text))
-        elif Path(p).is_dir():
-            docs.extend(read_articles(p).values())
+            items = [stream_item(sys.stdin.buffer, "<stdin>", "stdin", options)]
         else:
-            docs.append(read_text(p))
-    return docs
+            items = iter_items(_ptc_articles(Path(p)) or [p], options)
+        for item in items:
+            if item.document is None:
+                reason = item.error
+            elif (first := seen.setdefault(item.document.id, item.ref)) != item.ref:
+                reason = f"id {item.document.id!r} is also the id of {first}; ids must be unique"
+            else:
+                docs.append(item.document)
+                continue
+            failures.append(one_line(f"{item.ref}: {reason}", 2000))  # one line, whatever a name or an id holds
+    return docs, failures
+
+
+def _ptc_articles(path: Path) -> list[Path] | None:
+    """The *.txt files of a PTC article folder (``article<ID>.txt``: ids as PTC's), read as PTC does; else None."""
+    import re
+
+    if not path.is_dir():
+        return None
+    files = sorted(path.glob("*.txt"))
+    return files if any(re.fullmatch(r"article\d+\.txt", f.name) for f in files) else None
 
 
 @app.command()
 def analyze(
-    paths: Annotated[list[str], typer.Argument(help="Files, folders of *.txt articles, or - for standard input")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Files and folders: .txt, .html, .jsonl, .csv, RSS/Atom (.rss .atom .xml); - for stdin"),
+    ],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format")] = OutputFormat.json,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output file (html: a folder for several articles)")
@@ -240,30 +262,49 @@ def analyze(
     model: Annotated[
         str | None, typer.Option(help="Model directory (default: the model shipped with spinlens)")
     ] = None,
+    max_chars: Annotated[
+        int, typer.Option(min=1, help="Longest document in characters (a longer one is reported, not analysed)")
+    ] = 200_000,
 ) -> None:
     """Find and label propaganda technique spans in articles.
+
+    Every readable input is analysed; each one that is not is named on stderr, and the exit status is then 2.
 
     Example: spinlens analyze article.txt --format html -o article.html
     """
     import spinlens
-    from spinlens.formats import results
-    from spinlens.progress import progress
 
+    docs, failures = _read_inputs(paths, max_chars)
+    for line in failures:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not docs:
+        _fail(SpinlensError("nothing to analyse" + (": no input could be read" if failures else "")))
     try:
-        docs = _read_inputs(paths)
         nlp = spinlens.load(model)
         if spans is not None:
             _label_template(nlp, docs, spans, output)
-            return
-        analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
+        else:
+            _write_analyses(nlp, docs, fmt, output)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
+    except OSError as exc:  # writing the output: one line, not a traceback
+        _fail(SpinlensError(f"{exc.filename or output}: {exc.strerror or exc}"))
+    if failures:
+        err.print(f"{len(failures)} input(s) could not be read (listed above); {len(docs)} analysed")
+        raise typer.Exit(2)
+
+
+def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
+    from spinlens.formats import results
+    from spinlens.progress import progress
+
+    if fmt is OutputFormat.html and len(docs) > 1 and output is None:
+        raise SpinlensError("--format html with several articles needs -o FOLDER (one page per article)")
+    analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
     if fmt is OutputFormat.html:
         from spinlens.report import render_analysis
 
-        if len(analyses) > 1:
-            if output is None:
-                _fail(SpinlensError("--format html with several articles needs -o FOLDER (one page per article)"))
+        if output is not None and len(analyses) > 1:
             output.mkdir(parents=True, exist_ok=True)
             for a in analyses:
                 (output / f"{_safe_name(a.document.id)}.html").write_text(render_analysis(a), encoding="utf-8")

@@ -8,27 +8,24 @@ from pathlib import Path
 
 from spinlens.document import Document
 from spinlens.errors import InputError
-from spinlens.formats.rows import Columns, document_from_row
-from spinlens.formats.text import decode
 
 
 def iter_jsonl(path: str | Path) -> Iterator[Document]:
-    """Documents from a JSONL file. A bad line raises InputError naming file and line; blank lines are skipped."""
+    """Documents from a JSONL file, read by `spinlens.sources` (the corpus reader, whose rules and limits apply).
+
+    Where a corpus run records a bad line and goes on, this stops there: InputError naming the file and line.
+    """
+    from spinlens.sources import Options
+    from spinlens.sources.tables import read_jsonl as read_items
+
     path = Path(path)
-    text = decode(path.read_bytes(), path)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON ({exc.msg} at column {exc.colno})", path, number) from None
-        if not isinstance(row, dict):
-            raise InputError(f"expected a JSON object, got {type(row).__name__}", path, number)
-        try:
-            yield document_from_row(row, Columns(), f"{path.stem}:{number}")
-        except ValueError as exc:
-            raise InputError(str(exc), path, number) from None
+    if not path.is_file():
+        raise InputError("no such file", path)
+    for item in read_items(path, Options()):
+        if item.document is None:
+            where = item.ref.removeprefix(str(path))
+            raise InputError(item.error or "unreadable", path, int(where[1:]) if where[1:].isdigit() else None)
+        yield item.document
 
 
 def read_jsonl(path: str | Path) -> list[Document]:

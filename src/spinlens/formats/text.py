@@ -1,7 +1,8 @@
-"""Plain-text articles: one file, one Document, text kept byte-for-byte as decoded UTF-8."""
+"""Plain-text articles: one file, one Document, text kept as decoded (UTF-8, or UTF-16/32 with a BOM)."""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from spinlens.document import Document
@@ -10,22 +11,42 @@ from spinlens.errors import InputError
 MAX_BYTES = 50_000_000  # a news article is kilobytes; anything this big is a wrong file, not an article
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def bom_encoding(head: bytes) -> str:
+    """The encoding a UTF-16 or UTF-32 byte-order mark at the start of ``head`` announces; UTF-8 without one."""
+    return next((encoding for bom, encoding in _BOMS if head.startswith(bom)), "utf-8")
+
+
 def decode(data: bytes, path: str | Path) -> str:
-    """Decode UTF-8 (a BOM is kept as character 0), refusing binary data with the offending position."""
-    at = data.find(b"\x00")
+    """Decode UTF-8, or UTF-16/32 with a BOM (a BOM is kept as character 0), refusing binary data with its position."""
+    encoding = bom_encoding(data[:4])
+    at = data.find(b"\x00") if encoding == "utf-8" else -1
     if at != -1:
         raise InputError(
             f"looks like a binary file (NUL byte at offset {at}), not text", path, data[:at].count(b"\n") + 1
         )
     try:
-        return data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].decode(encoding, errors="replace").count("\n") + 1
+        name = encoding.upper().removesuffix("-LE").removesuffix("-BE")
         raise InputError(
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save the file as UTF-8",
+            f"not valid {name} (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save the file as UTF-8",
             path,
             line,
         ) from None
+    if encoding != "utf-8" and (at := text.find("\x00")) != -1:
+        raise InputError(
+            f"looks like a binary file (NUL character at {at}), not text", path, text.count("\n", 0, at) + 1
+        )
+    return text
 
 
 def read_text(path: str | Path, doc_id: str | None = None) -> Document:

@@ -10,11 +10,13 @@ the reason is recorded and the run goes on. Readers are chosen by file suffix fr
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from spinlens.sources.base import Columns, Item, Options
+from spinlens.sources.base import MAX_CHARS, Columns, Item, Options, one_line, unexpected, why_not_text
 from spinlens.sources.feeds import read_feed
 from spinlens.sources.html import document_from_html, read_html
 from spinlens.sources.tables import read_csv, read_jsonl
@@ -36,22 +38,60 @@ READERS: dict[str, Reader] = {
 
 
 def iter_items(inputs: Iterable[str | Path], options: Options | None = None) -> Iterator[Item]:
-    """Items from files and folders (walked recursively, in sorted order; files of other types are skipped)."""
+    """Items from files and folders (walked recursively, in sorted order; files of other types are skipped).
+
+    Hidden files and folders below a folder given are skipped; a folder given may itself be anywhere.
+    """
     options = options or Options()
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in READERS and not any(part.startswith(".") for part in child.parts):
-                    parts = child.relative_to(path).parts  # corpus/<outlet>/any/depth/file.txt
-                    if options.outlet_from_folder and options.outlet is None and len(parts) > 1:
-                        yield from _read(child, replace(options, outlet=parts[0]))
-                    else:
-                        yield from _read(child, options)
+            yield from _read_folder(path, options)
         elif path.is_file():
             yield from _read(path, options)
         else:
-            yield Item(str(path), None, "no such file or folder")
+            yield Item(str(path), None, _link_problem(path) or "no such file or folder")
+
+
+def _read_folder(folder: Path, options: Options) -> Iterator[Item]:
+    found: list[tuple[Path, str | None]] = []  # (path, why it cannot be read)
+
+    def unreadable(exc: OSError) -> None:
+        found.append((Path(exc.filename), f"cannot read folder: {exc.strerror or exc}"))
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):  # symbolic links to folders are not followed
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            child = Path(root, name)
+            if not name.startswith(".") and child.suffix.lower() in READERS:
+                found.append((child, _link_problem(child)))
+    if not found:
+        others = ", ".join(sorted(set(READERS) - {".txt"}))
+        yield Item(str(folder), None, f"no input files in this folder: no *.txt articles, nor {others}")
+    for child, problem in sorted(found):
+        if problem:
+            yield Item(str(child), None, problem)
+            continue
+        parts = child.relative_to(folder).parts  # corpus/<outlet>/any/depth/file.txt
+        if options.outlet_from_folder and options.outlet is None and len(parts) > 1:
+            yield from _read(child, replace(options, outlet=parts[0]))
+        else:
+            yield from _read(child, options)
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why a symbolic link cannot be followed, if it is one and cannot be."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 says "Symlink loop" this way
+        return "symbolic link loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return one_line(f"broken symbolic link (to {os.readlink(path)})")
+    return None
 
 
 def _read(path: Path, options: Options) -> Iterator[Item]:
@@ -61,9 +101,12 @@ def _read(path: Path, options: Options) -> Iterator[Item]:
         yield Item(str(path), None, f"unknown file type {path.suffix or '(none)'!r}; spinlens reads {known}")
         return
     try:
-        yield from reader(path, options)
+        for item in reader(path, options):
+            yield item if item.error is None else item._replace(error=one_line(item.error))
     except OSError as exc:
         yield Item(str(path), None, f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # whatever a hostile file does to a reader costs that file, not the run
+        yield Item(str(path), None, unexpected(exc))
 
 
-__all__ = ["READERS", "Columns", "Item", "Options", "document_from_html", "iter_items"]
+__all__ = ["MAX_CHARS", "READERS", "Columns", "Item", "Options", "document_from_html", "iter_items", "why_not_text"]

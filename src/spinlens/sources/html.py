@@ -9,7 +9,8 @@ from pathlib import Path
 
 from spinlens.document import Document
 from spinlens.errors import InputError
-from spinlens.sources.base import Item, Options, oversized, too_long
+from spinlens.formats.text import bom_encoding
+from spinlens.sources.base import Item, Options, check_text, oversized
 
 _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article"}
 
@@ -18,6 +19,8 @@ def document_from_html(html: str | bytes, name: str) -> Document:
     """The main text of a web page and its metadata; InputError (naming ``name``) when there is no article."""
     import trafilatura
 
+    if isinstance(html, bytes) and (encoding := bom_encoding(html[:4])) != "utf-8":
+        html = html.decode(encoding, errors="replace")  # UTF-16/32: text, though full of NUL bytes
     if isinstance(html, bytes) and b"\x00" in html[:8192]:
         raise InputError("looks like a binary file (NUL bytes), not HTML", name)
     extracted = trafilatura.extract(html, output_format="json", with_metadata=True, include_comments=False)
@@ -46,8 +49,7 @@ def read_html(path: Path, options: Options) -> Iterator[Item]:
     except InputError as exc:
         yield Item(str(path), None, exc.reason)
         return
-    problem = too_long(doc.text)
-    if problem:
+    if problem := check_text(doc.text, options):
         yield Item(str(path), None, problem)
         return
     yield Item(str(path), doc.model_copy(update={"source": options.outlet_for(doc.source)}))

@@ -1,78 +1,145 @@
-"""JSONL and CSV corpora, read row by row (a corpus file may be gigabytes): a bad row is recorded, not fatal."""
+"""JSONL and CSV corpora, read row by row (a corpus file may be gigabytes): a bad row is recorded, not fatal.
+
+Files are UTF-8, or UTF-16/32 with a BOM. Every row's failure, foreseen or not, is an `Item` naming its line.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterator
+from itertools import zip_longest
 from pathlib import Path
+from typing import IO
 
 from spinlens.formats.rows import document_from_row
-from spinlens.sources.base import Item, Options, too_long
+from spinlens.formats.text import bom_encoding
+from spinlens.sources.base import Item, Options, check_text, unexpected
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a byte that is not UTF-8
 
 
 def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
-    with open(path, "rb") as f:
-        head = f.read(8192)
-        if b"\x00" in head:
-            yield Item(str(path), None, "looks like a binary file (NUL bytes), not JSON lines")
-            return
-        f.seek(0)
-        for number, raw in enumerate(f, start=1):
+    f = _open_rows(path, newline="\n")
+    if isinstance(f, str):
+        yield Item(str(path), None, f"{f}, not JSON lines")
+        return
+    limit = options.max_chars * 8 + 65_536  # a row holds one text (escaped: up to 6 characters each) and its fields
+    with f:
+        number = rows = 0
+        while line := f.readline(limit):
+            number += 1
             ref = f"{path}:{number}"
-            if not raw.strip():
+            if len(line) == limit and not line.endswith("\n"):
+                while (rest := f.readline(limit)) and not rest.endswith("\n"):
+                    pass  # skip the rest of the line without holding it
+                reason = f"line is over {limit:,} characters: too long for a row whose text has at most"
+                yield Item(ref, None, f"{reason} {options.max_chars:,} (--max-chars)")
                 continue
+            if not line.strip():
+                continue
+            rows += 1
             try:
-                row = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                yield Item(ref, None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})")
-                continue
-            except json.JSONDecodeError as exc:
-                yield Item(ref, None, f"invalid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(row, dict):
-                yield Item(ref, None, f"expected a JSON object, got {type(row).__name__}")
-                continue
-            yield _item(ref, row, options)
+                yield _json_row(ref, line.rstrip("\r\n"), options)
+            except Exception as exc:  # a bug or a hostile line costs that line, not the rest of the file
+                yield Item(ref, None, unexpected(exc))
+        if not rows:
+            yield Item(str(path), None, "no rows: the file is empty")
 
 
 def read_csv(path: Path, options: Options) -> Iterator[Item]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # articles are longer than csv's 128 kB default
-    with open(path, "rb") as raw:
-        if b"\x00" in raw.read(8192):
-            yield Item(str(path), None, "looks like a binary file (NUL bytes), not CSV")
+    f = _open_rows(path, newline="")
+    if isinstance(f, str):
+        yield Item(str(path), None, f"{f}, not CSV")
+        return
+    with f:
+        reader = csv.reader(f, strict=True)  # strict: an unclosed quote is an error, not a field to the end
+        try:
+            header = next(reader, [])
+        except csv.Error as exc:
+            yield Item(str(path), None, f"line {reader.line_num}: not valid CSV ({exc})")
             return
-    # surrogateescape: a mis-encoded row becomes one failure instead of ending the file
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
         if options.columns.text not in header:
-            yield Item(str(path), None, f"no column {options.columns.text!r} (columns: {', '.join(header) or 'none'})")
+            shown = ", ".join(header[:10]) + (f", ... ({len(header)} in all)" if len(header) > 10 else "")
+            yield Item(str(path), None, f"no column {options.columns.text!r} (columns: {shown or 'none'})")
             return
-        for row in reader:
-            number = reader.line_num  # the physical line where this record ends
-            ref = f"{path}:{number}"
-            if any(_has_surrogates(v) for v in row.values() if isinstance(v, str)):
-                yield Item(ref, None, "not valid UTF-8")
+        end, rows = reader.line_num, 0
+        while True:
+            start = end + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                if not rows:
+                    yield Item(str(path), None, "no rows below the header")
+                return
+            except csv.Error as exc:
+                end, rows = reader.line_num, rows + 1
+                yield Item(f"{path}:{start}", None, _csv_problem(exc, end))
                 continue
-            yield _item(ref, row, options)
+            except Exception as exc:
+                yield Item(f"{path}:{start}", None, unexpected(exc))
+                return  # the reader's state is unknown: reading on could misplace every row
+            end = reader.line_num  # the physical line where this record ends
+            ref = f"{path}:{end}"
+            if not fields:
+                continue  # a blank line
+            rows += 1
+            try:
+                yield _csv_row(ref, header, fields, options)
+            except Exception as exc:
+                yield Item(ref, None, unexpected(exc))
 
 
-def _item(ref: str, row: dict, options: Options) -> Item:
+def _open_rows(path: Path, newline: str) -> IO[str] | str:
+    """The file as text (a BOM decides the encoding and is dropped), or why it is not text."""
+    with open(path, "rb") as raw:
+        head = raw.read(8192)
+    encoding = bom_encoding(head)
+    if encoding == "utf-8":
+        if b"\x00" in head:
+            return "looks like a binary file (NUL bytes)"
+        # surrogateescape: a mis-encoded row becomes one failure instead of ending the file
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline)
+    return open(path, encoding=encoding[:6], errors="replace", newline=newline)  # utf-16 / utf-32 drop the BOM
+
+
+def _json_row(ref: str, line: str, options: Options) -> Item:
+    if bad := _ESCAPED_BYTE.search(line):
+        return Item(ref, None, f"not valid UTF-8 (byte 0x{ord(bad.group()) - 0xDC00:02x})")
+    try:
+        row = json.loads(line)
+    except RecursionError:
+        return Item(ref, None, "invalid JSON (nested too deeply to read)")
+    except json.JSONDecodeError as exc:
+        # some messages end in "at" ("Unterminated string starting at"): say it once
+        return Item(ref, None, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")
+    if not isinstance(row, dict):
+        return Item(ref, None, f"expected a JSON object, got {type(row).__name__}")
+    return _item(ref, row, options)
+
+
+def _csv_row(ref: str, header: list[str], fields: list[str], options: Options) -> Item:
+    if len(fields) > len(header):
+        return Item(ref, None, f"{len(fields)} fields, header has {len(header)}")
+    if any(_ESCAPED_BYTE.search(v) for v in fields):
+        return Item(ref, None, "not valid UTF-8")
+    return _item(ref, dict(zip_longest(header, fields)), options)
+
+
+def _csv_problem(exc: csv.Error, end: int) -> str:
+    if "unexpected end of data" in str(exc):
+        return f"unclosed quote: the field quoted on this line runs to the end of the file (line {end}); truncated CSV?"
+    return f"not valid CSV ({exc})"
+
+
+def _item(ref: str, row: dict, options: Options) -> Item:  # type: ignore[type-arg]
     try:
         doc = document_from_row(row, options.columns, ref.rsplit("/", 1)[-1], lenient_dates=True)
     except ValueError as exc:
         return Item(ref, None, str(exc))
-    problem = too_long(doc.text)
-    if problem:
+    if problem := check_text(doc.text, options):
         return Item(ref, None, problem)
     return Item(ref, doc.model_copy(update={"source": options.outlet_for(doc.source)}))
-
-
-def _has_surrogates(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
