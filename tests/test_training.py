@@ -88,3 +88,67 @@ def test_memes_join_training_with_ptc_labels_only(tmp_path):
     assert [(x.start, x.end, x.technique) for x in examples[0].labels] == [(0, 8, "Loaded_Language")]  # Smears: none
     tags, techniques = token_targets(examples[0])
     assert tags.max() > 0 and techniques.sum() > 0 and not examples[1].labels
+
+
+def _ptc_folder(folder, items, prefix: int) -> None:
+    """Articles of our own short texts in PTC's layout: article<ID>.txt and one TC/FLC labels file."""
+    folder.mkdir(parents=True)
+    lines = []
+    for k in range(0, len(items), 8):
+        article_id = str(prefix + k)
+        text, labels = "", []
+        for item in items[k : k + 8]:
+            if item.get("phrase"):
+                start = len(text) + item["text"].index(item["phrase"])
+                labels.append(f"{article_id}\t{item['technique']}\t{start}\t{start + len(item['phrase'])}\n")
+            text += item["text"] + "\n"
+        (folder / f"article{article_id}.txt").write_text(text)
+        lines += labels
+    (folder / "labels.labels").write_text("".join(lines))
+
+
+def test_train_with_extra_corrections_end_to_end(tmp_path):
+    """`spinlens train --extra`: corrections join the tagger's training folds; CV scores PTC folds only."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from spinlens.cli import app
+
+    items = [json.loads(line) for line in (FIXTURES / "short_texts.jsonl").read_text().splitlines()]
+    technique = [it for it in items if it.get("phrase")]
+    data = tmp_path / "data"
+    _ptc_folder(data / "train-articles", technique[:80], 800000000)
+    (data / "train-articles" / "labels.labels").rename(data / "train-task-flc-tc.labels")
+    _ptc_folder(tmp_path / "corrections", technique[80:], 810000000)
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--extra",
+            str(tmp_path / "corrections"),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--folds",
+            "2",
+            "--epochs",
+            "2",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    model_dir = tmp_path / "run" / "model"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["training_data"]["articles"] == 10
+    assert config["training_data"]["extra"]["corrected_articles"] == 3
+    assert config["cross_validation"]["folds"] == 2 and set(config["cross_validation"]["mean"]) >= {"si", "tc"}
+    assert "3 corrected by people" in (model_dir / "MODEL_CARD.md").read_text()
+    import spinlens
+
+    assert spinlens.load(model_dir)("They lie, as always, to save the regime.").document.text
+    # the shipped model is never replaced without --into-package
+    from spinlens.detect.pipeline import MODELS_DIR
+
+    res = CliRunner().invoke(app, ["train", "--data", str(data), "--model-dir", str(MODELS_DIR / "x")])
+    assert res.exit_code != 0 and "--into-package" in res.output

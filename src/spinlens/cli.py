@@ -116,6 +116,10 @@ def train(
     runtime: Annotated[
         str, typer.Option(help="Encoder runtime: torch, or onnx-int8 (fast tier; minilm only)")
     ] = "torch",
+    extra: Annotated[
+        list[Path] | None,
+        typer.Option(help="PTC-format articles + *.labels (e.g. exported corrections): join every training fold"),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: ptc-minilm-bilstm / ptc-mpnet-bilstm)")] = None,
 ) -> None:
     """Train the detector on PTC, cross-validate it and write the model (about an hour on 2 cores).
@@ -135,7 +139,9 @@ def train(
         if not into_package and model_dir.resolve().is_relative_to(MODELS_DIR.resolve()):
             raise InputError("that is inside the package: add --into-package to replace a shipped model", model_dir)
         config = TaggerConfig(epochs=epochs, surface=surface)
-        report = train_model(data, run_dir, model_dir, config, folds, seeds, memes=memes, encoder=enc, name=name)
+        report = train_model(
+            data, run_dir, model_dir, config, folds, seeds, memes=memes, encoder=enc, extra_dirs=extra, name=name
+        )
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"{folds}-fold cross-validation by article")

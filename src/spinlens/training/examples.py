@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +105,22 @@ def meme_examples(folder: Path, encoder: Encoder, cache_dir: Path | None = None)
                 labels.append(Label(doc.id, span.start, span.end, mapped[0]))  # type: ignore[union-attr]
         examples.append(Example(doc, enc, labels))
     return examples
+
+
+def extra_examples(folder: Path, encoder: Encoder, cache_dir: Path | None = None) -> list[Example]:
+    """PTC-format articles and labels from elsewhere (e.g. ``spinlens export --corrections --format ptc``).
+
+    The folder holds ``article<ID>.txt`` files (directly or in ``articles/``) and one or more ``*.labels`` files
+    (TC/FLC lines: id, technique, start, end). Ids are prefixed with ``extra-`` so they never meet PTC's.
+    """
+    from spinlens.errors import InputError
+    from spinlens.formats.ptc import read_articles, read_labels
+
+    articles = read_articles(folder / "articles" if (folder / "articles").is_dir() else folder)
+    label_paths = sorted(folder.glob("*.labels"))
+    if not label_paths:
+        raise InputError("no *.labels file beside the articles", folder)
+    labels = [lab for path in label_paths for lab in read_labels(path, articles)]
+    renamed = {f"extra-{k}": doc.model_copy(update={"id": f"extra-{k}"}) for k, doc in articles.items()}
+    moved = [replace(lab, article_id=f"extra-{lab.article_id}") for lab in labels]
+    return build_examples(renamed, moved, encoder, cache_dir)

@@ -277,6 +277,33 @@ def write_model(
     ).write(model_dir)
     if "reliability" in report:
         plot_reliability(report, model_dir / "reliability.png")
+    if not (model_dir / "MODEL_CARD.md").exists():
+        (model_dir / "MODEL_CARD.md").write_text(model_card(name, version, encoder, report, training_data or {}))
+
+
+def model_card(name: str, version: str, encoder: Encoder, report: dict, training_data: dict) -> str:
+    """A first model card for a model trained here: data, encoder, cross-validated scores (edit it by hand after)."""
+    extra = training_data.get("extra") or {}
+    lines = [
+        f"# {name} {version}",
+        "",
+        f"Written by `spinlens train`. Encoder: {encoder.name}, frozen; BiLSTM span tagger; logistic technique classifier.",
+        "",
+        f"Data: {training_data.get('data', 'PTC train')}: {training_data.get('articles', '?')} articles, "
+        f"{sum((training_data.get('spans') or {}).values())} gold spans.",
+        f"Extra training data (joined every tagger training set, never scored): {extra.get('articles', 0)} articles "
+        f"({extra.get('corrected_articles', 0)} corrected by people), {extra.get('spans', 0)} spans"
+        + (f", from {', '.join(extra['folders'])}" if extra.get("folders") else "")
+        + ".",
+        "",
+        f"## {report.get('folds', '?')}-fold cross-validation by article (PTC folds only)",
+        "",
+        "| metric | mean | std |",
+        "|---|---|---|",
+        *[f"| {m} | {report['mean'][m]:.3f} | {report['std'][m]:.3f} |" for m in report.get("mean", {})],
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def training_profile(articles: dict, labels: list) -> dict:  # type: ignore[type-arg]
@@ -306,6 +333,7 @@ def train_model(
     cache_dir: Path | None = None,
     memes: Path | None = None,
     encoder: Encoder | None = None,
+    extra_dirs: list[Path] | None = None,
     name: str = MODEL_NAME,
 ) -> dict:
     """Everything, resumable: cross-validated stage 1 and 2, then the shipped model. Returns the CV report.
@@ -321,16 +349,27 @@ def train_model(
     encoder = encoder or Encoder()
     examples = build_examples(articles, labels, encoder, cache_dir)
     folds = article_folds(list(articles), n_folds)
-    extra = None
+    extra: list[Example] = []
+    for folder in extra_dirs or []:
+        from spinlens.training.examples import extra_examples
+
+        extra += extra_examples(folder, encoder, cache_dir)
     if memes is not None:
         from spinlens.training.examples import meme_examples
 
-        extra = meme_examples(memes, encoder, cache_dir)
+        extra += meme_examples(memes, encoder, cache_dir)
     seed_dirs = [run_dir / f"seed-{k}" for k in range(seeds)]
     for k, seed_dir in enumerate(seed_dirs):
         run_stage1(examples, folds, seed_dir, replace(config, seed=k), [*map(str, range(n_folds)), "all"], extra)
     report, params, _ = cross_validated_report(examples, folds, seed_dirs)
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1))
     profile = training_profile(articles, labels)
+    if extra:
+        profile["extra"] = {  # what joined every tagger training set besides PTC (never scored)
+            "articles": len(extra),
+            "spans": sum(len(ex.labels) for ex in extra),
+            "corrected_articles": sum(ex.document.id.startswith("extra-") for ex in extra),
+            "folders": [str(f) for f in extra_dirs or []] + ([str(memes)] if memes else []),
+        }
     write_model(model_dir, examples, seed_dirs, params, encoder, report, name, MODEL_VERSION, profile)
     return report
