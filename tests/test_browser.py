@@ -119,6 +119,108 @@ def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_pat
     page.close()
 
 
+def _post(server: str, document: dict) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(
+        server + "/api/analyze", data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def test_the_title_is_shown_once(server, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(server + "/")
+    _analyse(page, EXAMPLE)
+    first_line = EXAMPLE.strip().splitlines()[0]
+    assert page.locator("#analyse-view").inner_text().count(first_line) == 1
+    expect(page.locator("#title")).to_be_hidden()
+    # a title of its own (not the text's first line) is the heading, once
+    stored = _post(server, {"title": "A headline of its own", "text": "The regime lies to us.\nAgain and again.\n"})
+    page.goto(server + f"/#analysis-{stored['id']}")
+    expect(page.locator("#title")).to_have_text("A headline of its own")
+    assert page.locator("#analyse-view").inner_text().count("A headline of its own") == 1
+    page.close()
+
+
+def test_history_pages_searches_and_deletes_with_confirmation(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    srv, thread, url = _serve(tmp_path / "history.db")
+    try:
+        ids = [
+            _post(url, {"text": f"Bulletin {i}: the regime lies about the {'harbour' if i % 5 == 0 else 'budget'}."})[
+                "id"
+            ]
+            for i in range(23)
+        ]
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.goto(url + "/#history")
+        rows = page.locator("#history tbody tr")
+        expect(rows).to_have_count(20)
+        assert rows.first.locator("a").inner_text() == "Bulletin 22: the regime lies about the budget."
+        scores = rows.locator("td.score").all_inner_texts()
+        assert all(s.endswith("%") for s in scores), scores  # the overall score in each row
+        expect(page.locator("#history-prev")).to_be_disabled()
+        page.click("#history-next")
+        expect(rows).to_have_count(3)
+        expect(page.locator("#history-next")).to_be_disabled()
+        page.click("#history-prev")
+        expect(rows).to_have_count(20)
+        # search by text
+        page.fill("#history-q", "HARBOUR")
+        page.click("#history-find")
+        expect(rows).to_have_count(5)  # bulletins 0, 5, 10, 15, 20
+        # delete asks first: dismissed, nothing happens; accepted, the analysis is gone
+        dialogs = []
+        page.once("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        rows.first.locator("button.delete").click()
+        expect(rows).to_have_count(5)
+        assert dialogs and "Bulletin 20" in dialogs[0]
+        page.once("dialog", lambda d: d.accept())
+        rows.first.locator("button.delete").click()
+        expect(rows).to_have_count(4)
+        assert "Bulletin 20" not in page.locator("#history").inner_text()
+        import urllib.error
+        import urllib.request
+
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            urllib.request.urlopen(url + f"/api/analyses/{ids[20]}", timeout=30)
+        assert gone.value.code == 404
+        page.close()
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+def test_the_sidebar_stays_in_view_on_a_long_article(server, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(server + "/")
+    _analyse(page, EXAMPLE * 6)
+    assert page.locator("#article").bounding_box()["height"] > 2 * 900
+    page.locator("#article mark.s").last.scroll_into_view_if_needed()
+    assert page.evaluate("() => window.scrollY") > 900
+    aside = page.locator("aside").bounding_box()
+    assert 0 <= aside["y"] < 900, aside
+    score = page.locator("#score").bounding_box()
+    assert 0 <= score["y"] < 900, "the overall score is on screen at the end of a long article"
+    page.close()
+
+
+def test_the_dashboard_and_the_app_link_to_each_other(server, browser):
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.click("#nav-dashboard")
+    page.wait_for_url(server + "/dashboard")
+    page.click("#nav-app")
+    page.wait_for_url(server + "/")
+    page.locator("#text").wait_for()
+    page.close()
+
+
 def test_phone_layout_and_keyboard_reach_every_span(server, browser):
     from playwright.sync_api import expect
 
@@ -328,9 +430,12 @@ def test_docs_render_swagger_ui_for_this_api_offline(server, browser):
         expect(page.locator("#swagger-ui .info")).to_contain_text("propaganda techniques")
         operation = page.locator('#swagger-ui .opblock-summary-path[data-path="/api/analyze"]')
         expect(operation).to_have_text("/api/analyze")
-        expect(
-            page.locator('#swagger-ui .opblock-summary-path[data-path="/api/analyses/{analysis_id}"]')
-        ).to_be_visible()
+        for method in ("get", "delete"):
+            expect(
+                page.locator(
+                    f'#swagger-ui .opblock-{method} .opblock-summary-path[data-path="/api/analyses/{{analysis_id}}"]'
+                )
+            ).to_be_visible()
         assert elsewhere == []
         assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
         page.close()

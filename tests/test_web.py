@@ -216,3 +216,78 @@ def test_dashboard_and_stats_from_a_corpus_database(tmp_path) -> None:
         assert {r["outlet"] for r in outlets} >= {"Daily Courier", "Patriot Wire"}
         assert sum(r["documents"] for r in outlets) == 25
         assert c.get("/api/stats/nope", headers={"Authorization": "Bearer t0k"}).status_code == 422
+
+
+def test_every_json_route_documents_its_response_schema(client):
+    """/openapi.json names a model with properties for the success answer of every JSON route (not `{}` or a bare
+    object), and a one-line `detail` for its errors."""
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def resolve(schema: dict) -> dict:
+        if "$ref" in schema:
+            return schemas[schema["$ref"].rsplit("/", 1)[1]]
+        if schema.get("type") == "array":
+            return resolve(schema.get("items", {}))
+        return schema
+
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            ok = next(v for k, v in op["responses"].items() if k.startswith("2"))
+            if "application/json" not in ok.get("content", {}):
+                assert "text/html" in ok.get("content", {}), (method, path)  # the HTML report
+                continue
+            schema = resolve(ok["content"]["application/json"]["schema"])
+            assert schema.get("properties"), f"{method.upper()} {path}: no response schema ({schema})"
+            for code, answer in op["responses"].items():
+                if code.startswith(("4", "5")):
+                    assert resolve(answer["content"]["application/json"]["schema"])["properties"] == {
+                        "detail": {"title": "Detail", "type": "string"}
+                    }, (method, path, code)
+            checked += 1
+    assert checked >= 9
+
+
+def test_history_pages_searches_and_deletes(tmp_path, nlp):
+    app = create_app(db_url=f"sqlite:///{tmp_path / 'h.db'}", allowed_hosts=["testserver"], detector=nlp)
+    with TestClient(app, headers=XRW) as c:
+        texts = [
+            f"Report {i}: the council met and the regime lies, {'tiger' if i % 2 else 'zebra'} {i}." for i in range(5)
+        ]
+        ids = [c.post("/api/analyze", json={"text": t}).json()["id"] for t in texts]
+        c.post("/api/analyze", json={"title": "Special 100% title_x", "text": "Nothing to see here."})
+        everything = c.get("/api/analyses").json()
+        assert len(everything) == 6 and all("propaganda_score" in row for row in everything)
+        page1 = c.get("/api/analyses", params={"limit": 2}).json()
+        page2 = c.get("/api/analyses", params={"limit": 2, "offset": 2}).json()
+        assert [r["id"] for r in page1 + page2] == [r["id"] for r in everything[:4]]
+        tigers = c.get("/api/analyses", params={"q": "TIGER"}).json()
+        assert sorted(r["id"] for r in tigers) == [ids[1], ids[3]]
+        assert [r["title"] for r in c.get("/api/analyses", params={"q": "100% title_"}).json()] == [
+            "Special 100% title_x"
+        ]
+        assert c.get("/api/analyses", params={"q": "100%_"}).json() == []  # % and _ are not wildcards
+        # delete: the analysis and its text are gone, a second delete is a 404
+        r = c.delete(f"/api/analyses/{ids[1]}")
+        assert r.status_code == 200 and r.json() == {"id": ids[1], "deleted": True}
+        assert c.get(f"/api/analyses/{ids[1]}").status_code == 404
+        assert c.delete(f"/api/analyses/{ids[1]}").status_code == 404
+        assert [r["id"] for r in c.get("/api/analyses", params={"q": "tiger"}).json()] == [ids[3]]
+        again = c.post("/api/analyze", json={"text": texts[1]}).json()
+        assert again["cached"] is False  # analysed anew: nothing of it was kept
+
+
+def test_delete_is_behind_the_token_and_the_csrf_checks(tmp_path, nlp):
+    app = create_app(
+        db_url=f"sqlite:///{tmp_path / 'd.db'}", token="s3cret", allowed_hosts=["testserver"], detector=nlp
+    )
+    auth = {"Authorization": "Bearer s3cret"}
+    with TestClient(app) as c:
+        analysis_id = c.post("/api/analyze", json={"text": "The regime lies."}, headers=auth).json()["id"]
+        assert c.delete(f"/api/analyses/{analysis_id}", headers=XRW).status_code == 401
+        assert c.delete(f"/api/analyses/{analysis_id}", headers=auth).status_code == 403  # no custom header
+        forged = {**auth, **XRW, "Origin": "http://attacker.example"}
+        assert c.delete(f"/api/analyses/{analysis_id}", headers=forged).status_code == 403
+        assert c.get(f"/api/analyses/{analysis_id}", headers=auth).status_code == 200
+        assert c.delete(f"/api/analyses/{analysis_id}", headers={**auth, **XRW}).status_code == 200

@@ -12,8 +12,16 @@ import hmac
 import html.parser
 import json
 import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -191,12 +199,11 @@ def test_localhost_names_are_served(client, host):
 
 def test_serve_allowed_host_and_max_chars_options(monkeypatch):
     """`spinlens serve --allowed-host NAME` (repeatable) and `--max-chars N` reach the app it runs."""
-    import uvicorn
-
     from spinlens.cli import app as cli
+    from spinlens.web import server
 
     ran = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(app=app, **kw))
+    monkeypatch.setattr(server, "run", lambda app, **kw: ran.update(app=app, **kw))
     result = CliRunner().invoke(
         cli,
         [
@@ -397,6 +404,152 @@ def test_the_default_limit_is_200000_characters(nlp, tmp_path):
         assert r.status_code == 413 and "the limit is 200,000 characters" in _one_line_detail(r)
         r = c.post("/api/analyze/batch", json={"documents": [{"text": "w" * 150_000}] * 7})
         assert r.status_code == 413 and "the limit is 1,000,000 characters per batch" in _one_line_detail(r)
+
+
+# --- 5. One big request must not stall everyone ---------------------------------------------------------------
+
+
+def _long_text(chars: int, tag: str = "") -> str:
+    """A text of about ``chars`` characters, unlike any other (so that no answer comes from the store)."""
+    lines, i = [], 0
+    while sum(map(len, lines)) < chars:
+        lines.append(f"The corrupt regime lies to its people, day {i}{tag}, and its puppets cheer every lie.\n")
+        i += 1
+    return "".join(lines)
+
+
+class _Gated:
+    """The real detector, held before it starts until `gate` opens: an analysis that stays in flight."""
+
+    def __init__(self, nlp) -> None:
+        self.nlp, self.name, self.version = nlp, nlp.name, nlp.version
+        self.gate, self.entered = threading.Event(), threading.Event()
+
+    def pipe(self, documents, batch_size: int = 8):
+        self.entered.set()
+        self.gate.wait(60)
+        return self.nlp.pipe(documents, batch_size)
+
+
+def _pending(c: TestClient) -> int:
+    return c.get("/healthz").json()["analyses_pending"]
+
+
+def _wait_until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_a_full_queue_answers_503_with_retry_after(nlp, tmp_path):
+    gated = _Gated(nlp)
+    with (
+        _app_client(f"sqlite:///{tmp_path / 'q.db'}", gated, max_pending=2, short_chars=0) as c,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        threading.Timer(15, gated.gate.set).start()  # whatever happens, the held analyses end
+        first = pool.submit(c.post, "/api/analyze", json={"text": TEXT})
+        second = pool.submit(c.post, "/api/analyze", json={"text": TEXT + " Again."})
+        assert gated.entered.wait(30)
+        _wait_until(lambda: _pending(c) == 2)
+        t0 = time.monotonic()
+        r = c.post("/api/analyze", json={"text": "A third text, refused at once."})
+        assert time.monotonic() - t0 < 5 and not gated.gate.is_set(), "it waited instead of being refused"
+        assert r.status_code == 503 and r.headers["retry-after"].isdigit()
+        assert "busy" in _one_line_detail(r)
+        gated.gate.set()
+        assert first.result(60).status_code == 200 and second.result(60).status_code == 200
+        _wait_until(lambda: _pending(c) == 0)
+        assert c.post("/api/analyze", json={"text": "A third text, refused at once."}).status_code == 200
+
+
+def test_an_analysis_over_the_time_bound_gets_504_and_its_work_stops(nlp, tmp_path):
+    import torch
+
+    passes = []
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(lambda m, i: passes.append(1))
+    try:
+        with _app_client(f"sqlite:///{tmp_path / 't.db'}", nlp, timeout=1.5) as c:
+            t0 = time.monotonic()
+            r = c.post("/api/analyze", json={"text": _long_text(40_000)})
+            assert r.status_code == 504, (r.status_code, r.text[:200])
+            assert time.monotonic() - t0 < 4
+            assert "longer than 1.5 seconds" in _one_line_detail(r)
+            _wait_until(lambda: _pending(c) == 0, 5)
+            seen = len(passes)
+            time.sleep(1)
+            assert len(passes) == seen, "the model still runs for a request that was answered"
+            assert _n_stored(c) == 0
+            assert c.post("/api/analyze", json={"text": TEXT}).status_code == 200  # the lane is free again
+    finally:
+        hook.remove()
+
+
+def test_short_requests_keep_moving_while_a_long_one_runs(nlp, tmp_path):
+    with _app_client(f"sqlite:///{tmp_path / 'l.db'}", nlp, timeout=300) as c, ThreadPoolExecutor(1) as pool:
+        long = pool.submit(c.post, "/api/analyze", json={"text": _long_text(40_000)})
+        _wait_until(lambda: _pending(c) == 1)
+        time.sleep(0.5)  # the long analysis is under way
+        for i in range(3):
+            t0 = time.monotonic()
+            r = c.post("/api/analyze", json={"text": f"{TEXT} Short text {i}."})
+            assert r.status_code == 200 and not r.json()["cached"]
+            assert not long.done(), "the short text waited for the long one"
+            assert time.monotonic() - t0 < 10
+        r = long.result(300)
+        assert r.status_code == 200 and r.json()["spans"]
+
+
+def test_sigterm_ends_the_server_with_an_analysis_in_flight(tmp_path):
+    """`spinlens serve` gets SIGTERM while it analyses a long text: it answers that request and exits in seconds."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "spinlens.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        f"sqlite:///{tmp_path / 's.db'}",
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_until(lambda: _up(url) or server.poll() is not None, 120)
+        assert server.poll() is None, server.stderr.read().decode()[-2000:]
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(httpx.post, url + "/api/analyze", json={"text": _long_text(150_000)}, timeout=300)
+            _wait_until(lambda: httpx.get(url + "/healthz").json()["analyses_pending"] == 1, 30)
+            time.sleep(1)  # under way
+            t0 = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+            assert time.monotonic() - t0 < 5, f"the server took {time.monotonic() - t0:.1f} s to exit"
+            try:
+                r = answer.result(10)
+            except httpx.HTTPError:
+                pass  # the connection closed: acceptable, the server is gone
+            else:
+                assert r.status_code == 503 and "shutting down" in r.json()["detail"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 # --- 6. Inputs that gave 500 -----------------------------------------------------------------------------------

@@ -182,6 +182,18 @@ def serve(
         int,
         typer.Option(min=1, help="Longest document in characters (413 beyond; a batch may total 5 times this)"),
     ] = 200_000,
+    max_queue: Annotated[
+        int, typer.Option(min=1, help="Analyses admitted at once, running or waiting (503 with Retry-After beyond)")
+    ] = 8,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds an analysis may take from its request (504 beyond: it stops)")
+    ] = 60.0,
+    short_chars: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Requests under this many characters have a lane of their own, ahead of long ones (0: one lane)"
+        ),
+    ] = 5_000,
 ) -> None:
     """Serve the web page and the REST API (OpenAPI docs at /docs).
 
@@ -190,13 +202,17 @@ def serve(
     Scripts POST JSON, or send the header 'X-Requested-With: spinlens' with text/plain bodies and file uploads:
     requests that another site's page could forge are refused (403).
     """
-    import uvicorn
+    from spinlens.web import server
 
-    uvicorn.run(_serve_app(host, db, token, allowed_host or [], max_chars), host=host, port=port, log_level="info")
+    app = _serve_app(
+        host, db, token, allowed_host or [], max_chars, max_pending=max_queue, timeout=timeout, short_chars=short_chars
+    )
+    server.run(app, host=host, port=port)  # SIGTERM stops the analyses in flight, then the server, within seconds
 
 
-def _serve_app(host: str, db: str | None, token: str | None, allowed_hosts: list[str], max_chars: int):  # type: ignore[no-untyped-def]
-    """The app `serve` runs (separate so that tests can check the options without starting a server)."""
+def _serve_app(host: str, db: str | None, token: str | None, allowed_hosts: list[str], max_chars: int, **limits):  # type: ignore[no-untyped-def]
+    """The app `serve` runs (separate so that tests can check the options without starting a server); ``limits``:
+    `create_app`'s max_pending, timeout and short_chars."""
     from spinlens.web import create_app
 
     if host in ("0.0.0.0", "::", "") and not allowed_hosts:
@@ -204,7 +220,7 @@ def _serve_app(host: str, db: str | None, token: str | None, allowed_hosts: list
             "[yellow]listening on all interfaces: only localhost names are answered; "
             "add --allowed-host NAME for each name clients use to reach this server[/yellow]"
         )
-    return create_app(db_url=db, token=token, host=host, allowed_hosts=allowed_hosts, max_chars=max_chars)
+    return create_app(db_url=db, token=token, host=host, allowed_hosts=allowed_hosts, max_chars=max_chars, **limits)
 
 
 class OutputFormat(StrEnum):

@@ -420,6 +420,57 @@ class Store:
                 for a, title, outlet, text in s.execute(q)
             ]
 
+    def search(self, query: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+        """`list`, narrowed to analyses whose title or text contains ``query`` (ignoring case, for ASCII letters
+        on SQLite); with no query, all of them. Most recent first."""
+        q = (
+            select(AnalysisRow, DocumentRow.title, DocumentRow.outlet, func.substr(DocumentRow.text, 1, 600))
+            .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
+            .order_by(AnalysisRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        if query and query.strip():
+            words = query.strip()
+            q = q.where(
+                DocumentRow.title.icontains(words, autoescape=True) | DocumentRow.text.icontains(words, autoescape=True)
+            )
+        with Session(self.engine) as s:
+            return [
+                {
+                    "id": a.id,
+                    "title": title or _first_line(head),
+                    "source": outlet,
+                    "created": a.created.isoformat() if a.created else None,
+                    "n_spans": a.n_spans,
+                    "propaganda_score": a.propaganda_score,
+                    "model": a.model,
+                    "model_version": a.model_version,
+                }
+                for a, title, outlet, head in s.execute(q)
+            ]
+
+    def delete(self, analysis_id: int) -> bool:
+        """Remove an analysis and its spans, and its document's text when nothing else refers to that document
+        (another analysis, a duplicate of it, a recorded failure). False when there is no such analysis."""
+        with Session(self.engine) as s, s.begin():
+            row = s.get(AnalysisRow, analysis_id)
+            if row is None:
+                return False
+            document_id = row.document_id
+            s.execute(delete(SpanRow).where(SpanRow.analysis_id == analysis_id))
+            s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id))
+            referred = s.scalar(
+                select(
+                    exists().where(AnalysisRow.document_id == document_id)
+                    | exists().where(DocumentRow.duplicate_of == document_id)
+                    | exists().where(FailureRow.document_id == document_id)
+                )
+            )
+            if not referred:
+                s.execute(delete(DocumentRow).where(DocumentRow.id == document_id))
+            return True
+
     def refs(self, document_ids: Sequence[int]) -> dict[int, str]:
         with Session(self.engine) as s:
             return dict(

@@ -1,0 +1,192 @@
+"""Latency of short texts on `spinlens serve`, alone and with a 1 MB text in flight: `python benchmarks/web_latency.py`.
+
+Starts `spinlens serve` (a fresh SQLite database each time) and sends short texts (a sentence each, all different)
+at a steady rate, from many clients at once, for each scenario:
+
+- idle: nothing else in flight;
+- 1 MB in flight, one lane (before issue 11): ``--short-chars 0``, every request in one queue, as the server was;
+- 1 MB in flight, two lanes (now): the default, short texts in a lane of their own.
+
+Prints one table: the machine, p50/p95/max latency of the short texts and the server's peak memory in each
+scenario, next to the target of issue 11. A short request still waiting after ``--give-up`` seconds counts as that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import cpu_name  # noqa: E402
+
+SHORT = "The corrupt regime lies to its people every single day ({i})."
+MB = 1_000_000
+
+
+def long_text(chars: int = MB) -> str:
+    lines, n, i = [], 0, 0
+    while n < chars:
+        line = f"The corrupt regime lies to its people, day {i}, and its puppets cheer every lie.\n"
+        lines.append(line)
+        n, i = n + len(line), i + 1
+    return "".join(lines)[:chars]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`spinlens serve` in a subprocess, on a free port and a fresh database."""
+
+    def __init__(self, folder: Path, *options: str) -> None:
+        self.url = f"http://127.0.0.1:{(port := free_port())}"
+        command = [sys.executable, "-m", "spinlens.cli", "serve", "--port", str(port)]
+        command += ["--db", f"sqlite:///{folder / f'{port}.db'}", "--max-chars", str(MB), "--max-queue", "64", *options]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("the server did not start")
+
+    def peak_gb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+        return float("nan")
+
+    def stop(self) -> float:
+        """SIGTERM; returns the seconds until the process ended."""
+        t0 = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        return time.monotonic() - t0
+
+
+def post(url: str, text: str, timeout: float) -> tuple[float, int | str]:
+    """Seconds to the answer, and its status (or "gave up")."""
+    t0 = time.monotonic()
+    try:
+        r = httpx.post(url + "/api/analyze", json={"text": text}, timeout=timeout)
+        return time.monotonic() - t0, r.status_code
+    except httpx.TimeoutException:
+        return time.monotonic() - t0, "gave up"
+
+
+def scenario(folder: Path, name: str, options: list[str], with_long: bool, shorts: int, gap: float, give_up: float):
+    server = Server(folder, *options)
+    try:
+        post(server.url, "Warm-up text, not counted.", 60)
+        long_result: dict[str, object] = {}
+        if with_long:
+            text = long_text()
+
+            def send_long() -> None:
+                long_result["answer"] = post(server.url, text, 3600)
+
+            threading.Thread(target=send_long, daemon=True).start()
+            while httpx.get(server.url + "/healthz").json()["analyses_pending"] == 0:
+                time.sleep(0.1)
+            time.sleep(1.0)  # under way
+        with ThreadPoolExecutor(shorts) as pool:
+            futures = []
+            for i in range(shorts):
+                futures.append(pool.submit(post, server.url, SHORT.format(i=f"{name} {i}"), give_up))
+                time.sleep(gap)
+            results = [f.result() for f in futures]
+        still_running = with_long and "answer" not in long_result
+        peak = server.peak_gb()
+    finally:
+        exit_s = server.stop()
+    seconds = [s for s, _ in results]
+    statuses = sorted({str(c) for _, c in results})
+    return {
+        "name": name,
+        "n": len(results),
+        "statuses": ",".join(statuses),
+        "p50": statistics.median(seconds),
+        "p95": statistics.quantiles(seconds, n=20)[-1] if len(seconds) > 1 else seconds[0],
+        "max": max(seconds),
+        "peak_gb": peak,
+        "long": "still running" if still_running else ("-" if not with_long else str(long_result["answer"][1])),
+        "exit_s": exit_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shorts", type=int, default=20, help="short requests per scenario")
+    parser.add_argument("--gap", type=float, default=0.5, help="seconds between two short requests")
+    parser.add_argument("--give-up", type=float, default=60, help="a short request's client timeout (seconds)")
+    args = parser.parse_args()
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rows = [
+            scenario(folder, "idle", [], False, args.shorts, args.gap, args.give_up),
+            scenario(
+                folder,
+                "1 MB in flight, one lane (before)",
+                ["--short-chars", "0", "--timeout", "3600"],
+                True,
+                args.shorts,
+                args.gap,
+                args.give_up,
+            ),
+            scenario(folder, "1 MB in flight, two lanes (now)", [], True, args.shorts, args.gap, args.give_up),
+        ]
+    table = Table(title="spinlens serve: latency of short texts (one sentence each)")
+    for col in ("scenario", "requests", "answers", "p50 s", "p95 s", "max s", "1 MB request", "peak GB", "exit s"):
+        table.add_column(col, justify="left" if col in ("scenario", "answers", "1 MB request") else "right")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            str(r["n"]),
+            r["statuses"],
+            f"{r['p50']:.2f}",
+            f"{r['p95']:.2f}",
+            f"{r['max']:.2f}",
+            r["long"],
+            f"{r['peak_gb']:.2f}",
+            f"{r['exit_s']:.1f}",
+        )
+    idle, now = rows[0], rows[2]
+    target = 2 * idle["p95"] + 1.0
+    verdict = "met" if now["p95"] <= target else "NOT met"
+    table.add_section()
+    table.add_row("target (issue 11)", "", "", "", f"<= {target:.2f}", "", "", "", "< 5", end_section=True)
+    table.caption = (
+        f"machine: {cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}. "
+        f"Target: with a 1 MB text in flight, short texts' p95 within 2 x idle p95 + 1 s ({verdict}); "
+        f"peer: the same server with one lane (before). Exit: seconds from SIGTERM to the process's end."
+    )
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()

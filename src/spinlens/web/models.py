@@ -1,0 +1,121 @@
+"""The API's request and response bodies, so that /openapi.json documents every answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DocumentIn(BaseModel):
+    text: str = Field(min_length=1, description="The article text")
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    date: dt.date | dt.datetime | None = None
+
+
+class BatchIn(BaseModel):
+    documents: list[DocumentIn]
+
+
+class Problem(BaseModel):
+    """Every error: one line saying what went wrong and what to do."""
+
+    detail: str
+
+
+class SpanOut(BaseModel):
+    start: int = Field(description="First character, inclusive (a Python string index into `text`)")
+    end: int = Field(description="One past the last character")
+    text: str
+    technique: str = Field(description="PTC technique name")
+    category: str
+    score: float | None = Field(description="span_confidence x technique_confidence")
+    span_confidence: float | None = Field(description="How likely the passage is propaganda at all")
+    technique_confidence: float | None = Field(description="How likely this technique is, given that it is")
+    definition: str
+    explanation: str | None
+
+
+class TechniqueVerdictOut(BaseModel):
+    technique: str
+    present: bool
+    probability: float
+    evidence: list[int] = Field(description="Indexes into `spans` of the spans with this technique")
+
+
+class AnalysisOut(BaseModel):
+    """One analysed article: the JSON record of `spinlens analyze`, with the stored id and the full text."""
+
+    id: int = Field(description="The stored analysis's id")
+    cached: bool = Field(description="True when answered from the store (the same text analysed before)")
+    document_id: str
+    title: str = Field(description="The title given, else the text's first line")
+    source: str | None
+    url: str | None
+    published: str | None
+    model: str
+    model_version: str
+    scheme: str
+    propaganda_score: float | None
+    summary: str
+    techniques: list[TechniqueVerdictOut]
+    spans: list[SpanOut]
+    characters: int
+    text: str
+
+
+class HistoryItem(BaseModel):
+    """A stored analysis in the history (no text)."""
+
+    id: int
+    title: str
+    source: str | None
+    created: str | None
+    n_spans: int
+    propaganda_score: float | None
+    model: str
+    model_version: str
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: bool = True
+
+
+class Health(BaseModel):
+    status: str
+    model: str
+    model_version: str
+    analyses_pending: int = Field(description="Analyses admitted and not finished (running or waiting)")
+
+
+class TechniqueInfo(BaseModel):
+    name: str
+    scheme: str
+    category: str
+    definition: str
+    example: str
+    colour: str
+
+
+class StatsRow(BaseModel):
+    """One group (an outlet, a month, an outlet and month, or a technique): counts and rates per 1,000 words.
+
+    Rows by outlet and by month also have ``<technique>_per_1000_words`` for each technique."""
+
+    model_config = ConfigDict(extra="allow")
+
+    outlet: str | None = None
+    month: str | None = None
+    technique: str | None = None
+    category: str | None = None
+    documents: int | None = None
+    words: int | None = None
+    spans: int
+    spans_per_1000_words: float
+    mean_propaganda_score: float | None = None
+    documents_with_spans: int | None = None
+    share_of_documents: float | None = None
+    mean_span_confidence: float | None = None

@@ -1,0 +1,166 @@
+"""POST /api/analyze, /api/analyze/file and /api/analyze/batch: analyse, store, answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from spinlens.document import Analysis, Document
+from spinlens.errors import InputError
+from spinlens.formats.results import analysis_record
+from spinlens.formats.text import decode
+from spinlens.sources import document_from_html
+from spinlens.store import Store
+from spinlens.store.db import unstorable
+from spinlens.web.deps import DetectorDep, LanesDep, SettingsDep, StoreDep, require_token
+from spinlens.web.lanes import Detector, Lanes
+from spinlens.web.models import AnalysisOut, BatchIn, DocumentIn, Problem
+
+ERRORS = {
+    code: {"model": Problem, "description": why}
+    for code, why in {
+        401: "No token, or a wrong one",
+        403: "A request another site's page could have forged",
+        413: "A body or a document over the limits",
+        415: "Not UTF-8 text, or another content type",
+        422: "An empty or invalid document",
+        503: "The server is busy or shutting down (see Retry-After)",
+        504: "The analysis took longer than the server's time bound and was stopped",
+    }.items()
+}
+router = APIRouter(prefix="/api/analyze", tags=["analyse"], dependencies=[Depends(require_token)], responses=ERRORS)
+TEXT_OR_JSON = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+        },
+    }
+}
+
+
+@router.post("", openapi_extra=TEXT_OR_JSON)
+async def analyze(
+    request: Request, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
+) -> AnalysisOut:
+    """Analyse one article: a plain-text body, or JSON with title, text, source, url and date."""
+    doc = await _read_document(request)
+    _check_sizes([doc], settings.max_chars)
+    return (await _analyse_and_store([doc], store, detector, lanes))[0]
+
+
+@router.post("/file")
+async def analyze_file(
+    settings: SettingsDep,
+    store: StoreDep,
+    detector: DetectorDep,
+    lanes: LanesDep,
+    file: UploadFile = File(...),  # noqa: B008
+) -> AnalysisOut:
+    """Analyse an uploaded .txt or .html file (for HTML: main text, title, author and date via trafilatura)."""
+    data = await file.read()  # at most max_body bytes: Guard has counted the request's
+    text = _decode(data)
+    name = file.filename or "upload"
+    if name.lower().endswith((".html", ".htm")) or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
+        doc = _from_html(text, name)
+    else:
+        if not text.strip():
+            raise HTTPException(422, f"{name}: the file is empty")
+        doc = Document(id=name, text=text, title=None, metadata={"file": name})
+    _check_sizes([doc], settings.max_chars)
+    return (await _analyse_and_store([doc], store, detector, lanes))[0]
+
+
+@router.post("/batch")
+async def analyze_batch(
+    batch: BatchIn, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
+) -> list[AnalysisOut]:
+    """Analyse up to `max_batch` documents in one request."""
+    if len(batch.documents) > settings.max_batch:
+        raise HTTPException(422, f"{len(batch.documents)} documents; at most {settings.max_batch} per batch")
+    docs = [_document(d, i) for i, d in enumerate(batch.documents)]
+    _check_sizes(docs, settings.max_chars, settings.max_batch_chars)
+    return await _analyse_and_store(docs, store, detector, lanes)
+
+
+def record(analysis_id: int, analysis: Analysis, cached: bool) -> AnalysisOut:
+    """The JSON record of the CLI, plus the stored id and the full text (the page highlights spans in it)."""
+    fields = analysis_record(analysis)
+    fields["document_id"] = fields.pop("id")
+    return AnalysisOut(id=analysis_id, cached=cached, **fields, text=analysis.document.text)
+
+
+async def _analyse_and_store(docs: list[Document], store: Store, detector: Detector, lanes: Lanes) -> list[AnalysisOut]:
+    """Answers from the store where the same text was analysed by this model; the rest through the lanes."""
+    results: list[AnalysisOut | None] = [None] * len(docs)
+    todo = []
+    for i, d in enumerate(docs):
+        if problem := unstorable(d.text):
+            raise HTTPException(422, f"document {i}: {problem}")
+        found = await run_in_threadpool(store.find, d.fingerprint, detector.name, detector.version)
+        if found:
+            results[i] = record(found[0], found[1], cached=True)
+        else:
+            todo.append(i)
+    if todo:
+        done = await lanes.analyse([docs[i] for i in todo])
+        for i, a in zip(todo, done, strict=True):
+            results[i] = record(await run_in_threadpool(store.save, a), a, cached=False)
+    return [r for r in results if r is not None]
+
+
+def _check_sizes(docs: list[Document], max_chars: int, max_batch_chars: int | None = None) -> None:
+    """413 for a document over ``max_chars`` characters, or a batch (``max_batch_chars`` given) over its total."""
+    for i, d in enumerate(docs):
+        if len(d.text) > max_chars:
+            where = f"document {i}: " if max_batch_chars is not None else ""
+            raise HTTPException(
+                413, f"{where}the text is {len(d.text):,} characters; the limit is {max_chars:,} characters"
+            )
+    total = sum(len(d.text) for d in docs)
+    if max_batch_chars is not None and total > max_batch_chars:
+        raise HTTPException(
+            413, f"the batch totals {total:,} characters; the limit is {max_batch_chars:,} characters per batch"
+        )
+
+
+async def _read_document(request: Request) -> Document:
+    body = await request.body()  # at most max_body bytes: Guard has counted them
+    kind = request.headers.get("content-type", "text/plain").split(";")[0].strip()
+    text = _decode(body)
+    if kind == "application/json":
+        try:
+            doc_in = DocumentIn.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise HTTPException(422, f"{where}: {first['msg']}") from None
+        return _document(doc_in)
+    if kind != "text/plain":
+        raise HTTPException(415, f"send text/plain or application/json, not {kind}")
+    if not text.strip():
+        raise HTTPException(422, "the text is empty")
+    return Document(id="pasted", text=text)
+
+
+def _decode(data: bytes) -> str:
+    """The rules of `spinlens.formats.text.decode` (NUL bytes, UTF-8), answered as HTTP 415."""
+    try:
+        return decode(data, "request body")
+    except InputError as exc:
+        raise HTTPException(415, exc.reason) from None
+
+
+def _document(d: DocumentIn, i: int = 0) -> Document:
+    if not d.text.strip():
+        raise HTTPException(422, f"document {i}: the text is empty")
+    return Document(id=str(i), text=d.text, title=d.title, source=d.source, url=d.url, published=d.date)
+
+
+def _from_html(html_text: str, name: str) -> Document:
+    try:
+        return document_from_html(html_text, name)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
