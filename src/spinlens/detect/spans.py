@@ -33,7 +33,7 @@ def decode_spans(
         if run and inside[run].max() >= accept:
             a, b = int(offsets[run[0], 0]), int(offsets[run[-1], 1])
             if text is not None:
-                a, b = _widen_to_words(text, a, b)
+                a, b = widen_to_words(text, a, b)
                 if not any(c.isalnum() for c in text[a:b]) or only_function_words(text[a:b]):
                     b = a
             if b > a:
@@ -69,7 +69,7 @@ def _in_word(text: str, i: int) -> bool:
     return text[i] in _APOSTROPHES and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
 
 
-def _widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+def widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:
     while start > 0 and _in_word(text, start - 1) and _in_word(text, start):
         start -= 1
     while end < len(text) and _in_word(text, end) and _in_word(text, end - 1):
