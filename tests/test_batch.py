@@ -1,22 +1,30 @@
-"""Corpus runs end to end with the shipped model: counts, duplicates, pool = in-process, and a real SIGKILL."""
+"""Corpus runs end to end with the shipped model: counts, duplicates, pool = in-process, and a real SIGKILL; the run
+lock, interrupts and the rate (cheap, with a stand-in executor)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+import pytest
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.orm import Session
 
-from spinlens.scale import run_batch
+from spinlens.detect.pipeline import model_identity
+from spinlens.document import Analysis
+from spinlens.errors import SpinlensError
+from spinlens.scale import EXECUTORS, run_batch
 from spinlens.scale.executors import ExecutorConfig
 from spinlens.scale.synthetic import generate, write_folder
 from spinlens.sources import Options
 from spinlens.store import Store
-from spinlens.store.db import AnalysisRow, SpanRow
+from spinlens.store.db import RUN_LOCK_STALE, AnalysisRow, RunRow, SpanRow
 
 
 def _spans_by_ref(url: str) -> dict[str, list[tuple[int, int, str, float]]]:
@@ -100,3 +108,75 @@ def test_sigkill_mid_run_then_restart_analyses_each_document_once(tmp_path: Path
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     run_batch([corpus], Store(clean), executor="local")
     assert _spans_by_ref(db_url) == _spans_by_ref(clean)  # and nothing lost or changed on the way
+
+
+def _fake_executor(stop_after: int | None = None):  # type: ignore[no-untyped-def]
+    """An executor that 'analyses' instantly (no spans), and raises KeyboardInterrupt after ``stop_after``."""
+
+    def run(items, config):  # type: ignore[no-untyped-def]
+        name, version = model_identity(config.model)
+        for n, (doc_id, doc) in enumerate(items):
+            if n == stop_after:
+                raise KeyboardInterrupt
+            yield doc_id, Analysis(document=doc, model=name, model_version=version)
+
+    return run
+
+
+def test_an_interrupt_commits_the_results_that_came_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_folder(tmp_path / "corpus", 10, sentences=2)
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setitem(EXECUTORS, "stops", _fake_executor(stop_after=4))
+    monkeypatch.setitem(EXECUTORS, "fake", _fake_executor())
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([corpus], store, executor="stops", commit_every=100)  # nothing committed before the interrupt
+    assert store.counts()["analyses"] == 4  # ... and the 4 results that had come back are kept
+
+    rest = run_batch([corpus], store, executor="fake")  # the lock was released: the run resumes
+    assert rest.analysed == 6
+    with Session(store.engine) as s:
+        per_doc = s.execute(select(AnalysisRow.document_id, func.count()).group_by(AnalysisRow.document_id)).all()
+    assert len(per_doc) == 10 and {count for _, count in per_doc} == {1}
+
+
+def test_rate_counts_analysis_time_not_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_folder(tmp_path / "corpus", 6, sentences=2)
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    register = store.register
+
+    def slow_register(items):  # type: ignore[no-untyped-def]
+        time.sleep(2)  # a corpus of 100k rows takes long to register
+        return register(items)
+
+    monkeypatch.setattr(store, "register", slow_register)
+    monkeypatch.setitem(EXECUTORS, "fake", _fake_executor())
+    summary = run_batch([corpus], store, executor="fake")
+    assert summary.analysed == 6 and summary.register_seconds >= 2
+    assert summary.analyse_seconds < 1 and summary.rate > 6  # not 6 documents / 2 s
+
+
+def test_one_batch_run_per_database(tmp_path: Path, db_url: str) -> None:
+    first, second = Store(db_url), Store(db_url)
+    first.lock_run()
+    with pytest.raises(SpinlensError, match=rf"another spinlens batch is running .*pid {os.getpid()} on "):
+        second.lock_run()
+    first.unlock_run()
+    second.lock_run()  # free again
+    second.unlock_run()
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    now = dt.datetime.now(dt.UTC)
+    with Session(first.engine) as s, s.begin():  # the lock of a run that was killed on this host
+        s.add(RunRow(id=1, token="x" * 32, pid=dead.pid, host=socket.gethostname(), started=now, heartbeat=now))
+    second.lock_run()  # is taken over
+    with pytest.raises(SpinlensError, match="another spinlens batch"):
+        first.lock_run()
+    with Session(first.engine) as s, s.begin():  # a run elsewhere that stopped committing long ago is dead too
+        s.execute(update(RunRow).values(host="elsewhere", heartbeat=now - RUN_LOCK_STALE * 2))
+    first.lock_run()
+    with pytest.raises(SpinlensError, match="took this database over"):
+        second.beat_run()  # the run that lost its lock stops at its next commit
+    first.unlock_run()
+    for store in (first, second):
+        store.engine.dispose()

@@ -77,3 +77,48 @@ def test_edges_snap_to_whole_words():
 def test_incomplete_corrections_are_refused(bad):
     with pytest.raises(ValidationError):
         CorrectionIn.model_validate(bad)
+
+
+def test_the_store_keeps_corrections_beside_the_model_output(db_url):
+    """SQLite and PostgreSQL: who/when/which model; the model's spans unchanged; bad corrections refused."""
+    import spinlens
+    from spinlens.corrections import CorrectionIn
+    from spinlens.document import Analysis, Document, TechniqueVerdict
+    from spinlens.store import Store
+
+    store = Store(db_url)
+    analysis = Analysis(
+        document=Document(id="a", text=TEXT),
+        spans=SPANS,
+        techniques=[TechniqueVerdict(technique="Loaded_Language", present=True, probability=0.5)],
+        propaganda_score=0.5,
+        model="m",
+        model_version="2",
+    )
+    aid = store.save(analysis)
+    first = store.add_correction(aid, CorrectionIn(kind="relabel", span=1, techniques=["Doubt"]), author="alice")
+    store.add_correction(aid, CorrectionIn(kind="add", start=32, end=41, techniques=["Repetition"]))
+    assert (first.author, first.model, first.model_version, first.created.tzinfo is not None) == (
+        "alice",
+        "m",
+        "2",
+        True,
+    )
+    assert [c.kind for c in store.corrections(aid)] == ["relabel", "add"]
+    assert [s.technique for s in store.get(aid).spans] == [s.technique for s in SPANS]  # never overwritten
+    state = corrected_spans(TEXT, store.get(aid).spans, store.corrections(aid))
+    assert [(TEXT[s.start : s.end], s.techniques) for s in state][1:] == [
+        ("Kiev regime", ["Doubt"]),
+        ("as always", ["Repetition"]),
+    ]
+    for bad, message in [
+        (CorrectionIn(kind="accept", span=2), "there is no span 2"),
+        (CorrectionIn(kind="add", start=0, end=999, techniques=["Doubt"]), "past the text"),
+        (CorrectionIn(kind="reject", added=first.id), "is not a span added"),
+    ]:
+        with pytest.raises(spinlens.InputError, match=message):
+            store.add_correction(aid, bad)
+    with pytest.raises(spinlens.InputError, match="no analysis"):
+        store.add_correction(aid + 100, CorrectionIn(kind="accept", span=0))
+    assert [a for a, _, _ in store.corrected()] == [aid]
+    assert store.delete(aid) and store.corrections(aid) == []

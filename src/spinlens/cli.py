@@ -382,6 +382,7 @@ def batch(
 
     from spinlens.formats.rows import Columns
     from spinlens.scale import run_batch
+    from spinlens.scale.batch import Terminated, sigterm_as_interrupt
     from spinlens.scale.executors import ExecutorConfig
     from spinlens.sources import Options
     from spinlens.store import Store
@@ -394,13 +395,15 @@ def batch(
     if missing:
         _fail(SpinlensError(f"no such file or folder: {', '.join(missing)}"))
     try:
-        store = Store(db)
-        summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
+        with sigterm_as_interrupt():  # SIGTERM (kill, systemd, docker stop) stops a run like Ctrl-C
+            store = Store(db)
+            summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
-    except KeyboardInterrupt:
-        err.print("interrupted: what was committed stays; run the same command again to go on")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        err.print(f"{how}: the results done so far are committed; run the same command again to go on", soft_wrap=True)
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     except BrokenProcessPool:
         _fail(SpinlensError("a worker process died (out of memory?); what was committed stays: run the command again"))
     reg = summary.registered
@@ -409,7 +412,7 @@ def batch(
     table.add_row("duplicates linked (not analysed again)", f"{reg.duplicates:,}")
     table.add_row("skipped: already in the database", f"{reg.known:,}")
     table.add_row("unreadable inputs", f"{reg.failed:,}")
-    table.add_row("analysed", f"{summary.analysed:,} ({summary.rate:.1f}/s, {summary.seconds:.0f} s)")
+    table.add_row("analysed", f"{summary.analysed:,} ({summary.rate:.1f}/s over {summary.analyse_seconds:.0f} s)")
     table.add_row("analysis failures", f"{summary.failed:,}")
     err.print(table)
     if summary.failures:

@@ -3,12 +3,17 @@
 Crash safety comes from the store, not from this loop: registration is idempotent per input reference, an
 analysis is unique per (document, model, version), and a result is committed with its spans in one transaction.
 A run killed at any point and started again analyses exactly the documents that have no committed result.
+One run at a time per database (`Store.lock_run`); an interrupted run (Ctrl-C, SIGTERM) commits the results it has.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -28,13 +33,36 @@ class Summary:
     analysed: int = 0
     failed: int = 0  # documents whose analysis failed
     failures: list[tuple[str, str]] = field(default_factory=list)  # (reference, reason), the first 100 of this run
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole run
     register_seconds: float = 0.0  # reading inputs and registering them
+    analyse_seconds: float = 0.0  # analysing what is pending (model loading and commits included)
     commit_seconds: float = 0.0  # writing results (inside the analysis phase)
 
     @property
     def rate(self) -> float:
-        return self.analysed / self.seconds if self.seconds else 0.0
+        """Documents analysed per second of analysis (registering a large corpus does not dilute it)."""
+        return self.analysed / self.analyse_seconds if self.analyse_seconds else 0.0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run commits what it has and stops."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within this block SIGTERM raises `Terminated` (in the main thread; elsewhere it changes nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_batch(
@@ -53,30 +81,96 @@ def run_batch(
         raise ValueError(f"unknown executor {executor!r}; expected one of {sorted(EXECUTORS)}")
     started = time.monotonic()
     summary = Summary()
+    with _holding(store):
+        try:
+            _register(inputs, store, options, summary, register_every)
+            summary.register_seconds = time.monotonic() - started
+            _analyse(store, summary, executor, config, commit_every, commit_seconds)
+        finally:
+            summary.seconds = time.monotonic() - started
+    return summary
+
+
+HEARTBEAT_SECONDS = 30.0
+
+
+@contextmanager
+def _holding(store: Store) -> Iterator[None]:
+    """Hold the store's run lock, its heartbeat renewed by a thread (a slow document does not make the run look
+    dead); commits renew it too, and stop the run if another run has taken the lock over."""
+    store.lock_run()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with suppress(Exception):  # the main thread reports a lost lock or a lost database at its next commit
+                store.beat_run()
+
+    thread = threading.Thread(target=beat, name="spinlens-run-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        store.unlock_run()
+
+
+def _register(
+    inputs: Iterable[str | Path], store: Store, options: Options | None, summary: Summary, every: int
+) -> None:
     items = progress(iter_items(inputs, options), "reading")
-    while batch := list(islice(items, register_every)):
+    while batch := list(islice(items, every)):
         registered = store.register([(it.ref, it.document, it.error) for it in batch])
         _add(summary.registered, registered)
         summary.failures.extend(registered.failures[: max(0, 100 - len(summary.failures))])
+        store.beat_run()
 
-    summary.register_seconds = time.monotonic() - started
+
+def _analyse(
+    store: Store, summary: Summary, executor: str, config: ExecutorConfig, commit_every: int, commit_seconds: float
+) -> None:
+    """Analyse every pending document; on an interrupt, commit the results that have come back, then re-raise."""
+    started = time.monotonic()
     name, version = model_identity(config.model)
+    model = f"{name}/{version}"
     total = store.count_pending(name, version)
     results = EXECUTORS[executor](_pending(store, name, version), config)
+    stream = progress(results, "analysing", total=total)
     done: list[tuple[int, Analysis]] = []
     failed: list[tuple[int, str]] = []
     last_commit = time.monotonic()
-    for doc_id, result in progress(results, "analysing", total=total):
-        if isinstance(result, str):
-            failed.append((doc_id, result))
-        else:
-            done.append((doc_id, result))
-        if len(done) + len(failed) >= commit_every or time.monotonic() - last_commit > commit_seconds:
-            _commit(store, summary, done, failed, f"{name}/{version}")
-            done, failed, last_commit = [], [], time.monotonic()
-    _commit(store, summary, done, failed, f"{name}/{version}")
-    summary.seconds = time.monotonic() - started
-    return summary
+    try:
+        for doc_id, result in stream:
+            if isinstance(result, str):
+                failed.append((doc_id, result))
+            else:
+                done.append((doc_id, result))
+            if len(done) + len(failed) >= commit_every or time.monotonic() - last_commit > commit_seconds:
+                _commit(store, summary, done, failed, model)
+                last_commit = time.monotonic()
+        _commit(store, summary, done, failed, model)
+    except (KeyboardInterrupt, BrokenExecutor):  # Ctrl-C, SIGTERM or a dead worker: keep what came back
+        with _deferred_sigterm():
+            stream.close()
+            results.close()  # ends the workers
+            _commit(store, summary, done, failed, model)  # again, if the interrupt hit a commit
+        raise
+    finally:
+        summary.analyse_seconds = time.monotonic() - started
+
+
+@contextmanager
+def _deferred_sigterm() -> Iterator[None]:
+    """A second SIGTERM while the last results are being committed waits until they are (Ctrl-C still works)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _pending(store: Store, model: str, version: str, page: int = 256) -> Iterator[tuple[int, Document]]:
@@ -88,15 +182,21 @@ def _pending(store: Store, model: str, version: str, page: int = 256) -> Iterato
 
 
 def _commit(store: Store, summary: Summary, done: list, failed: list, model: str) -> None:  # type: ignore[type-arg]
+    """Save ``done`` and ``failed`` in one transaction and empty them (a retry after an interrupt adds nothing)."""
     if not done and not failed:
         return
     started = time.monotonic()
-    summary.analysed += store.save_results(done, failed, model=model)
-    summary.failed += len(failed)
-    refs = store.refs([doc_id for doc_id, _ in failed]) if failed else {}
-    for doc_id, reason in failed:
+    added = store.save_results(done, failed, model=model)
+    failures = list(failed)
+    done.clear()
+    failed.clear()
+    summary.analysed += added
+    summary.failed += len(failures)
+    refs = store.refs([doc_id for doc_id, _ in failures]) if failures else {}
+    for doc_id, reason in failures:
         if len(summary.failures) < 100:
             summary.failures.append((refs.get(doc_id, str(doc_id)), reason))
+    store.beat_run()
     summary.commit_seconds += time.monotonic() - started
 
 

@@ -8,8 +8,10 @@ reason it failed), in any order, loading the model once per worker.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -57,15 +59,48 @@ def run_local(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> 
 
 
 _WORKER_NLP = None
+PARENT_POLL_SECONDS = 1.0  # how often a worker checks that the process that started it is still alive
 
 
-def _init_worker(model: str | None, threads: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` (the pid that started it) dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG); everywhere, a daemon thread also polls the parent pid,
+    which changes when the process is re-parented. Without this a worker blocked on its task pipe lives forever.
+    (The kernel's signal comes when the parent's thread that started the worker ends: `run_pool`'s caller, which
+    outlives its pool.)
+    """
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):  # no prctl here: the thread below does it
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="spinlens-parent-watch", daemon=True).start()
+
+
+def _init_worker(model: str | None, threads: int, parent: int) -> None:
     global _WORKER_NLP
     import signal
 
     import spinlens
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops handing out work
+    die_with_parent(parent)
+    # Ctrl-C and SIGTERM are the parent's to handle: it stops handing out work, commits and ends the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     _WORKER_NLP = spinlens.load(model, threads=threads).warm_up()
 
@@ -93,10 +128,11 @@ def run_pool(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> I
     threads = max(1, cores // workers)
     # spawn: a fresh interpreter per worker (forking a process that may hold torch threads can deadlock)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config.model, threads)) as ex:
+    initargs = (config.model, threads, os.getpid())
+    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
+    try:
         pending: set[Future] = set()
-        chunks = _chunks(items, config.chunk_size)
-        for chunk in chunks:
+        for chunk in _chunks(items, config.chunk_size):
             pending.add(ex.submit(_pool_task, chunk))
             if len(pending) >= 2 * workers:  # bounded: memory stays flat on a corpus of millions
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -106,6 +142,18 @@ def run_pool(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> I
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield from future.result()
+    except BaseException:  # interrupted, stopped, or closed by the caller: chunks in flight are not waited for
+        _kill_workers(ex)
+        raise
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(ex: ProcessPoolExecutor) -> None:
+    """Kill the pool's workers now: their results in flight would be lost anyway, and a chunk can take long."""
+    for process in list((getattr(ex, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
 
 
 def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:

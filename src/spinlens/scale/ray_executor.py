@@ -38,7 +38,8 @@ class _Analyser:
         }
 
 
-def connect(address: str | None) -> None:
+def connect(address: str | None) -> bool:
+    """Connect to the cluster at ``address`` (or $RAY_ADDRESS), else start a local one; True if this call did."""
     try:
         import ray
     except ImportError:
@@ -48,37 +49,45 @@ def connect(address: str | None) -> None:
     if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
         # `ray start` turns token authentication on when it finds this token; a driver must then send it
         os.environ["RAY_AUTH_MODE"] = "token"
-    if not ray.is_initialized():
-        ray.init(
-            address=address,
-            log_to_driver=False,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-        )
+    if ray.is_initialized():
+        return False
+    ray.init(
+        address=address,
+        log_to_driver=False,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+    )
+    return True
 
 
 def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:
     import ray
     import ray.data
 
-    connect(config.ray_address)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # spinlens draws its own bar
-    context.print_on_execution_start = False
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    workers = config.workers or cpus
-    threads = max(1, cpus // workers)
-    it = iter(items)
-    while window := list(islice(it, WINDOW)):
-        dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in window])
-        analysed = dataset.map_batches(
-            _Analyser,
-            fn_constructor_kwargs={"model": config.model, "threads": threads},
-            batch_size=config.chunk_size,
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            num_cpus=threads,
-            batch_format="numpy",
-        )
-        for batch in analysed.iter_batches(batch_size=config.chunk_size, batch_format="numpy"):
-            for doc_id, ok, result in zip(batch["id"], batch["ok"], batch["result"], strict=True):
-                yield int(doc_id), (Analysis.from_json(result) if ok else str(result))
+    # a Ray this run started (and its local cluster) ends with the run, on an error or a signal too; Ray's own
+    # processes share the driver's fate on SIGKILL, and its actors die with the driver's job
+    started = connect(config.ray_address)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # spinlens draws its own bar
+        context.print_on_execution_start = False
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        workers = config.workers or cpus
+        threads = max(1, cpus // workers)
+        it = iter(items)
+        while window := list(islice(it, WINDOW)):
+            dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in window])
+            analysed = dataset.map_batches(
+                _Analyser,
+                fn_constructor_kwargs={"model": config.model, "threads": threads},
+                batch_size=config.chunk_size,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=threads,
+                batch_format="numpy",
+            )
+            for batch in analysed.iter_batches(batch_size=config.chunk_size, batch_format="numpy"):
+                for doc_id, ok, result in zip(batch["id"], batch["ok"], batch["result"], strict=True):
+                    yield int(doc_id), (Analysis.from_json(result) if ok else str(result))
+    finally:
+        if started:
+            ray.shutdown()

@@ -16,8 +16,11 @@ import hashlib
 import json
 import os
 import re
+import secrets
+import socket
+import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,12 +40,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from spinlens import taxonomy
+from spinlens.corrections import Correction, CorrectionIn, Kind
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
-from spinlens.errors import SpinlensError
+from spinlens.errors import InputError, SpinlensError
 
 SNIPPET_CHARS = 300  # span text kept for phrase statistics; offsets into the full text are exact
 
@@ -103,6 +109,25 @@ class SpanRow(Base):
     snippet: Mapped[str] = mapped_column(Text)
 
 
+class CorrectionRow(Base):
+    """What a person said about a model's span (or a span it missed); `spinlens.corrections` says what follows."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    model: Mapped[str] = mapped_column(String(100))  # the model and version whose output is corrected
+    model_version: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    span: Mapped[int | None] = mapped_column(Integer)  # index into the analysis's spans (in id order)
+    added: Mapped[int | None] = mapped_column(Integer)  # an earlier "add" correction, withdrawn by a reject
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    techniques: Mapped[str] = mapped_column(Text, default="")  # PTC ids joined by "|"
+    author: Mapped[str] = mapped_column(String(200))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class FailureRow(Base):
     """An input that could not be read, or a document that could not be analysed, with the reason."""
 
@@ -117,6 +142,22 @@ class FailureRow(Base):
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RunRow(Base):
+    """The batch run that holds this database (one at a time: `Store.lock_run`)."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1: the lock itself
+    token: Mapped[str] = mapped_column(String(32))  # this run's, so that it releases only its own lock
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    started: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))  # renewed while the run lives
+
+
+RUN_LOCK_STALE = dt.timedelta(minutes=5)  # a run whose heartbeat is this old is taken to be dead
 
 
 @dataclass
@@ -176,8 +217,58 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _refuse_old_schema(self.engine, self.url)
-        Base.metadata.create_all(self.engine)
-        _add_confidence_columns(self.engine)
+        _create_tables(self.engine)
+        self._run_token: str | None = None
+
+    # --- batch runs ------------------------------------------------------------------------------------------
+
+    def lock_run(self) -> None:
+        """Take this database for one batch run, or raise SpinlensError naming the run that has it.
+
+        The lock is a row with a fixed key, so taking it is one INSERT that the database makes atomic. A lock left
+        by a run that died (its pid is gone on this host, or its heartbeat is older than `RUN_LOCK_STALE`) is taken
+        over. The holder renews the heartbeat with `beat_run` and ends with `unlock_run`.
+        """
+        token = secrets.token_hex(16)
+        for _ in range(5):
+            now = dt.datetime.now(dt.UTC)
+            row = {"id": 1, "token": token, "pid": os.getpid(), "host": socket.gethostname()}
+            try:
+                with self.engine.begin() as c:
+                    c.execute(insert(RunRow).values(**row, started=now, heartbeat=now))
+            except IntegrityError:
+                with Session(self.engine) as s:
+                    holder = s.get(RunRow, 1)
+                if holder is None:  # ended meanwhile
+                    continue
+                if not _run_is_dead(holder):
+                    started = _utc(holder.started).strftime("%Y-%m-%d %H:%M:%S UTC")
+                    raise SpinlensError(
+                        f"another spinlens batch is running on this database (pid {holder.pid} on {holder.host}, "
+                        f"started {started}); run this command again when it has finished"
+                    ) from None
+                with self.engine.begin() as c:  # only that dead run's lock: of two runs taking over, one wins
+                    c.execute(delete(RunRow).where(RunRow.id == 1, RunRow.token == holder.token))
+                continue
+            self._run_token = token
+            return
+        raise SpinlensError("could not take this database for a batch run: other runs keep taking it; try again")
+
+    def beat_run(self) -> None:
+        """Tell other runs that this one is alive; raise SpinlensError if another run has taken the lock over."""
+        if self._run_token is None:
+            return
+        with self.engine.begin() as c:
+            now = dt.datetime.now(dt.UTC)
+            taken = c.execute(update(RunRow).where(RunRow.token == self._run_token).values(heartbeat=now)).rowcount
+        if not taken:
+            raise SpinlensError("another spinlens batch took this database over (this run looked dead); stopping")
+
+    def unlock_run(self) -> None:
+        if self._run_token is not None:
+            with self.engine.begin() as c:
+                c.execute(delete(RunRow).where(RunRow.token == self._run_token))
+            self._run_token = None
 
     # --- documents -------------------------------------------------------------------------------------------
 
@@ -284,6 +375,11 @@ class Store:
                     added += 1
             for document_id, reason in failures:
                 ref = s.scalar(select(DocumentRow.ref).where(DocumentRow.id == document_id)) or str(document_id)
+                recorded = select(FailureRow.id).where(
+                    FailureRow.ref_key == ref_key(ref), FailureRow.stage == "analyse", FailureRow.model_version == model
+                )
+                if s.scalar(recorded) is not None:  # committed by an interrupted attempt
+                    continue
                 s.add(
                     FailureRow(
                         ref_key=ref_key(ref),
@@ -458,6 +554,7 @@ class Store:
             if row is None:
                 return False
             document_id = row.document_id
+            s.execute(delete(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id))
             s.execute(delete(SpanRow).where(SpanRow.analysis_id == analysis_id))
             s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id))
             referred = s.scalar(
@@ -470,6 +567,56 @@ class Store:
             if not referred:
                 s.execute(delete(DocumentRow).where(DocumentRow.id == document_id))
             return True
+
+    def add_correction(self, analysis_id: int, correction: CorrectionIn, author: str = "local") -> Correction:
+        """Store one correction of an analysis; `InputError` (one line) when it does not fit that analysis."""
+        with Session(self.engine) as s, s.begin():
+            row = s.get(AnalysisRow, analysis_id)
+            if row is None:
+                raise InputError(f"no analysis {analysis_id}")
+            n_spans = s.scalar(select(func.count()).where(SpanRow.analysis_id == analysis_id)) or 0
+            n_chars = s.scalar(select(func.length(DocumentRow.text)).where(DocumentRow.id == row.document_id)) or 0
+            if correction.span is not None and correction.span >= n_spans:
+                raise InputError(f"analysis {analysis_id} has {n_spans} spans; there is no span {correction.span}")
+            if correction.end is not None and correction.end > n_chars:
+                raise InputError(f"end {correction.end} is past the text's {n_chars} characters")
+            if correction.added is not None:
+                target = s.get(CorrectionRow, correction.added)
+                if target is None or target.analysis_id != analysis_id or target.kind != "add":
+                    raise InputError(f"correction {correction.added} is not a span added to analysis {analysis_id}")
+            new = CorrectionRow(
+                analysis_id=analysis_id,
+                model=row.model,
+                model_version=row.model_version,
+                kind=correction.kind.value,
+                span=correction.span,
+                added=correction.added,
+                start=correction.start,
+                end=correction.end,
+                techniques="|".join(correction.techniques),
+                author=author[:200],
+                created=dt.datetime.now(dt.UTC),
+            )
+            s.add(new)
+            s.flush()
+            return _correction(new)
+
+    def corrections(self, analysis_id: int) -> list[Correction]:
+        """Every correction of an analysis, in the order made."""
+        with Session(self.engine) as s:
+            rows = s.scalars(
+                select(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id).order_by(CorrectionRow.id)
+            )
+            return [_correction(r) for r in rows]
+
+    def corrected(self) -> Iterator[tuple[int, Analysis, list[Correction]]]:
+        """(analysis id, analysis as the model made it, its corrections) for every analysis people corrected."""
+        with Session(self.engine) as s:
+            ids = list(s.scalars(select(CorrectionRow.analysis_id).distinct().order_by(CorrectionRow.analysis_id)))
+        for analysis_id in ids:
+            analysis = self.get(analysis_id)
+            if analysis is not None:
+                yield analysis_id, analysis, self.corrections(analysis_id)
 
     def refs(self, document_ids: Sequence[int]) -> dict[int, str]:
         with Session(self.engine) as s:
@@ -538,6 +685,23 @@ def _note(technique: str, fragment: str, scheme: str) -> str | None:
     return taxonomy.explain(technique, fragment, scheme) if taxonomy.is_technique(technique, scheme) else None
 
 
+def _correction(row: CorrectionRow) -> Correction:
+    return Correction(
+        id=row.id,
+        analysis_id=row.analysis_id,
+        model=row.model,
+        model_version=row.model_version,
+        kind=Kind(row.kind),
+        span=row.span,
+        added=row.added,
+        start=row.start,
+        end=row.end,
+        techniques=[t for t in row.techniques.split("|") if t],
+        author=row.author,
+        created=_utc(row.created) if row.created else dt.datetime.now(dt.UTC),
+    )
+
+
 def _first_line(text: str) -> str:
     return text.lstrip("\ufeff").strip().split("\n", 1)[0][:500]
 
@@ -551,6 +715,43 @@ def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]
         for name in ("span_confidence", "technique_confidence"):
             if name not in columns:
                 conn.execute(text(f"ALTER TABLE spans ADD COLUMN {name} FLOAT"))
+
+
+def _create_tables(engine, attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
+    """Create what is missing; two processes doing it at once make one fail ("already exists"): look again."""
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(engine)
+            _add_confidence_columns(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            if attempt == attempts - 1:
+                where = engine.url.render_as_string(hide_password=True)
+                raise SpinlensError(f"{where}: could not create the tables: {str(exc.orig).strip()}") from None
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite gives back naive UTC
+
+
+def _run_is_dead(run: RunRow) -> bool:
+    if dt.datetime.now(dt.UTC) - _utc(run.heartbeat) > RUN_LOCK_STALE:
+        return True
+    return run.host == socket.gethostname() and not _pid_alive(run.pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    try:  # a zombie has ended: only its parent has not collected it yet
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _refuse_old_schema(engine, url: str) -> None:  # type: ignore[no-untyped-def]
