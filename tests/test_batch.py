@@ -180,3 +180,27 @@ def test_one_batch_run_per_database(tmp_path: Path, db_url: str) -> None:
     first.unlock_run()
     for store in (first, second):
         store.engine.dispose()
+
+
+def test_a_run_that_finds_no_input_says_so_and_fails(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spinlens.cli import app
+
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(
+        app, ["batch", str(tmp_path / "empty"), "--db", f"sqlite:///{tmp_path}/e.db", "--workers", "0"]
+    )
+    assert res.exit_code != 0 and "no document found" in res.output and "Traceback" not in res.output
+
+
+def test_batch_takes_the_one_character_limit(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spinlens.cli import app
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "long.txt").write_text("The minister spoke at length about the budget today. " * 40)
+    db = f"sqlite:///{tmp_path}/l.db"
+    res = CliRunner().invoke(app, ["batch", str(tmp_path / "c"), "--db", db, "--workers", "0", "--max-chars", "500"])
+    assert "over the limit of 500" in res.output, res.output

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spinlens.errors import InputError, SpinlensError
+from spinlens.sources.base import MAX_CHARS
 
 app = typer.Typer(
     help="spinlens: find, label and explain propaganda techniques in news.",
@@ -371,7 +372,12 @@ def batch(
     outlet_from_folder: Annotated[
         bool, typer.Option(help="Outlet = the first sub-folder under an input folder (corpus/<outlet>/...)")
     ] = False,
-    model: Annotated[str | None, typer.Option(help="Model directory (default: the shipped model)")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
+    ] = None,
+    max_chars: Annotated[
+        int, typer.Option(help="Longest document, in characters: longer ones are recorded failures")
+    ] = MAX_CHARS,
     commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
 ) -> None:
     """Analyse a corpus into a database: resumable (rerun the same command after a crash), one model per core.
@@ -388,7 +394,7 @@ def batch(
     from spinlens.store import Store
 
     columns = Columns(text_field, id_field, title_field, source_field, url_field, date_field)
-    options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder)
+    options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder, max_chars=max_chars)
     executor = "ray" if ray else ("local" if workers == 0 else "pool")
     config = ExecutorConfig(model=model, workers=workers or None, ray_address=ray_address)
     missing = [str(p) for p in inputs or [] if not p.exists()]
@@ -420,6 +426,8 @@ def batch(
         err.print(f"failures ({len(shown)} shown; all of them: spinlens stats --by failure):")
         for ref, reason in shown:
             err.print(f"  {ref}: {reason}", highlight=False, markup=False)
+    if inputs and reg.new + reg.duplicates + reg.known == 0:
+        _fail(SpinlensError(f"no document found in {', '.join(map(str, inputs))}"))
 
 
 class StatsBy(StrEnum):
