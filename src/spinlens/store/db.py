@@ -601,6 +601,52 @@ class Store:
             s.flush()
             return _correction(new)
 
+    def add_corrections(
+        self, corrections: dict[int, Sequence[CorrectionIn]], author: str | dict[int, str] = "local"
+    ) -> list[Correction]:
+        """Store corrections of many analyses (by analysis id) in one transaction: all, or none on `InputError`.
+
+        ``author`` is one name for all, or one per analysis id.
+        """
+        now = dt.datetime.now(dt.UTC)
+        with Session(self.engine) as s, s.begin():
+            rows = []
+            for analysis_id, items in corrections.items():
+                row = s.get(AnalysisRow, analysis_id)
+                if row is None:
+                    raise InputError(f"no analysis {analysis_id}")
+                n_spans = s.scalar(select(func.count()).where(SpanRow.analysis_id == analysis_id)) or 0
+                n_chars = s.scalar(select(func.length(DocumentRow.text)).where(DocumentRow.id == row.document_id)) or 0
+                for c in items:
+                    if c.span is not None and c.span >= n_spans:
+                        raise InputError(f"analysis {analysis_id} has {n_spans} spans; there is no span {c.span}")
+                    if c.end is not None and c.end > n_chars:
+                        raise InputError(f"end {c.end} is past the {n_chars} characters of analysis {analysis_id}")
+                    target = s.get(CorrectionRow, c.added) if c.added is not None else None
+                    if c.added is not None and (
+                        target is None or target.analysis_id != analysis_id or target.kind != "add"
+                    ):
+                        raise InputError(f"correction {c.added} is not a span added to analysis {analysis_id}")
+                    name = author if isinstance(author, str) else author.get(analysis_id, "local")
+                    rows.append(
+                        CorrectionRow(
+                            analysis_id=analysis_id,
+                            model=row.model,
+                            model_version=row.model_version,
+                            kind=c.kind.value,
+                            span=c.span,
+                            added=c.added,
+                            start=c.start,
+                            end=c.end,
+                            techniques="|".join(c.techniques),
+                            author=name[:200],
+                            created=now,
+                        )
+                    )
+            s.add_all(rows)
+            s.flush()
+            return [_correction(r) for r in rows]
+
     def corrections(self, analysis_id: int) -> list[Correction]:
         """Every correction of an analysis, in the order made."""
         with Session(self.engine) as s:

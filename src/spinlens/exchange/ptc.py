@@ -1,0 +1,43 @@
+"""Corrected analyses as PTC files: ``articles/article<ID>.txt`` and ``corrections.labels``, trainable as is.
+
+The analysis id is the article id, so ``spinlens train --extra DIR`` (and `read_articles`/`read_labels`) load
+the folder. A corrected span with two techniques gives two label lines, as in PTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from spinlens.corrections import corrected_spans
+from spinlens.document import Document
+from spinlens.errors import InputError
+from spinlens.exchange import Corrected
+from spinlens.formats.ptc import Label, write_labels
+from spinlens.formats.text import write_text
+
+LABELS_FILE = "corrections.labels"
+
+
+def ptc_labels(items: Iterable[Corrected]) -> list[Label]:
+    """One TC label per technique of each corrected span, by article then offset (a label twice: once)."""
+    labels = (
+        Label(str(aid), span.start, span.end, technique)
+        for aid, analysis, corrections in items
+        for span in corrected_spans(analysis.document.text, analysis.spans, corrections)
+        for technique in span.techniques
+    )
+    return list(dict.fromkeys(labels))
+
+
+def write_ptc(items: Iterable[Corrected], folder: Path) -> int:
+    """Write the articles (exact text) and their labels into ``folder``, which must be new or empty; returns
+    the number of label lines."""
+    items = list(items)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError("exists and is not an empty folder; choose a new one (old articles would be read too)", folder)
+    articles = folder / "articles"
+    articles.mkdir(parents=True, exist_ok=True)
+    for aid, analysis, _ in items:
+        write_text(Document(id=str(aid), text=analysis.document.text), articles / f"article{aid}.txt")
+    return write_labels(ptc_labels(items), folder / LABELS_FILE)
