@@ -291,3 +291,157 @@ def test_delete_is_behind_the_token_and_the_csrf_checks(tmp_path, nlp):
         assert c.delete(f"/api/analyses/{analysis_id}", headers=forged).status_code == 403
         assert c.get(f"/api/analyses/{analysis_id}", headers=auth).status_code == 200
         assert c.delete(f"/api/analyses/{analysis_id}", headers={**auth, **XRW}).status_code == 200
+
+
+# --- Corrections ------------------------------------------------------------------------------------------------
+
+CORRECTED_TEXT = "They lie about the Kiev regime, as always. Only traitors doubt it."
+
+
+def _stored_analysis(db_url: str) -> int:
+    """An analysis with three known spans, saved as the model made it (indexes 0, 1, 2 in the store's order)."""
+    from spinlens.document import Analysis, Document, Span, TechniqueVerdict
+    from spinlens.store import Store
+
+    spans = [
+        Span(start=5, end=8, technique="Loaded_Language", score=0.8, span_confidence=0.9, technique_confidence=0.9),
+        Span(start=19, end=30, technique="Name_Calling,Labeling", score=0.6),
+        Span(start=48, end=56, technique="Name_Calling,Labeling", score=0.5),
+    ]
+    analysis = Analysis(
+        document=Document(id="c", text=CORRECTED_TEXT),
+        spans=spans,
+        techniques=[TechniqueVerdict(technique="Loaded_Language", present=True, probability=0.8)],
+        propaganda_score=0.8,
+        model="test-model",
+        model_version="7",
+    )
+    return Store(db_url).save(analysis)
+
+
+def _span_texts(state: dict) -> list[tuple[str, list[str], str]]:
+    return [(CORRECTED_TEXT[s["start"] : s["end"]], s["techniques"], s["status"]) for s in state["spans"]]
+
+
+def test_each_kind_of_correction_is_stored_and_changes_the_corrected_state(db_url, nlp):
+    """SQLite and PostgreSQL: accept, reject, relabel, move and add through the API; the store holds each one,
+    by "local" (no token), with the analysis, model and version; the model's own spans stay as they were."""
+    from spinlens.store import Store
+
+    aid = _stored_analysis(db_url)
+    app = create_app(db_url=db_url, allowed_hosts=["testserver"], detector=nlp)
+    url = f"/api/analyses/{aid}/corrections"
+    with TestClient(app) as c:
+        assert c.get(url).json()["corrections"] == []
+        assert [s[2] for s in _span_texts(c.get(url).json())] == ["model", "model", "model"]
+        made = [
+            c.post(url, json=body)
+            for body in (
+                {"kind": "accept", "span": 0},
+                {"kind": "relabel", "span": 1, "techniques": ["Doubt", "Exaggeration,Minimisation"]},
+                {"kind": "move", "span": 1, "start": 25, "end": 28},  # "egi": snapped to "regime"
+                {"kind": "reject", "span": 2},
+                {"kind": "add", "start": 32, "end": 41, "techniques": ["Repetition"]},
+            )
+        ]
+        assert [r.status_code for r in made] == [201] * 5, [r.text for r in made]
+        first = made[0].json()
+        assert (first["analysis_id"], first["model"], first["model_version"], first["author"]) == (
+            aid,
+            "test-model",
+            "7",
+            "local",
+        )
+        state = c.get(url).json()
+        assert [x["kind"] for x in state["corrections"]] == ["accept", "relabel", "move", "reject", "add"]
+        assert _span_texts(state) == [
+            ("lie", ["Loaded_Language"], "accepted"),
+            ("regime", ["Doubt", "Exaggeration,Minimisation"], "relabelled, moved"),
+            ("as always", ["Repetition"], "added"),
+        ]
+        assert [s["technique"] for s in state["model_spans"]] == [
+            "Loaded_Language",
+            "Name_Calling,Labeling",
+            "Name_Calling,Labeling",
+        ]
+        # an added span is withdrawn by rejecting that addition
+        added = made[4].json()["id"]
+        assert c.post(url, json={"kind": "reject", "added": added}).status_code == 201
+        assert [s[0] for s in _span_texts(c.get(url).json())] == ["lie", "regime"]
+        # the analysis itself is unchanged
+        assert [s["text"] for s in c.get(f"/api/analyses/{aid}").json()["spans"]] == ["lie", "Kiev regime", "traitors"]
+    stored = Store(db_url).corrections(aid)
+    assert [(x.kind, x.author) for x in stored] == [
+        ("accept", "local"),
+        ("relabel", "local"),
+        ("move", "local"),
+        ("reject", "local"),
+        ("add", "local"),
+        ("reject", "local"),
+    ]
+
+
+def test_corrections_of_no_analysis_are_404_and_ones_that_do_not_fit_are_422(tmp_path, nlp):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    aid = _stored_analysis(db)
+    with TestClient(create_app(db_url=db, allowed_hosts=["testserver"], detector=nlp)) as c:
+        for r in (
+            c.get("/api/analyses/999/corrections"),
+            c.post("/api/analyses/999/corrections", json={"kind": "accept", "span": 0}),
+        ):
+            assert r.status_code == 404 and r.json() == {"detail": "no analysis 999"}
+        url = f"/api/analyses/{aid}/corrections"
+        for body, message in [
+            ({"kind": "accept", "span": 3}, "has 3 spans; there is no span 3"),
+            ({"kind": "add", "start": 60, "end": 999, "techniques": ["Doubt"]}, "past the text"),
+            ({"kind": "reject", "added": 12345}, "is not a span added"),
+            ({"kind": "relabel", "span": 0}, "needs 'techniques'"),
+            ({"kind": "add", "start": 0, "end": 4, "techniques": ["Not_A_Technique"]}, "unknown technique"),
+            ({"kind": "accept", "span": 0, "surprise": 1}, "surprise"),
+            ({"kind": "approve", "span": 0}, "kind"),
+        ]:
+            r = c.post(url, json=body)
+            detail = r.json()["detail"]
+            assert r.status_code == 422 and message in detail and "\n" not in detail, (body, r.text)
+        assert c.get(url).json()["corrections"] == []  # nothing half-stored
+
+
+def test_the_author_of_a_correction_is_the_name_of_its_token(tmp_path, nlp):
+    """`--token alice=SECRET` names its holder; a plain token is named "token"; the sign-in cookie counts too."""
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    aid = _stored_analysis(db)
+    app = create_app(
+        db_url=db,
+        token=["alice=s3cret-alice", "bob=s3cret-bob", "plain-s3cret"],
+        allowed_hosts=["testserver"],
+        detector=nlp,
+    )
+    url = f"/api/analyses/{aid}/corrections"
+    with TestClient(app) as c:
+        for secret, name in [("s3cret-alice", "alice"), ("s3cret-bob", "bob"), ("plain-s3cret", "token")]:
+            r = c.post(url, json={"kind": "accept", "span": 0}, headers={"Authorization": f"Bearer {secret}"})
+            assert r.status_code == 201 and r.json()["author"] == name, r.text
+        assert c.post(url, json={"kind": "accept", "span": 0}).status_code == 401
+        assert (
+            c.post(url, json={"kind": "accept", "span": 0}, headers={"Authorization": "Bearer alice"}).status_code
+            == 401
+        )
+        signed_in = c.post(
+            "/login", data={"token": "s3cret-bob"}, headers={"Origin": "http://testserver"}, follow_redirects=False
+        )
+        assert signed_in.status_code == 303
+        r = c.post(url, json={"kind": "reject", "span": 1})  # the cookie alone
+        assert r.status_code == 201 and r.json()["author"] == "bob"
+        authors = [x["author"] for x in c.get(url).json()["corrections"]]
+    assert authors == ["alice", "bob", "token", "bob"]
+
+
+def test_openapi_documents_the_corrections_api(client):
+    spec = client.get("/openapi.json").json()
+    ops = spec["paths"]["/api/analyses/{analysis_id}/corrections"]
+    assert ops["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CorrectionIn")
+    assert ops["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Correction")
+    assert {"401", "403", "404", "413", "422"} <= set(ops["post"]["responses"])
+    assert ops["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/CorrectionsOut")
+    kinds = spec["components"]["schemas"]["Kind"]["enum"]
+    assert kinds == ["accept", "reject", "relabel", "move", "add"]

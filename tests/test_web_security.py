@@ -320,6 +320,108 @@ def test_the_cookie_is_secure_over_https(nlp, tmp_path):
         assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
 
 
+def _analysis_with_a_span(c: TestClient, **headers) -> int:
+    r = c.post("/api/analyze", json={"text": TEXT}, headers=headers)
+    assert r.status_code == 200 and r.json()["spans"], r.text
+    return r.json()["id"]
+
+
+def test_corrections_are_behind_the_token_and_the_csrf_checks(locked):
+    """Reading or adding corrections needs the token; a forged correction (another origin, a body another site's
+    page can send) is refused before the route runs; nothing is stored by a refused request."""
+    auth = {"Authorization": "Bearer s3cret"}
+    url = f"/api/analyses/{_analysis_with_a_span(locked, **auth)}/corrections"
+    body = json.dumps({"kind": "reject", "span": 0}).encode()
+    assert locked.get(url).status_code == 401
+    assert locked.post(url, content=body, headers={"Content-Type": "application/json"}).status_code == 401
+    for headers in (
+        {"Content-Type": "application/json", "Origin": ATTACKER},
+        {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+        {"Content-Type": "application/json", "Origin": "http://testserver:9999", "Sec-Fetch-Site": "same-site"},
+        {"Content-Type": "text/plain"},  # a form post or a no-cors fetch
+        {"Content-Type": "text/plain", "Origin": ATTACKER, **XRW},
+    ):
+        r = locked.post(url, content=body, headers={**auth, **headers})
+        assert r.status_code == 403 and _one_line_detail(r), (headers, r.text)
+    assert locked.get(url, headers=auth).json()["corrections"] == []
+    ok = locked.post(url, content=body, headers={**auth, "Content-Type": "application/json"})
+    assert ok.status_code == 201 and ok.json()["author"] == "token"
+
+
+def test_a_correction_over_the_body_limit_gets_413(client):
+    url = f"/api/analyses/{_analysis_with_a_span(client)}/corrections"
+    big = json.dumps({"kind": "accept", "span": 0, "pad": "x" * 150_000}).encode()
+    r = client.post(url, content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "limit" in _one_line_detail(r)
+    r = client.post(url, content=_chunked(big), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert client.get(url).json()["corrections"] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "tokens"),
+    [
+        ("s3cret", {"token": "s3cret"}),
+        (["alice=a-s3cret", "bob=b=s3cret"], {"alice": "a-s3cret", "bob": "b=s3cret"}),
+        ("alice=a-s3cret, bob=b-s3cret", {"alice": "a-s3cret", "bob": "b-s3cret"}),  # SPINLENS_TOKEN
+        (["dGVzdHRlc3Q=", "carol=Y2Fyb2w="], {"token": "dGVzdHRlc3Q=", "carol": "Y2Fyb2w="}),  # base64 padding
+        (["=s3cret"], {"token": "=s3cret"}),
+        (None, {}),
+    ],
+)
+def test_token_values_name_their_holders(values, tokens):
+    from spinlens.web.security import parse_tokens
+
+    assert parse_tokens(values) == tokens
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (["one", "two"], "two tokens are named 'token'"),
+        (["alice=x1", "alice=x2"], "two tokens are named 'alice'"),
+        (["alice=same", "bob=same"], "also another name's token"),
+    ],
+)
+def test_ambiguous_tokens_are_refused(values, problem):
+    from spinlens.web.security import parse_tokens
+
+    with pytest.raises(ValueError, match=problem):
+        parse_tokens(values)
+
+
+def test_serve_token_option_is_repeatable_and_read_from_the_environment(monkeypatch):
+    """`--token NAME=SECRET` (repeatable) and SPINLENS_TOKEN (comma-separated) reach the app; a bad set is one line."""
+    from spinlens.cli import app as cli
+    from spinlens.web import server
+    from spinlens.web.deps import runtime_of
+
+    ran = {}
+    monkeypatch.setattr(server, "run", lambda app, **kw: ran.update(app=app, **kw))
+    monkeypatch.delenv("SPINLENS_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--token", "alice=a-s3cret", "--token", "plain-s3cret"])
+    assert result.exit_code == 0, result.output
+    assert dict(runtime_of(ran["app"]).settings.tokens) == {"alice": "a-s3cret", "token": "plain-s3cret"}
+    result = CliRunner().invoke(cli, ["serve"], env={"SPINLENS_TOKEN": "alice=a-s3cret,bob=b-s3cret"})
+    assert result.exit_code == 0, result.output
+    assert dict(runtime_of(ran["app"]).settings.tokens) == {"alice": "a-s3cret", "bob": "b-s3cret"}
+    result = CliRunner().invoke(cli, ["serve", "--token", "one", "--token", "two"])
+    assert result.exit_code == 2 and "--token: two tokens are named 'token'" in result.output
+    assert "NAME=SECRET" in CliRunner().invoke(cli, ["serve", "--help"]).output
+
+
+def test_each_named_token_signs_in_as_its_holder(nlp, tmp_path):
+    with _app_client(f"sqlite:///{tmp_path / 'n.db'}", nlp, token=["alice=a-s3cret", "bob=b-s3cret"]) as c:
+        assert c.get("/api/analyses", headers={"Authorization": "Bearer b-s3cret"}).status_code == 200
+        assert c.get("/api/analyses", headers={"Authorization": "Bearer bob"}).status_code == 401
+        same_origin = {"Origin": "http://testserver"}
+        assert c.post("/login", data={"token": "bob"}, headers=same_origin).status_code == 401
+        ok = c.post("/login", data={"token": "a-s3cret"}, headers=same_origin, follow_redirects=False)
+        assert ok.status_code == 303 and "a-s3cret" not in ok.headers["set-cookie"]
+        url = f"/api/analyses/{_analysis_with_a_span(c)}/corrections"
+        assert c.post(url, json={"kind": "accept", "span": 0}).json()["author"] == "alice"
+
+
 # --- 4. Limits that hold ---------------------------------------------------------------------------------------
 
 
@@ -582,6 +684,25 @@ def test_huge_ids_and_bad_paging_are_refused_not_500(nlp, db_url):
         assert len(c.get("/api/analyses", params={"limit": 1}).json()) == 1
         assert len(c.get("/api/analyses", params={"limit": 500}).json()) == 2
         assert c.get("/api/analyses", params={"offset": 2**31 - 1}).json() == []
+
+
+def test_huge_ids_in_a_correction_are_refused_not_500(nlp, db_url):
+    with _app_client(db_url, nlp) as c:
+        url = f"/api/analyses/{_analysis_with_a_span(c)}/corrections"
+        for big in (2**31, 2**63, 10**30):
+            for body in (
+                {"kind": "reject", "added": big},
+                {"kind": "accept", "span": big},
+                {"kind": "move", "span": 0, "start": 0, "end": big},
+                {"kind": "add", "start": big, "end": big + 1, "techniques": ["Doubt"]},
+            ):
+                r = c.post(url, json=body)
+                assert r.status_code == 422 and _one_line_detail(r), (body, r.status_code, r.text)
+            assert c.post(f"/api/analyses/{big}/corrections", json={"kind": "accept", "span": 0}).status_code in (
+                404,
+                422,
+            )
+        assert c.get(url).json()["corrections"] == []
 
 
 # --- 7. Headers on every response ------------------------------------------------------------------------------

@@ -165,10 +165,12 @@ def serve(
         str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or SQLite in the user data directory)")
     ] = None,
     token: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             envvar="SPINLENS_TOKEN",
-            help="Require this token: 'Authorization: Bearer TOKEN' on the API, a sign-in form on the pages",
+            help="Require this token: 'Authorization: Bearer TOKEN' on the API, a sign-in form on the pages. "
+            "NAME=SECRET names its holder (stored with their corrections; a plain SECRET is named 'token'); "
+            "repeatable, or comma-separated in $SPINLENS_TOKEN",
         ),
     ] = None,
     allowed_host: Annotated[
@@ -211,17 +213,23 @@ def serve(
     server.run(app, host=host, port=port)  # SIGTERM stops the analyses in flight, then the server, within seconds
 
 
-def _serve_app(host: str, db: str | None, token: str | None, allowed_hosts: list[str], max_chars: int, **limits):  # type: ignore[no-untyped-def]
+def _serve_app(host: str, db: str | None, token: list[str] | None, allowed_hosts: list[str], max_chars: int, **limits):  # type: ignore[no-untyped-def]
     """The app `serve` runs (separate so that tests can check the options without starting a server); ``limits``:
     `create_app`'s max_pending, timeout and short_chars."""
     from spinlens.web import create_app
+    from spinlens.web.security import parse_tokens
+
+    try:
+        tokens = parse_tokens(token)
+    except ValueError as exc:
+        _fail(SpinlensError(f"--token: {exc}"))
 
     if host in ("0.0.0.0", "::", "") and not allowed_hosts:
         err.print(
             "[yellow]listening on all interfaces: only localhost names are answered; "
             "add --allowed-host NAME for each name clients use to reach this server[/yellow]"
         )
-    return create_app(db_url=db, token=token, host=host, allowed_hosts=allowed_hosts, max_chars=max_chars, **limits)
+    return create_app(db_url=db, token=tokens, host=host, allowed_hosts=allowed_hosts, max_chars=max_chars, **limits)
 
 
 class OutputFormat(StrEnum):

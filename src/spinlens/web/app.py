@@ -9,7 +9,7 @@ token, the API takes ``Authorization: Bearer TOKEN`` or the cookie that the page
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from spinlens.web import security
 from spinlens.web.deps import Runtime, Settings, runtime_of
 from spinlens.web.lanes import Detector, Lanes, Unavailable
 from spinlens.web.models import Problem
-from spinlens.web.routes import analyze, history, pages, stats
+from spinlens.web.routes import analyze, corrections, history, pages, stats
 from spinlens.web.security import Guard
 
 BATCH_CHARS_FACTOR = 5  # a batch may total this many times max_chars, unless max_batch_chars says otherwise
@@ -50,7 +50,7 @@ class _OnlyFiles(StaticFiles):
 
 def create_app(
     db_url: str | None = None,
-    token: str | None = None,
+    token: str | Iterable[str] | Mapping[str, str] | None = None,
     max_body: int = 2_000_000,
     max_batch: int = 20,
     max_pending: int = 8,
@@ -65,6 +65,8 @@ def create_app(
 ) -> FastAPI:
     """The app `spinlens serve` runs.
 
+    ``token``: the API and the pages need one of these (see `security.parse_tokens`: ``"SECRET"``, named "token",
+    ``"NAME=SECRET"``, several of them, or a mapping name -> secret); the name is stored with each correction.
     ``host`` is the address the server listens on: that name, the loopback names (localhost, 127.0.0.1, ::1) and
     each of ``allowed_hosts`` are the only ``Host`` header names served (400 otherwise). ``max_body`` bytes per
     request (chunked or not), ``max_chars`` characters per document and ``max_batch_chars`` (default
@@ -72,7 +74,7 @@ def create_app(
     beyond), each within ``timeout`` seconds (504 beyond); requests under ``short_chars`` characters in all have a
     lane of their own (0: one lane for all)."""
     settings = Settings(
-        token=token,
+        tokens=security.parse_tokens(token),
         max_batch=max_batch,
         max_chars=max_chars,
         max_batch_chars=max_batch_chars if max_batch_chars is not None else BATCH_CHARS_FACTOR * max_chars,
@@ -110,7 +112,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _one_line_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Unavailable, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _no_traceback)
-    for module in (analyze, history, stats, pages):
+    for module in (analyze, history, corrections, stats, pages):
         app.include_router(module.router)
     return app
 

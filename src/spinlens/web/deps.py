@@ -4,19 +4,20 @@ The app holds one `Runtime` (``app.state.runtime``); the store and the detector 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from spinlens.store import Store
 from spinlens.web.lanes import Detector, Lanes
-from spinlens.web.security import token_ok
+from spinlens.web.security import token_holder
 
 
 @dataclass(frozen=True)
 class Settings:
-    token: str | None = None  # None: no sign-in
+    tokens: Mapping[str, str] = field(default_factory=dict)  # holder name -> token; none: no sign-in
     max_batch: int = 20  # documents per batch request
     max_chars: int = 200_000  # characters per document
     max_batch_chars: int = 1_000_000  # characters per batch request
@@ -64,17 +65,39 @@ DetectorDep = Annotated[Detector, Depends(get_detector)]
 LanesDep = Annotated[Lanes, Depends(get_lanes)]
 
 
-def is_signed_in(request: Request, settings: SettingsDep) -> bool:
-    """No token set, or the request carries it (header or sign-in cookie)."""
-    return settings.token is None or token_ok(request, settings.token)
+LOCAL_AUTHOR = "local"  # who corrects when the server has no token
+
+
+def signed_in_as(request: Request, settings: SettingsDep) -> str | None:
+    """Who the request is from: "local" without tokens, else the name of the token it carries (header or sign-in
+    cookie); None without a right one."""
+    if not settings.tokens:
+        return LOCAL_AUTHOR
+    return token_holder(request, settings.tokens)
+
+
+def is_signed_in(holder: Annotated[str | None, Depends(signed_in_as)]) -> bool:
+    """No token set, or the request carries one."""
+    return holder is not None
 
 
 SignedIn = Annotated[bool, Depends(is_signed_in)]
 
 
+NO_TOKEN = "missing or wrong token: send 'Authorization: Bearer <token>' (or sign in on the page)"
+
+
 def require_token(signed_in: SignedIn) -> None:
     """For the API: 401 without the token."""
     if not signed_in:
-        raise HTTPException(
-            401, "missing or wrong token: send 'Authorization: Bearer <token>' (or sign in on the page)"
-        )
+        raise HTTPException(401, NO_TOKEN)
+
+
+def author(holder: Annotated[str | None, Depends(signed_in_as)]) -> str:
+    """The name stored with what a request changes: its token's name, or "local" (401 without a right token)."""
+    if holder is None:
+        raise HTTPException(401, NO_TOKEN)
+    return holder
+
+
+Author = Annotated[str, Depends(author)]

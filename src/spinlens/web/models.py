@@ -6,6 +6,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spinlens.corrections import CorrectedSpan, Correction
+from spinlens.document import Span
+
 
 class DocumentIn(BaseModel):
     text: str = Field(min_length=1, description="The article text")
@@ -119,3 +122,13 @@ class StatsRow(BaseModel):
     documents_with_spans: int | None = None
     share_of_documents: float | None = None
     mean_span_confidence: float | None = None
+
+
+class CorrectionsOut(BaseModel):
+    """An analysis's corrections and the corrected state that follows from them."""
+
+    corrections: list[Correction] = Field(description="Every correction of the analysis, in the order made")
+    spans: list[CorrectedSpan] = Field(description="The corrected article's spans (rejected ones left out), by start")
+    model_spans: list[Span] = Field(
+        description="The model's spans as it made them, in the order a correction's `span` index refers to"
+    )

@@ -25,7 +25,8 @@ import base64
 import hashlib
 import hmac
 import html
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -234,28 +235,79 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detai
 # --- the token: header for the API, an HttpOnly SameSite=Strict cookie set by the sign-in form for the pages ---
 
 
+PLAIN_TOKEN_NAME = "token"  # the holder's name for a token given without one
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}")
+
+
+def parse_tokens(values: str | Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """The tokens, holder name -> secret, from ``--token`` values: ``NAME=SECRET`` names its holder, a plain
+    ``SECRET`` is named "token"; each value may hold several, comma-separated (as ``SPINLENS_TOKEN`` does).
+
+    A secret that only ends in ``=`` (base64 padding) is a plain secret. `ValueError` for an empty secret, a name
+    or a secret given twice, or two secrets without names."""
+    if values is None:
+        return {}
+    if isinstance(values, Mapping):
+        pairs = list(values.items())
+    else:
+        items = [values] if isinstance(values, str) else list(values)
+        pairs = [_name_and_secret(v.strip()) for item in items for v in item.split(",") if v.strip()]
+    tokens: dict[str, str] = {}
+    for name, secret in pairs:
+        if not secret:
+            raise ValueError(f"the token named {name!r} is empty")
+        if name in tokens:
+            hint = " (give each token a name: --token NAME=SECRET)" if name == PLAIN_TOKEN_NAME else ""
+            raise ValueError(f"two tokens are named {name!r}{hint}")
+        if secret in tokens.values():
+            raise ValueError(f"the token named {name!r} is also another name's token")
+        tokens[name] = secret
+    return tokens
+
+
+def _name_and_secret(value: str) -> tuple[str, str]:
+    name, eq, secret = value.partition("=")
+    if eq and _TOKEN_NAME.fullmatch(name) and secret.strip("="):
+        return name, secret
+    return PLAIN_TOKEN_NAME, value
+
+
 def session_value(token: str) -> str:
     """The cookie's value: derived from the token, so that the cookie does not hold the token itself."""
     return hmac.new(token.encode("utf-8"), b"spinlens session cookie v1", hashlib.sha256).hexdigest()
 
 
-def token_ok(request: Request, token: str) -> bool:
-    """``Authorization: Bearer TOKEN`` (scheme in any case, RFC 6750) or the sign-in cookie; constant-time compares.
+def token_holder(request: Request, tokens: Mapping[str, str]) -> str | None:
+    """The name of the token the request carries: ``Authorization: Bearer TOKEN`` (scheme in any case, RFC 6750)
+    or the sign-in cookie; None without a right one. Every token is compared, each in constant time.
 
     The cookie is only ever sent by the browser with same-site requests (SameSite=Strict), and every state-changing
     request has passed `Guard`'s CSRF checks before it gets here."""
+    holder = None
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, credentials = auth.strip().partition(" ")
-        # header values arrive decoded as latin-1: back to their bytes, compared with the token's UTF-8 bytes
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            credentials.strip().encode("latin-1", "replace"), token.encode("utf-8")
-        ):
-            return True
+        if scheme.lower() == "bearer":
+            # header values arrive decoded as latin-1: back to their bytes, compared with the token's UTF-8 bytes
+            given = credentials.strip().encode("latin-1", "replace")
+            holder = _matching(tokens, given, lambda secret: secret.encode("utf-8"))
     cookie = request.cookies.get(SESSION_COOKIE)
-    return cookie is not None and hmac.compare_digest(
-        cookie.encode("latin-1", "replace"), session_value(token).encode()
-    )
+    if holder is None and cookie is not None:
+        holder = _matching(tokens, cookie.encode("latin-1", "replace"), lambda secret: session_value(secret).encode())
+    return holder
+
+
+def token_named(tokens: Mapping[str, str], given: str) -> str | None:
+    """The name of the token typed into the sign-in form, or None; constant-time compares."""
+    return _matching(tokens, given.encode("utf-8"), lambda secret: secret.encode("utf-8"))
+
+
+def _matching(tokens: Mapping[str, str], given: bytes, expected: Callable[[str], bytes]) -> str | None:
+    found = None
+    for name, secret in tokens.items():  # no early exit: the time taken does not say which token matched
+        if hmac.compare_digest(given, expected(secret)) and found is None:
+            found = name
+    return found
 
 
 def safe_next(path: str | None) -> str:

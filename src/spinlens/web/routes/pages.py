@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import html
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ from spinlens.store import stats
 from spinlens.web import security
 from spinlens.web.deps import DetectorDep, SettingsDep, SignedIn, StoreDep
 from spinlens.web.routes.history import AnalysisId
-from spinlens.web.security import SESSION_COOKIE, login_page, safe_next, session_value
+from spinlens.web.security import SESSION_COOKIE, login_page, safe_next, session_value, token_named
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -130,16 +129,16 @@ def login(
     token_given: Annotated[str, Form(alias="token")] = "",
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
-    """The pages' sign-in form (CSRF-checked by Guard): the right token sets an HttpOnly SameSite=Strict cookie."""
-    token = settings.token
-    if token is None:
+    """The pages' sign-in form (CSRF-checked by Guard): a right token sets an HttpOnly SameSite=Strict cookie."""
+    if not settings.tokens:
         return RedirectResponse(safe_next(next_path), status_code=303)
-    if not hmac.compare_digest(token_given.encode("utf-8"), token.encode("utf-8")):
+    holder = token_named(settings.tokens, token_given)
+    if holder is None:
         return login_response(next_path, "Wrong token.", status_code=401)
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        session_value(token),
+        session_value(settings.tokens[holder]),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
