@@ -105,6 +105,25 @@ def test_upload_txt_and_html(client):
 
 
 @pytest.mark.parametrize(
+    "name, data, status, message",
+    [
+        ("rows.jsonl", b'{"text": "The corrupt puppet regime collapsed in disgrace today."}\n', 200, ""),
+        ("two.jsonl", b'{"text": "First article here."}\n{"text": "Second article here."}\n', 422, "holds 2 documents"),
+        ("junk.txt", b"x" * 5000, 422, "one character"),
+        ("utf16.txt", "Die Marionettenregierung st\u00fcrzt.".encode("utf-16"), 200, ""),
+        ("deep.jsonl", b"[" * 20_000 + b"]" * 20_000 + b"\n", 422, "deep.jsonl:1"),
+        ("page.html", b"<html><body>" + b"<div><span>&amp;</span></div>" * 50 + b"</body></html>", 422, "page.html"),
+    ],
+)
+def test_uploads_are_read_as_the_cli_reads_files(client, name, data, status, message):
+    """The upload goes through `spinlens.sources` (issue 12, item 7): same readers, junk checks and messages."""
+    r = client.post("/api/analyze/file", files={"file": (name, data, "application/octet-stream")})
+    assert r.status_code == status, r.text
+    if message:
+        assert message in r.json()["detail"] and "/tmp/" not in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
     "body, content_type, status, message",
     [
         (b"caf\xe9 au lait", "text/plain", 415, "not valid UTF-8"),

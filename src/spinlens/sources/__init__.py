@@ -109,4 +109,22 @@ def _read(path: Path, options: Options) -> Iterator[Item]:
         yield Item(str(path), None, unexpected(exc))
 
 
-__all__ = ["MAX_CHARS", "READERS", "Columns", "Item", "Options", "document_from_html", "iter_items", "why_not_text"]
+def read_upload(name: str, data: bytes, options: Options | None = None) -> list[Item]:
+    """Items from the bytes of one uploaded file, read by the reader its name's suffix picks (a page sniffed as
+    HTML, anything else unknown as text): the same readers, limits and failures as files on disk, named ``name``."""
+    import tempfile
+
+    options = options or Options()
+    base = Path(name).name or "upload"
+    suffix = Path(base).suffix.lower()
+    if suffix not in READERS:
+        head = data[:512].lstrip().lower()
+        suffix = ".html" if head.startswith((b"<!doctype html", b"<html")) else ".txt"
+    with tempfile.TemporaryDirectory(prefix="spinlens-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        items = list(_read(path, options))
+    return [item._replace(ref=item.ref.replace(str(path), base)) for item in items]
+
+
+__all__ = ["MAX_CHARS", "READERS", "Columns", "Item", "Options", "document_from_html", "iter_items", "read_upload", "why_not_text"]

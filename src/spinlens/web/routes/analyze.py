@@ -10,7 +10,7 @@ from spinlens.document import Analysis, Document
 from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
-from spinlens.sources import document_from_html
+from spinlens.sources import Options, read_upload
 from spinlens.store import Store
 from spinlens.store.db import unstorable
 from spinlens.web.deps import DetectorDep, LanesDep, SettingsDep, StoreDep, require_token
@@ -59,18 +59,24 @@ async def analyze_file(
     lanes: LanesDep,
     file: UploadFile = File(...),  # noqa: B008
 ) -> AnalysisOut:
-    """Analyse an uploaded .txt or .html file (for HTML: main text, title, author and date via trafilatura)."""
+    """Analyse an uploaded file holding one article, read as `spinlens analyze` and `spinlens batch` read files
+    (`spinlens.sources`): .txt; .html (main text, title, author and date via trafilatura); a one-row .jsonl/.csv; a
+    one-entry feed. A file that cannot be read, or is junk, gets 422 with the reader's one-line reason."""
     data = await file.read()  # at most max_body bytes: Guard has counted the request's
-    text = _decode(data)
     name = file.filename or "upload"
-    if name.lower().endswith((".html", ".htm")) or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
-        doc = _from_html(text, name)
-    else:
-        if not text.strip():
-            raise HTTPException(422, f"{name}: the file is empty")
-        doc = Document(id=name, text=text, title=None, metadata={"file": name})
-    _check_sizes([doc], settings.max_chars)
-    return (await _analyse_and_store([doc], store, detector, lanes))[0]
+    items = await run_in_threadpool(read_upload, name, data, Options(max_chars=settings.max_chars))
+    problems = [f"{item.ref}: {item.error}" for item in items if item.error]
+    docs = [item.document for item in items if item.document is not None]
+    if problems and "over the limit" in problems[0]:
+        raise HTTPException(413, problems[0])
+    if problems or len(docs) != 1:
+        raise HTTPException(
+            422,
+            problems[0]
+            if problems
+            else f"{name} holds {len(docs)} documents; upload one article (or use /api/analyze/batch)",
+        )
+    return (await _analyse_and_store(docs, store, detector, lanes))[0]
 
 
 @router.post("/batch")
@@ -157,10 +163,3 @@ def _document(d: DocumentIn, i: int = 0) -> Document:
     if not d.text.strip():
         raise HTTPException(422, f"document {i}: the text is empty")
     return Document(id=str(i), text=d.text, title=d.title, source=d.source, url=d.url, published=d.date)
-
-
-def _from_html(html_text: str, name: str) -> Document:
-    try:
-        return document_from_html(html_text, name)
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
