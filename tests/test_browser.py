@@ -97,6 +97,7 @@ def test_paste_highlight_hover_threshold_export_history(server, browser, tmp_pat
     assert taxonomy.display_name(technique) in tip.inner_text()
     assert "Propaganda at all:" in tip.inner_text() and "This technique, given that:" in tip.inner_text()
     assert "passages with" in page.locator("#summary").inner_text()
+    assert page.locator("#model-name").inner_text().startswith("ptc-minilm-bilstm ")  # which model answered
     # the threshold hides low-confidence spans
     page.locator("#threshold").fill("0.3")
     page.dispatch_event("#threshold", "input")

@@ -464,3 +464,21 @@ def test_openapi_documents_the_corrections_api(client):
     assert ops["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/CorrectionsOut")
     kinds = spec["components"]["schemas"]["Kind"]["enum"]
     assert kinds == ["accept", "reject", "relabel", "move", "add"]
+
+
+def test_serve_takes_a_model_tier_and_the_answer_names_the_model(monkeypatch, tmp_path):
+    """`spinlens serve --model TIER` (issue 10): the tier answers and says so; an unknown one stops in one line."""
+    from typer.testing import CliRunner
+
+    from spinlens.cli import app as cli
+    from spinlens.web import server
+
+    ran = {}
+    monkeypatch.setattr(server, "run", lambda app, **kw: ran.update(app=app, **kw))
+    result = CliRunner().invoke(cli, ["serve", "--model", "default", "--db", f"sqlite:///{tmp_path}/m.db"])
+    assert result.exit_code == 0, result.output
+    with TestClient(ran["app"], base_url="http://127.0.0.1") as c:
+        r = c.post("/api/analyze", json={"text": "They lie to us every day, the traitors."})
+        assert r.status_code == 200 and r.json()["model"] == "ptc-minilm-bilstm" and r.json()["model_version"]
+    result = CliRunner().invoke(cli, ["serve", "--model", "no-such-tier"])
+    assert result.exit_code == 2 and "no model 'no-such-tier'" in result.output and "Traceback" not in result.output

@@ -197,6 +197,9 @@ def serve(
             min=0, help="Requests under this many characters have a lane of their own, ahead of long ones (0: one lane)"
         ),
     ] = 5_000,
+    model: Annotated[
+        str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
+    ] = None,
 ) -> None:
     """Serve the web page and the REST API (OpenAPI docs at /docs).
 
@@ -205,10 +208,23 @@ def serve(
     Scripts POST JSON, or send the header 'X-Requested-With: spinlens' with text/plain bodies and file uploads:
     requests that another site's page could forge are refused (403).
     """
+    import spinlens
     from spinlens.web import server
 
+    try:  # a model that is not there (or a tier not installed) stops the command here, in one line
+        detector = spinlens.load(model).warm_up()
+    except SpinlensError as exc:
+        _fail(exc)
     app = _serve_app(
-        host, db, token, allowed_host or [], max_chars, max_pending=max_queue, timeout=timeout, short_chars=short_chars
+        host,
+        db,
+        token,
+        allowed_host or [],
+        max_chars,
+        max_pending=max_queue,
+        timeout=timeout,
+        short_chars=short_chars,
+        detector=detector,
     )
     server.run(app, host=host, port=port)  # SIGTERM stops the analyses in flight, then the server, within seconds
 
@@ -291,7 +307,7 @@ def analyze(
         Path | None, typer.Option(help="PTC span template (ID ? START END): label these spans instead of finding spans")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model directory (default: the model shipped with spinlens)")
+        str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
     ] = None,
     max_chars: Annotated[
         int, typer.Option(min=1, help="Longest document in characters (a longer one is reported, not analysed)")

@@ -62,6 +62,7 @@ def create_app(
     max_batch_chars: int | None = None,
     timeout: float = 60.0,
     short_chars: int = 5_000,
+    model: str | None = None,
 ) -> FastAPI:
     """The app `spinlens serve` runs.
 
@@ -72,7 +73,8 @@ def create_app(
     request (chunked or not), ``max_chars`` characters per document and ``max_batch_chars`` (default
     ``5 * max_chars``) per batch: beyond them the answer is 413. At most ``max_pending`` analyses at once (503
     beyond), each within ``timeout`` seconds (504 beyond); requests under ``short_chars`` characters in all have a
-    lane of their own (0: one lane for all)."""
+    lane of their own (0: one lane for all). ``model``: a tier ("fast", "default", "accurate") or a model
+    directory, loaded at start-up (``detector`` instead gives one already loaded)."""
     settings = Settings(
         tokens=security.parse_tokens(token),
         max_batch=max_batch,
@@ -85,7 +87,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import spinlens
 
-        runtime.detector = detector or spinlens.load().warm_up()
+        runtime.detector = detector or spinlens.load(model).warm_up()
         runtime.store = Store(db_url)
         runtime.lanes.start(runtime.detector)
         yield

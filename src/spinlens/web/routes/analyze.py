@@ -67,8 +67,9 @@ async def analyze_file(
     items = await run_in_threadpool(read_upload, name, data, Options(max_chars=settings.max_chars))
     problems = [f"{item.ref}: {item.error}" for item in items if item.error]
     docs = [item.document for item in items if item.document is not None]
-    if problems and "over the limit" in problems[0]:
-        raise HTTPException(413, problems[0])
+    if problems and "over the limit" in problems[0]:  # said as the other routes say it
+        over = problems[0].split(", over the limit")[0]
+        raise HTTPException(413, f"{over}; the limit is {settings.max_chars:,} characters")
     if problems or len(docs) != 1:
         raise HTTPException(
             422,
