@@ -127,4 +127,14 @@ def read_upload(name: str, data: bytes, options: Options | None = None) -> list[
     return [item._replace(ref=item.ref.replace(str(path), base)) for item in items]
 
 
-__all__ = ["MAX_CHARS", "READERS", "Columns", "Item", "Options", "document_from_html", "iter_items", "read_upload", "why_not_text"]
+__all__ = [
+    "MAX_CHARS",
+    "READERS",
+    "Columns",
+    "Item",
+    "Options",
+    "document_from_html",
+    "iter_items",
+    "read_upload",
+    "why_not_text",
+]
