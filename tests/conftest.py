@@ -45,3 +45,21 @@ def db_url(request, tmp_path: Path) -> str:
     Base.metadata.drop_all(engine)
     engine.dispose()
     return POSTGRES
+
+
+def short_text_quality(nlp) -> dict[str, int]:
+    """A tier on our own short texts (tests/fixtures/short_texts.jsonl, 101 with a named technique on a named
+    phrase, 54 neutral): how often the technique is named on its phrase (given the span: the TC task), how often
+    a span of it is found over the phrase, and how many spans the neutral texts get."""
+    import json
+
+    items = [json.loads(line) for line in (FIXTURES / "short_texts.jsonl").read_text().splitlines()]
+    named = [it for it in items if it.get("phrase")]
+    bounds = [(it["text"].index(it["phrase"]), it["text"].index(it["phrase"]) + len(it["phrase"])) for it in named]
+    labelled = sum(nlp.label_spans(it["text"], [b])[0] == it["technique"] for it, b in zip(named, bounds, strict=True))
+    found = sum(
+        any(sp.technique == it["technique"] and sp.start < e and sp.end > s for sp in a.spans)
+        for it, (s, e), a in zip(named, bounds, nlp.pipe([it["text"] for it in named]), strict=True)
+    )
+    neutral = sum(len(a.spans) for a in nlp.pipe([it["text"] for it in items if not it.get("phrase")]))
+    return {"named": len(named), "labelled": labelled, "found": found, "neutral_spans": neutral}

@@ -16,6 +16,8 @@ import spinlens
 from spinlens.detect.pipeline import MODELS_DIR, model_path
 from spinlens.tiers import MPNET_PARTS, TIERS, assemble_mpnet
 
+from .conftest import short_text_quality
+
 
 def test_tiers_resolve_to_model_directories_and_unknown_names_are_refused(tmp_path):
     assert model_path("default") == MODELS_DIR / TIERS["default"]
@@ -100,3 +102,34 @@ def test_int8_states_agree_with_fp32_within_the_stated_cosine(int8_encoders, mon
     a, b = fp32.vectors, int8.vectors
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cos.mean() > 0.985 and cos.min() > 0.9  # per-tensor int8 gives about 0.95 mean (offline-models.md)
+
+
+def test_the_fast_tier_end_to_end(int8_encoders, monkeypatch):
+    """The fast tier loads by name and keeps the default tier's quality on our short texts and the op-ed.
+
+    Measured: phrases labelled 64/101 (default 64), found 28 (default 32), 0 neutral spans (default 0)."""
+    monkeypatch.setenv("SPINLENS_ENCODERS", str(int8_encoders))
+    from spinlens.detect.pipeline import _LOADED
+
+    fast = spinlens.load("fast")
+    try:
+        assert fast.name == "ptc-minilm-int8-bilstm" and fast.encoder.runtime == "onnx-int8"
+        q = short_text_quality(fast)
+        assert q["labelled"] >= 55 and q["found"] >= 22 and q["neutral_spans"] <= 3, q
+        text = (Path(spinlens.__file__).parent / "examples" / "op-ed.txt").read_text()
+        ours, theirs = fast(text).spans, spinlens.load("default")(text).spans
+
+        def matched(a, b):  # spans of a that b also finds: same technique, overlapping (edges may move a word)
+            return sum(any(x.technique == y.technique and x.start < y.end and y.start < x.end for y in b) for x in a)
+
+        assert matched(theirs, ours) >= 0.6 * len(theirs) and matched(ours, theirs) >= 0.6 * len(ours), (ours, theirs)
+    finally:
+        _LOADED.pop(str(model_path("fast").resolve()), None)  # its encoder file lives in this test's folder
+
+
+def test_a_tier_whose_encoder_is_not_built_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINLENS_ENCODERS", str(tmp_path))
+    from spinlens.detect.pipeline import Detector
+
+    with pytest.raises(spinlens.InputError, match="spinlens models add fast"):
+        Detector(model_path("fast")).warm_up()
