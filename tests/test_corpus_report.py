@@ -97,6 +97,8 @@ def test_report_and_stats_commands(corpus_db, tmp_path: Path) -> None:
     assert {r["outlet"] for r in as_json} >= {"Morning Ledger", "$\\frac{<b>"}
     table = runner.invoke(app, ["stats", "--db", db, "--by", "month"])
     assert table.exit_code == 0 and "2024-01" in table.stdout
+    by_technique = runner.invoke(app, ["stats", "--db", db, "--by", "technique"], env={"COLUMNS": "200"})
+    assert "Name Calling / Labeling" in by_technique.stdout and "Name_Calling,Labeling" not in by_technique.stdout
 
     empty = runner.invoke(app, ["stats", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "--by", "outlet"])
     assert empty.exit_code == 2 and "no analyses" in empty.output

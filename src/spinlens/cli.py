@@ -539,11 +539,13 @@ def _print_stats_table(rows: list[dict], by: StatsBy) -> None:
         table.add_column(_SHORT_HEADERS.get(k, k.replace("_", " ")), overflow="fold")
     if per_technique:
         table.add_column("top techniques", overflow="fold")
+    from spinlens.taxonomy import display_name
+
     for r in rows:
-        cells = [str(r[k]) for k in plain]
+        cells = [display_name(str(r[k])) if k == "technique" else str(r[k]) for k in plain]
         if per_technique:
             top = sorted(((r[k], k.removesuffix("_per_1000_words")) for k in per_technique), reverse=True)[:3]
-            cells.append(", ".join(f"{t.replace('_', ' ').split(',')[0]} {v:g}" for v, t in top if v))
+            cells.append(", ".join(f"{display_name(t)} {v:g}" for v, t in top if v))
         table.add_row(*cells)
     Console().print(table)
 
