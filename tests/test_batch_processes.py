@@ -154,8 +154,10 @@ def test_two_runs_at_once_analyse_each_document_once(tmp_path: Path, db_url: str
 
 
 def test_a_second_run_is_refused_while_one_is_running(tmp_path: Path, db_url: str) -> None:
-    n = 40
-    corpus = write_folder(tmp_path / "corpus", n, sentences=3)
+    # long enough articles that the first run is still analysing (about 10 s on 2 quiet cores) when the second,
+    # a fresh process that imports spinlens, asks for the database (3 short sentences each ended first on CI)
+    n = 30
+    corpus = write_folder(tmp_path / "corpus", n, sentences=80)
     command = [sys.executable, "-m", "spinlens.cli", "batch", str(corpus), "--db", db_url, "--workers", "0"]
     with _batch(corpus, db_url, "--workers", "0", "--commit-every", "1") as first:
         deadline = time.monotonic() + 300
