@@ -494,31 +494,11 @@ class Store:
 
     def list(self, limit: int = 50, offset: int = 0) -> list[dict]:
         """Most recent analyses first: id, title, outlet, counts and scores (no text)."""
-        q = (
-            select(AnalysisRow, DocumentRow.title, DocumentRow.outlet, DocumentRow.text)
-            .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
-            .order_by(AnalysisRow.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        with Session(self.engine) as s:
-            return [
-                {
-                    "id": a.id,
-                    "title": title or _first_line(text),
-                    "source": outlet,
-                    "created": a.created.isoformat() if a.created else None,
-                    "n_spans": a.n_spans,
-                    "propaganda_score": a.propaganda_score,
-                    "model": a.model,
-                    "model_version": a.model_version,
-                }
-                for a, title, outlet, text in s.execute(q)
-            ]
+        return self.search(None, limit, offset)
 
     def search(self, query: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
-        """`list`, narrowed to analyses whose title or text contains ``query`` (ignoring case, for ASCII letters
-        on SQLite); with no query, all of them. Most recent first."""
+        """Analyses whose title or text contains ``query`` (ignoring case, for ASCII letters on SQLite); with no
+        query, all of them. Most recent first: id, title (or the text's first line), outlet, counts and scores."""
         q = (
             select(AnalysisRow, DocumentRow.title, DocumentRow.outlet, func.substr(DocumentRow.text, 1, 600))
             .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
