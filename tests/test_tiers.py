@@ -26,6 +26,10 @@ def test_tiers_resolve_to_model_directories_and_unknown_names_are_refused(tmp_pa
     for bad in ("nope", "../models", "/no/such/dir"):
         with pytest.raises(spinlens.InputError, match="give a tier"):
             model_path(bad)
+    for tier, name in TIERS.items():  # a tier whose heads are not shipped says so, by name
+        if not (MODELS_DIR / name).is_dir():
+            with pytest.raises(spinlens.InputError, match=f"the {tier} tier's model"):
+                model_path(tier)
 
 
 def test_inference_never_imports_training():

@@ -176,6 +176,8 @@ def model_path(model: str | Path | None = None) -> Path:
     name = TIERS.get(str(model), str(model))
     if (MODELS_DIR / name).is_dir() and "/" not in name and name not in (".", ".."):
         return MODELS_DIR / name
+    if str(model) in TIERS:
+        raise InputError(f"the {model} tier's model ({name}) is not in this version of spinlens; see `spinlens models`")
     raise InputError(
         f"no model {str(model)!r}: give a tier ({', '.join(TIERS)}), a model in the package or a model directory"
     )
