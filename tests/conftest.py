@@ -63,3 +63,16 @@ def short_text_quality(nlp) -> dict[str, int]:
     )
     neutral = sum(len(a.spans) for a in nlp.pipe([it["text"] for it in items if not it.get("phrase")]))
     return {"named": len(named), "labelled": labelled, "found": found, "neutral_spans": neutral}
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium driven by Playwright (tests/test_browser.py says which, with which arguments)."""
+    from playwright.sync_api import sync_playwright
+
+    from .test_browser import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()

@@ -63,16 +63,6 @@ def server(tmp_path_factory):
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
 def _analyse(page, text: str) -> None:
     from playwright.sync_api import expect
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .test_browser import ARGS, CHROMIUM, EXAMPLE, _analyse, _serve
+from .test_browser import CHROMIUM, EXAMPLE, _analyse, _serve
 
 pytestmark = pytest.mark.skipif(
     not __import__("os").path.exists(CHROMIUM), reason="Chromium not installed (apt-get install chromium)"
@@ -34,16 +34,6 @@ def served(tmp_path_factory) -> Iterator[tuple[str, str]]:
     yield url, db_url
     srv.should_exit = True
     thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _seed(db_url: str, name: str) -> int:
