@@ -550,36 +550,7 @@ class Store:
 
     def add_correction(self, analysis_id: int, correction: CorrectionIn, author: str = "local") -> Correction:
         """Store one correction of an analysis; `InputError` (one line) when it does not fit that analysis."""
-        with Session(self.engine) as s, s.begin():
-            row = s.get(AnalysisRow, analysis_id)
-            if row is None:
-                raise InputError(f"no analysis {analysis_id}")
-            n_spans = s.scalar(select(func.count()).where(SpanRow.analysis_id == analysis_id)) or 0
-            n_chars = s.scalar(select(func.length(DocumentRow.text)).where(DocumentRow.id == row.document_id)) or 0
-            if correction.span is not None and correction.span >= n_spans:
-                raise InputError(f"analysis {analysis_id} has {n_spans} spans; there is no span {correction.span}")
-            if correction.end is not None and correction.end > n_chars:
-                raise InputError(f"end {correction.end} is past the text's {n_chars} characters")
-            if correction.added is not None:
-                target = s.get(CorrectionRow, correction.added)
-                if target is None or target.analysis_id != analysis_id or target.kind != "add":
-                    raise InputError(f"correction {correction.added} is not a span added to analysis {analysis_id}")
-            new = CorrectionRow(
-                analysis_id=analysis_id,
-                model=row.model,
-                model_version=row.model_version,
-                kind=correction.kind.value,
-                span=correction.span,
-                added=correction.added,
-                start=correction.start,
-                end=correction.end,
-                techniques="|".join(correction.techniques),
-                author=author[:200],
-                created=dt.datetime.now(dt.UTC),
-            )
-            s.add(new)
-            s.flush()
-            return _correction(new)
+        return self.add_corrections({analysis_id: [correction]}, author)[0]
 
     def add_corrections(
         self, corrections: dict[int, Sequence[CorrectionIn]], author: str | dict[int, str] = "local"
@@ -601,7 +572,9 @@ class Store:
                     if c.span is not None and c.span >= n_spans:
                         raise InputError(f"analysis {analysis_id} has {n_spans} spans; there is no span {c.span}")
                     if c.end is not None and c.end > n_chars:
-                        raise InputError(f"end {c.end} is past the {n_chars} characters of analysis {analysis_id}")
+                        raise InputError(
+                            f"end {c.end} is past the text's {n_chars} characters (analysis {analysis_id})"
+                        )
                     target = s.get(CorrectionRow, c.added) if c.added is not None else None
                     if c.added is not None and (
                         target is None or target.analysis_id != analysis_id or target.kind != "add"
