@@ -60,14 +60,7 @@ def tier_info(tier: str) -> TierInfo:
         return TierInfo(tier, TIERS[tier], False, str(exc), {}, {})
     why_not = None
     try:
-        encoder = Encoder(config.encoder_layers, kind=config.encoder_kind, runtime=config.runtime)
-        if config.runtime == "onnx-int8":
-            from spinlens.detect.encoder import int8_path
-
-            if not int8_path(config.encoder_layers).is_file():
-                raise InputError("its encoder is not built; run: spinlens models add fast")
-        else:
-            encoder.spec.path()
+        Encoder(config.encoder_layers, kind=config.encoder_kind, runtime=config.runtime).weights()
     except InputError as exc:
         why_not = str(exc)
     cv = config.cross_validation or {}

@@ -135,10 +135,19 @@ class Encoder:
         if self.threads:
             torch.set_num_threads(self.threads)
         if self.runtime == "onnx-int8":
-            return _OnnxStates(int8_path(self.layers), self.layers, self.spec.hidden, self.threads)
+            return _OnnxStates(self.weights(), self.layers, self.spec.hidden, self.threads)
         if self.kind == "mpnet":
             return _HiddenStates.from_directory(self.spec.path())
         return Bert.from_directory(self.spec.path(), n_layers=max(self.layers))
+
+    def weights(self) -> Path:
+        """Where this encoder's weights are; `InputError` saying how to install them when they are not there."""
+        if self.runtime == "onnx-int8":
+            path = int8_path(self.layers)
+            if not path.is_file():
+                raise InputError("the fast tier's encoder is not built; run: spinlens models add fast", path)
+            return path
+        return self.spec.path()
 
     @property
     def dim(self) -> int:
@@ -241,8 +250,6 @@ class _OnnxStates:
             import onnxruntime as ort
         except ImportError:
             raise InputError("the fast tier needs ONNX Runtime: pip install 'spinlens[fast]'") from None
-        if not path.is_file():
-            raise InputError("the fast tier's encoder is not built; run: spinlens models add fast", path)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

@@ -191,7 +191,8 @@ def model_identity(model: str | Path | None = None) -> tuple[str, str]:
 
 def load(model: str | Path | None = None, threads: int | None = None) -> Detector:
     """A detector, cached per process: ``model`` is a tier ("fast", "default", "accurate"), a directory or None."""
-    key = str(model_path(model).resolve())
+    path = model_path(model)
+    key = str(path.resolve())
     if key not in _LOADED:
-        _LOADED[key] = Detector(model_path(model), threads=threads)
+        _LOADED[key] = Detector(path, threads=threads)
     return _LOADED[key]
