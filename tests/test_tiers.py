@@ -137,3 +137,50 @@ def test_a_tier_whose_encoder_is_not_built_says_how_to_build_it(tmp_path, monkey
 
     with pytest.raises(spinlens.InputError, match="spinlens models add fast"):
         Detector(model_path("fast")).warm_up()
+
+
+def test_mpnet_cut_after_its_last_chosen_layer_gives_the_same_states(tmp_path):
+    """The accurate tier runs MPNet only up to its last chosen layer; the states it keeps are the full model's."""
+    import torch
+    from transformers import MPNetConfig, MPNetModel
+
+    from spinlens.detect.encoder import _HiddenStates
+
+    torch.manual_seed(0)
+    config = MPNetConfig(
+        vocab_size=60, hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64
+    )
+    MPNetModel(config).eval().save_pretrained(tmp_path)
+    ids = torch.randint(3, 60, (2, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    full = _HiddenStates.from_directory(tmp_path)(ids, mask)
+    cut = _HiddenStates.from_directory(tmp_path, n_layers=2)
+    assert len(cut.model.encoder.layer) == 2
+    states = cut(ids, mask)
+    assert len(states) == 3
+    for k in range(3):
+        assert torch.allclose(states[k], full[k], atol=1e-6)
+    assert not torch.allclose(full[2], full[4])  # the layers cut off would have given other states
+
+
+def test_the_accurate_tier_end_to_end():
+    """The accurate tier, where its encoder is assembled (`spinlens models add accurate`; 404 MB, not in CI):
+    loads by name, keeps the default tier's quality on our short texts, and agrees with it on the op-ed."""
+    from spinlens.detect.encoder import mpnet_path
+
+    try:
+        mpnet_path()
+    except spinlens.InputError:
+        pytest.skip("the accurate tier's encoder is not assembled here (spinlens models add accurate)")
+    if not (MODELS_DIR / TIERS["accurate"]).is_dir():
+        pytest.skip("the accurate tier's heads are not in this version")
+    accurate = spinlens.load("accurate")
+    assert accurate.name == TIERS["accurate"] and accurate.encoder.kind == "mpnet"
+    q = short_text_quality(accurate)
+    assert q["labelled"] >= 55 and q["found"] >= 22 and q["neutral_spans"] <= 3, q
+    text = (Path(spinlens.__file__).parent / "examples" / "op-ed.txt").read_text()
+    ours, theirs = accurate(text).spans, spinlens.load("default")(text).spans
+    assert len(ours) >= 5, ours
+    shared = sum(any(x.technique == y.technique and x.start < y.end and y.start < x.end for y in ours) for x in theirs)
+    assert shared >= 0.5 * len(theirs), (ours, theirs)

@@ -137,7 +137,7 @@ class Encoder:
         if self.runtime == "onnx-int8":
             return _OnnxStates(self.weights(), self.layers, self.spec.hidden, self.threads)
         if self.kind == "mpnet":
-            return _HiddenStates.from_directory(self.spec.path())
+            return _HiddenStates.from_directory(self.spec.path(), n_layers=max(self.layers))
         return Bert.from_directory(self.spec.path(), n_layers=max(self.layers))
 
     def weights(self) -> Path:
@@ -230,13 +230,18 @@ class _HiddenStates:
         self.model = model
 
     @classmethod
-    def from_directory(cls, path: Path) -> _HiddenStates:
+    def from_directory(cls, path: Path, n_layers: int | None = None) -> _HiddenStates:
+        """The model, cut after layer ``n_layers``: layers above the last chosen one would be computed for nothing."""
         from transformers import AutoModel
         from transformers.utils import logging
 
         logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
         logging.disable_progress_bar()
-        return cls(AutoModel.from_pretrained(str(path), attn_implementation="eager").eval())
+        model = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
+        if n_layers is not None and n_layers < len(model.encoder.layer):
+            model.encoder.layer = model.encoder.layer[:n_layers]
+            model.config.num_hidden_layers = n_layers
+        return cls(model)
 
     def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
         return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
