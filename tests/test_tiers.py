@@ -127,6 +127,7 @@ def test_the_fast_tier_end_to_end(int8_encoders, monkeypatch):
             return sum(any(x.technique == y.technique and x.start < y.end and y.start < x.end for y in b) for x in a)
 
         assert matched(theirs, ours) >= 0.6 * len(theirs) and matched(ours, theirs) >= 0.6 * len(ours), (ours, theirs)
+        assert_same_spans_inside_a_page(fast, text)
     finally:
         _LOADED.pop(str(model_path("fast").resolve()), None)  # its encoder file lives in this test's folder
 
@@ -184,3 +185,13 @@ def test_the_accurate_tier_end_to_end():
     assert len(ours) >= 5, ours
     shared = sum(any(x.technique == y.technique and x.start < y.end and y.start < x.end for y in ours) for x in theirs)
     assert shared >= 0.5 * len(theirs), (ours, theirs)
+    assert_same_spans_inside_a_page(accurate, text)
+
+
+def assert_same_spans_inside_a_page(nlp, text: str) -> None:  # type: ignore[no-untyped-def]
+    """The same spans (offsets and techniques) alone and between other paragraphs (batched with other windows)."""
+    before = "The committee met on Tuesday to review the budget for the coming year.\n\n"
+    after = "\n\nThe weather was mild, and the trains ran on time.\n"
+    alone = [(s.start, s.end, s.technique) for s in nlp(text).spans]
+    inside = [(s.start - len(before), s.end - len(before), s.technique) for s in nlp(before + text + after).spans]
+    assert alone and inside == alone, (alone, inside)
