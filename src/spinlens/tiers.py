@@ -127,7 +127,14 @@ def build_int8_encoder(layers: tuple[int, ...] = (3, 6), say: Callable[[str], No
         )
         say("quantizing to int8, per channel ...")
         partial = target.with_suffix(".partial")
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        import logging
+
+        root, level = logging.getLogger(), logging.getLogger().level
+        root.setLevel(logging.ERROR)  # its advice to pre-process before quantizing is for static quantization
+        try:
+            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
         partial.replace(target)
     say(f"fast tier's encoder written to {target} ({target.stat().st_size / 1e6:.0f} MB)")
     return target

@@ -168,14 +168,17 @@ class Encoder:
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
 
-    def encode_many(self, texts: list[str], batch_tokens: int = 512) -> list[Encoded]:
+    def encode_many(self, texts: list[str], batch_tokens: int | None = None) -> list[Encoded]:
         """Encode several texts unit by unit; windows of all texts are batched together for speed.
 
         Windows are sorted by length and grouped up to ``batch_tokens`` padded wordpieces a batch: on 2 cores a
         700-word article (56 units) took 355 / 230 / 178 ms in batches of 64 / 32 / 16 windows, as padding and
-        large matrices cost more than the extra calls.
+        large matrices cost more than the extra calls. The int8 runtime runs each window alone (no padding), so
+        there a batch is only work shared out to the cores: 2,048 wordpieces (102 ms at 512, 81 ms at 2,048).
         """
         import torch
+
+        batch_tokens = batch_tokens or (2048 if self.runtime == "onnx-int8" else 512)
 
         pieces = [self.tokenize(text) for text in texts]
         jobs: list[tuple[int, int, int, int, np.ndarray]] = []  # (text, unit's first and end wordpiece, start, ids)
@@ -256,10 +259,15 @@ class _OnnxStates:
             import onnxruntime as ort
         except ImportError:
             raise InputError("the fast tier needs ONNX Runtime: pip install 'spinlens[fast]'") from None
+        import torch
+
+        # Windows run alone (see __call__), so the cores share out windows, not the matrices of one small window:
+        # on 2 cores the 700-word article took 115 ms with one ONNX thread, 136 ms with ONNX's default and 190 ms
+        # with two threads on each window; two windows at once, one thread each, is what is done here.
         options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.workers = threads or torch.get_num_threads()
         self.layers, self.hidden = layers, hidden
 
     def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
@@ -267,13 +275,24 @@ class _OnnxStates:
         whole input tensor, so in a batch a window's states would depend on the other windows beside it (and on
         the padding): the same paragraph got other spans inside a page (74.5% of 274 spans of 20 PTC articles
         identical when placed between neutral texts, `benchmarks/trust.py --model fast`)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         import torch
 
         ids, mask = input_ids.numpy(), attention_mask.numpy()
         states = np.zeros((*ids.shape, self.hidden * len(self.layers)), np.float32)
-        for i, n in enumerate(mask.sum(1)):
+
+        def run(i: int) -> None:
+            n = int(mask[i].sum())
             feed = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
             states[i, :n] = self.session.run(None, feed)[0][0]
+
+        if self.workers > 1 and len(ids) > 1:
+            with ThreadPoolExecutor(min(self.workers, len(ids))) as pool:  # ONNX Runtime lets go of the GIL
+                list(pool.map(run, range(len(ids))))
+        else:
+            for i in range(len(ids)):
+                run(i)
         out = torch.from_numpy(states)
         return {k: out[..., i * self.hidden : (i + 1) * self.hidden] for i, k in enumerate(self.layers)}
 
