@@ -2,7 +2,7 @@
 
 For exploring before a 5-fold run (issue 10: "explore on one or two folds, spend the 5-fold runs on what won"):
 each RUN_DIR is a `spinlens train` run directory whose fold-0 tagger has finished (``seed-0/outputs-0.npz``),
-trained on the encoder KIND (minilm, mpnet) and LAYERS (default 3,6 / 6,12). Every run is scored on the same
+trained on the encoder KIND (minilm, mpnet) and LAYERS (default 3,6 / 6). Every run is scored on the same
 held-out fold-0 articles with the same stage 2: the technique classifier fitted on the other folds' gold spans,
 and two decision settings: the default tier's shipped parameters (the same for all), and the best pair of span
 thresholds for each run (an optimistic bound, shown to see what each encoder could give).
@@ -43,7 +43,7 @@ def main() -> None:
         table.add_column(col)
     for arg in sys.argv[1:]:
         run, kind, *rest = arg.split(":")
-        layers = tuple(int(k) for k in rest[0].split(",")) if rest else {"mpnet": (6, 12)}.get(kind, (3, 6))
+        layers = tuple(int(k) for k in rest[0].split(",")) if rest else {"mpnet": (6,)}.get(kind, (3, 6))
         encoder = Encoder(layers, kind=kind)
         examples = build_examples(articles, labels, encoder)
         outputs = load_outputs([Path(run) / "seed-0" / "outputs-0.npz"], examples)

@@ -167,24 +167,28 @@ def test_mpnet_cut_after_its_last_chosen_layer_gives_the_same_states(tmp_path):
 
 def test_the_accurate_tier_end_to_end():
     """The accurate tier, where its encoder is assembled (`spinlens models add accurate`; 404 MB, not in CI):
-    loads by name, keeps the default tier's quality on our short texts, and agrees with it on the op-ed."""
+    loads by name, does better than the default tier on our short texts, and names the op-ed's plainest cases.
+
+    Measured: phrases labelled 71 of 101 and found 50 (default 64 and 32), 0 spans on the 54 neutral texts."""
     from spinlens.detect.encoder import mpnet_path
 
     try:
         mpnet_path()
     except spinlens.InputError:
         pytest.skip("the accurate tier's encoder is not assembled here (spinlens models add accurate)")
-    if not (MODELS_DIR / TIERS["accurate"]).is_dir():
-        pytest.skip("the accurate tier's heads are not in this version")
     accurate = spinlens.load("accurate")
     assert accurate.name == TIERS["accurate"] and accurate.encoder.kind == "mpnet"
     q = short_text_quality(accurate)
-    assert q["labelled"] >= 55 and q["found"] >= 22 and q["neutral_spans"] <= 3, q
+    assert q["labelled"] >= 64 and q["found"] >= 40 and q["neutral_spans"] <= 3, q
     text = (Path(spinlens.__file__).parent / "examples" / "op-ed.txt").read_text()
-    ours, theirs = accurate(text).spans, spinlens.load("default")(text).spans
-    assert len(ours) >= 5, ours
-    shared = sum(any(x.technique == y.technique and x.start < y.end and y.start < x.end for y in ours) for x in theirs)
-    assert shared >= 0.5 * len(theirs), (ours, theirs)
+    spans = accurate(text).spans
+    for phrase, technique in (
+        ("bottomless pit", "Loaded_Language"),
+        ("What about the thousands of civilians", "Whataboutism,Straw_Men,Red_Herring"),
+        ("Our nation will not bow to blackmail", "Flag-Waving"),
+    ):
+        at = text.index(phrase)
+        assert any(s.technique == technique and s.start < at + len(phrase) and at < s.end for s in spans), phrase
     assert_same_spans_inside_a_page(accurate, text)
 
 

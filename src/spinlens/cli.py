@@ -112,7 +112,7 @@ def train(
         str, typer.Option(help="Frozen encoder: minilm (default, fast tiers) or mpnet (accurate)")
     ] = "minilm",
     layers: Annotated[
-        str | None, typer.Option(help="Encoder layers side by side (default: 3,6 minilm; 6,12 mpnet)")
+        str | None, typer.Option(help="Encoder layers side by side (default: 3,6 minilm; 6 mpnet)")
     ] = None,
     runtime: Annotated[
         str, typer.Option(help="Encoder runtime: torch, or onnx-int8 (fast tier; minilm only)")
@@ -133,7 +133,7 @@ def train(
     from spinlens.training.train import TaggerConfig, train_model
 
     try:
-        chosen = tuple(int(k) for k in layers.split(",")) if layers else {"mpnet": (6, 12)}.get(encoder, (3, 6))
+        chosen = tuple(int(k) for k in layers.split(",")) if layers else {"mpnet": (6,)}.get(encoder, (3, 6))
         enc = Encoder(layers=chosen, kind=encoder, runtime=runtime)
         name = name or f"ptc-{encoder}{'-int8' if runtime == 'onnx-int8' else ''}-bilstm"
         model_dir = MODELS_DIR / name if into_package else (model_dir or run_dir / "model")

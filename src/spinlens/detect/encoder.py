@@ -241,11 +241,8 @@ class _HiddenStates:
 
         logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
         logging.disable_progress_bar()
-        model = AutoModel.from_pretrained(str(path), attn_implementation="eager").eval()
-        if n_layers is not None and n_layers < len(model.encoder.layer):
-            model.encoder.layer = model.encoder.layer[:n_layers]
-            model.config.num_hidden_layers = n_layers
-        return cls(model)
+        cut = {"num_hidden_layers": n_layers} if n_layers else {}  # the layers above are neither built nor read
+        return cls(AutoModel.from_pretrained(str(path), attn_implementation="eager", **cut).eval())
 
     def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
         return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
