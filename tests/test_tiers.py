@@ -199,3 +199,22 @@ def assert_same_spans_inside_a_page(nlp, text: str) -> None:  # type: ignore[no-
     alone = [(s.start, s.end, s.technique) for s in nlp(text).spans]
     inside = [(s.start - len(before), s.end - len(before), s.technique) for s in nlp(before + text + after).spans]
     assert alone and inside == alone, (alone, inside)
+
+
+@pytest.mark.parametrize(
+    ("module", "runtime", "kind", "extra"),
+    [("transformers", "torch", "mpnet", "accurate"), ("onnxruntime", "onnx-int8", "minilm", "fast")],
+)
+def test_a_tier_whose_library_is_missing_says_which_extra_to_install(
+    module, runtime, kind, extra, monkeypatch, tmp_path
+):
+    from spinlens.detect.encoder import Encoder
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    monkeypatch.setenv("SPINLENS_ENCODERS", str(tmp_path))  # weights "there", so that the library is what is missing
+    (tmp_path / "all-mpnet-base-v2").mkdir()
+    (tmp_path / "all-mpnet-base-v2" / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(Encoder, "weights", lambda self: tmp_path / "model.onnx")
+    encoder = Encoder((6,), kind=kind, runtime=runtime)
+    with pytest.raises(spinlens.InputError, match=rf"spinlens\[{extra}\]"):
+        encoder.model  # noqa: B018

@@ -236,8 +236,11 @@ class _HiddenStates:
     @classmethod
     def from_directory(cls, path: Path, n_layers: int | None = None) -> _HiddenStates:
         """The model, cut after layer ``n_layers``: layers above the last chosen one would be computed for nothing."""
-        from transformers import AutoModel
-        from transformers.utils import logging
+        try:
+            from transformers import AutoModel
+            from transformers.utils import logging
+        except ImportError:
+            raise InputError("the accurate tier needs transformers: pip install 'spinlens[accurate]'") from None
 
         logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
         logging.disable_progress_bar()
