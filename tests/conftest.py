@@ -65,6 +65,30 @@ def short_text_quality(nlp) -> dict[str, int]:
     return {"named": len(named), "labelled": labelled, "found": found, "neutral_spans": neutral}
 
 
+def assert_same_spans_in_any_context(nlp, paragraph: str) -> None:  # type: ignore[no-untyped-def]
+    """A paragraph gets the same spans (offsets, techniques) alone, inside a page, inside a feed and between two
+    neutral sentences: every tier is held to it, whatever else is encoded (batched) beside the paragraph."""
+    neutral = (FIXTURES / "article900000002.txt").read_text(encoding="utf-8")
+    contexts = {
+        "page": neutral + "\n\n" + paragraph + "\n\n" + neutral,
+        "feed": "Weather: rain at noon.\n" + paragraph + "\nSport: the match ended 2-1.",
+        "same page, one newline": neutral.strip() + "\n" + paragraph + "\n" + neutral.strip(),
+        "between two sentences": "The committee met on Tuesday to review the budget for the coming year.\n\n"
+        + paragraph
+        + "\n\nThe weather was mild, and the trains ran on time.\n",
+    }
+    alone = {(s.start, s.end, s.technique) for s in nlp(paragraph).spans}
+    assert alone, "the paragraph has spans"
+    for name, page in contexts.items():
+        shift = page.index(paragraph)
+        inside = {
+            (s.start - shift, s.end - shift, s.technique)
+            for s in nlp(page).spans
+            if shift <= s.start < shift + len(paragraph)
+        }
+        assert inside == alone, f"the paragraph's spans changed {name}"
+
+
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
     """Debian's Chromium driven by Playwright (tests/test_browser.py says which, with which arguments)."""

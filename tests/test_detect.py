@@ -11,7 +11,7 @@ from spinlens.cli import app
 from spinlens.formats import read_labels
 from spinlens.formats.ptc import Label, write_labels
 
-from .conftest import FIXTURES, REPO, short_text_quality
+from .conftest import FIXTURES, REPO, assert_same_spans_in_any_context, short_text_quality
 
 EXAMPLE = REPO / "src" / "spinlens" / "examples" / "op-ed.txt"
 
@@ -54,23 +54,7 @@ def test_every_span_has_two_confidences_and_every_verdict_a_span(example_analysi
 
 def test_a_paragraph_gets_the_same_spans_alone_inside_a_page_and_inside_a_feed(nlp, example_analysis):
     text = example_analysis.document.text
-    paragraph = max(text.split("\n\n"), key=len)  # the op-ed's longest paragraph
-    neutral = (FIXTURES / "article900000002.txt").read_text(encoding="utf-8")
-    contexts = {
-        "page": neutral + "\n\n" + paragraph + "\n\n" + neutral,
-        "feed": "Weather: rain at noon.\n" + paragraph + "\nSport: the match ended 2-1.",
-        "same page, one newline": neutral.strip() + "\n" + paragraph + "\n" + neutral.strip(),
-    }
-    alone = {(s.start, s.end, s.technique) for s in nlp(paragraph).spans}
-    assert alone, "the op-ed's longest paragraph has spans"
-    for name, page in contexts.items():
-        shift = page.index(paragraph)
-        inside = {
-            (s.start - shift, s.end - shift, s.technique)
-            for s in nlp(page).spans
-            if shift <= s.start < shift + len(paragraph)
-        }
-        assert inside == alone, f"the paragraph's spans changed {name}"
+    assert_same_spans_in_any_context(nlp, max(text.split("\n\n"), key=len))  # the op-ed's longest paragraph
 
 
 def test_a_neutral_text_gets_no_span_a_zero_score_and_says_so():

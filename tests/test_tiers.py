@@ -16,7 +16,7 @@ import spinlens
 from spinlens.detect.pipeline import MODELS_DIR, model_path
 from spinlens.tiers import MPNET_PARTS, TIERS, assemble_mpnet
 
-from .conftest import short_text_quality
+from .conftest import assert_same_spans_in_any_context, short_text_quality
 
 
 def test_tiers_resolve_to_model_directories_and_unknown_names_are_refused(tmp_path):
@@ -127,7 +127,7 @@ def test_the_fast_tier_end_to_end(int8_encoders, monkeypatch):
             return sum(any(x.technique == y.technique and x.start < y.end and y.start < x.end for y in b) for x in a)
 
         assert matched(theirs, ours) >= 0.6 * len(theirs) and matched(ours, theirs) >= 0.6 * len(ours), (ours, theirs)
-        assert_same_spans_inside_a_page(fast, text)
+        assert_same_spans_in_any_context(fast, text)
     finally:
         _LOADED.pop(str(model_path("fast").resolve()), None)  # its encoder file lives in this test's folder
 
@@ -189,16 +189,7 @@ def test_the_accurate_tier_end_to_end():
     ):
         at = text.index(phrase)
         assert any(s.technique == technique and s.start < at + len(phrase) and at < s.end for s in spans), phrase
-    assert_same_spans_inside_a_page(accurate, text)
-
-
-def assert_same_spans_inside_a_page(nlp, text: str) -> None:  # type: ignore[no-untyped-def]
-    """The same spans (offsets and techniques) alone and between other paragraphs (batched with other windows)."""
-    before = "The committee met on Tuesday to review the budget for the coming year.\n\n"
-    after = "\n\nThe weather was mild, and the trains ran on time.\n"
-    alone = [(s.start, s.end, s.technique) for s in nlp(text).spans]
-    inside = [(s.start - len(before), s.end - len(before), s.technique) for s in nlp(before + text + after).spans]
-    assert alone and inside == alone, (alone, inside)
+    assert_same_spans_in_any_context(accurate, text)
 
 
 @pytest.mark.parametrize(
