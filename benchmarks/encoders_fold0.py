@@ -43,8 +43,7 @@ def main() -> None:
         table.add_column(col)
     for arg in sys.argv[1:]:
         run, kind, *rest = arg.split(":")
-        layers = tuple(int(k) for k in rest[0].split(",")) if rest else {"mpnet": (6,)}.get(kind, (3, 6))
-        encoder = Encoder(layers, kind=kind)
+        encoder = Encoder(tuple(int(k) for k in rest[0].split(",")) if rest else None, kind=kind)
         examples = build_examples(articles, labels, encoder)
         outputs = load_outputs([Path(run) / "seed-0" / "outputs-0.npz"], examples)
         pred = fold_predictions(0, examples, folds, outputs, TECHNIQUES)

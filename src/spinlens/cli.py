@@ -133,7 +133,7 @@ def train(
     from spinlens.training.train import TaggerConfig, train_model
 
     try:
-        chosen = tuple(int(k) for k in layers.split(",")) if layers else {"mpnet": (6,)}.get(encoder, (3, 6))
+        chosen = tuple(int(k) for k in layers.split(",")) if layers else None
         enc = Encoder(layers=chosen, kind=encoder, runtime=runtime)
         name = name or f"ptc-{encoder}{'-int8' if runtime == 'onnx-int8' else ''}-bilstm"
         model_dir = MODELS_DIR / name if into_package else (model_dir or run_dir / "model")

@@ -61,14 +61,15 @@ class EncoderSpec:
     title: str
     path: Callable[[], Path]
     hidden: int
+    layers: tuple[int, ...]  # read by default (`spinlens train` without --layers): what the tiers ship
     cls: str
     sep: str
     pad_id: int
 
 
 ENCODERS: dict[str, EncoderSpec] = {
-    "minilm": EncoderSpec("all-MiniLM-L6-v2", encoder_path, 384, "[CLS]", "[SEP]", 0),
-    "mpnet": EncoderSpec("all-mpnet-base-v2", mpnet_path, 768, "<s>", "</s>", 1),
+    "minilm": EncoderSpec("all-MiniLM-L6-v2", encoder_path, 384, (3, 6), "[CLS]", "[SEP]", 0),
+    "mpnet": EncoderSpec("all-mpnet-base-v2", mpnet_path, 768, (6,), "<s>", "</s>", 1),
 }
 
 
@@ -105,17 +106,21 @@ class Encoder:
     """
 
     def __init__(
-        self, layers: tuple[int, ...] = (3, 6), threads: int | None = None, kind: str = "minilm", runtime: str = "torch"
+        self,
+        layers: tuple[int, ...] | None = None,
+        threads: int | None = None,
+        kind: str = "minilm",
+        runtime: str = "torch",
     ) -> None:
         if kind not in ENCODERS:
             raise InputError(f"unknown encoder {kind!r}; known: {', '.join(ENCODERS)}")
         if runtime not in ("torch", "onnx-int8") or (runtime == "onnx-int8" and kind != "minilm"):
             raise InputError(f"encoder {kind!r} does not run on {runtime!r}")
-        self.layers = tuple(layers)
+        self.spec = ENCODERS[kind]
+        self.layers = tuple(layers or self.spec.layers)
         self.threads = threads
         self.kind = kind
         self.runtime = runtime
-        self.spec = ENCODERS[kind]
 
     @cached_property
     def tokenizer(self):  # type: ignore[no-untyped-def]
@@ -287,12 +292,8 @@ class _OnnxStates:
             feed = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
             states[i, :n] = self.session.run(None, feed)[0][0]
 
-        if self.workers > 1 and len(ids) > 1:
-            with ThreadPoolExecutor(min(self.workers, len(ids))) as pool:  # ONNX Runtime lets go of the GIL
-                list(pool.map(run, range(len(ids))))
-        else:
-            for i in range(len(ids)):
-                run(i)
+        with ThreadPoolExecutor(min(self.workers, len(ids))) as pool:  # ONNX Runtime lets go of the GIL
+            list(pool.map(run, range(len(ids))))
         out = torch.from_numpy(states)
         return {k: out[..., i * self.hidden : (i + 1) * self.hidden] for i, k in enumerate(self.layers)}
 
