@@ -77,6 +77,32 @@ class TechniqueVerdict(BaseModel):
     probability: float = Field(ge=0.0, le=1.0)
 
 
+class NarrativeMatch(BaseModel):
+    """A stretch of text (a sentence, a title, or two sentences) that repeats a known, catalogued claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = Field(ge=0, description="First character of the matched sentence(s), inclusive")
+    end: int = Field(description="One past the last character")
+    catalogue: str = Field(description="Name of the catalogue the claim comes from")
+    claim_id: str = Field(description="The claim's id in its catalogue (EUvsDisinfo: the case URL)")
+    title: str = Field(description="The claim as the catalogue states it")
+    url: str | None = Field(default=None, description="Where the claim was debunked")
+    date: str | None = Field(default=None, description="When the claim was catalogued (ISO date)")
+    verdict: str | None = Field(default=None, description="The catalogue's verdict, e.g. 'False' or 'Disinformation'")
+    score: float = Field(description="The matcher's fused similarity score (not a probability)")
+    confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability that the text states this claim")
+    relation: str = Field(
+        default="states", description="'states': the text repeats the claim; 'topic': it only shares its topic"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NarrativeMatch:
+        if self.end <= self.start:
+            raise ValueError(f"narrative match end {self.end} must be greater than start {self.start}")
+        return self
+
+
 class Analysis(BaseModel):
     """The result of running a detector over one document."""
 
@@ -92,6 +118,13 @@ class Analysis(BaseModel):
     scheme: str = "ptc14"
     model: str = "unknown"
     model_version: str = "0"
+    language: str | None = Field(default=None, description="ISO 639-1 code of the text's language, detected offline")
+    notes: list[str] = Field(
+        default_factory=list, description="What the reader must know, e.g. that technique spans are English-only"
+    )
+    narratives: list[NarrativeMatch] = Field(
+        default_factory=list, description="Known, catalogued claims that sentences of the text repeat"
+    )
 
     @model_validator(mode="after")
     def _spans_inside(self) -> Analysis:
@@ -100,6 +133,12 @@ class Analysis(BaseModel):
             if span.end > n:
                 raise ValueError(
                     f"span {span.start}-{span.end} ({span.technique}) ends past the text of document "
+                    f"{self.document.id!r}, which has {n} characters"
+                )
+        for match in self.narratives:
+            if match.end > n:
+                raise ValueError(
+                    f"narrative match {match.start}-{match.end} ({match.claim_id}) ends past the text of document "
                     f"{self.document.id!r}, which has {n} characters"
                 )
         return self
