@@ -1,0 +1,292 @@
+"""The matcher: every sentence (the title, pairs of sentences) of a document against a catalogue of known claims.
+
+For one query text (a sentence unit of `detect.units`, or two neighbouring ones):
+
+1. Candidates: the claims nearest by a dense encoder (cosine of L2-normalised vectors, `narratives.encoders`) and
+   the claims best by BM25 (`bm25s`, English stemming), the union of both top lists.
+2. Each candidate gets a few features (`features`): its cosine, its BM25 score squashed to [0, 1), and both relative
+   to the query's best; a linear ranker fitted on CheckThat! 2020 train pairs (`narratives.train`) weighs them into
+   one fused score.
+3. A one-feature logistic regression turns the fused score into a calibrated confidence (fitted on CheckThat! dev
+   and ordinary news sentences, which match nothing), and two thresholds on it say whether the text *states* the
+   claim or only shares its *topic*; below the lower one, nothing is reported.
+
+The fitted numbers live in ``model/matcher.json`` with a model card beside them; hand-set ones in `MatchParams`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from spinlens.document import Document, NarrativeMatch
+from spinlens.narratives.catalogue import Claim
+from spinlens.narratives.encoders import SentenceEncoder, get_encoder, normalise
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+BM25_SCALE = 10.0  # bm25 / (bm25 + BM25_SCALE): an absolute [0, 1) score, comparable across queries
+FEATURES = ("cosine", "cosine_gap", "bm25", "bm25_gap")
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """Hand-set parameters (how many candidates, which units) apart from the fitted ones (`Fitted`)."""
+
+    candidates: int = 20  # from each of dense and BM25 retrieval
+    per_unit: int = 3  # at most this many claims reported for one sentence
+    windows: bool = True  # also match pairs of neighbouring sentences
+    min_chars: int = 12  # shorter units ("Yes.", "Read more") are not matched
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Fitted state, read from ``model/matcher.json``: ranker weights, calibration and thresholds."""
+
+    weights: tuple[float, ...] = (1.0, 0.0, 0.15, 0.0)  # over FEATURES
+    calibration: tuple[float, float] = (12.0, -8.0)  # confidence = sigmoid(a * fused + b)
+    topic: float = 0.5  # confidence from which a match is reported ("topic")
+    states: float = 0.8  # confidence from which it "states" the claim
+    card: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path = MODEL_DIR / "matcher.json") -> Fitted:
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text())
+        return cls(
+            weights=tuple(data["weights"]),
+            calibration=tuple(data["calibration"]),
+            topic=data["thresholds"]["topic"],
+            states=data["thresholds"]["states"],
+            card=data,
+        )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One claim of a loaded catalogue."""
+
+    catalogue: str
+    claim: Claim
+
+
+def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-case words of two letters or more, English stop words out, Snowball-stemmed (what BM25 indexes)."""
+    import bm25s
+
+    stemmer = _stemmer()
+    out = bm25s.tokenize(list(texts), stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    return [list(t) for t in out]
+
+
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def features(cos: np.ndarray, bm25: np.ndarray) -> np.ndarray:
+    """(n, len(FEATURES)) features of one query's n candidates from their cosines and raw BM25 scores."""
+    squashed = bm25 / (bm25 + BM25_SCALE)
+    cos_gap = cos - cos.max(initial=-1.0)
+    bm_gap = squashed - squashed.max(initial=0.0)
+    return np.stack([cos, cos_gap, squashed, bm_gap], axis=1).astype(np.float32)
+
+
+class Index:
+    """Claims with their dense vectors and a BM25 index; `search` gives candidates and fused scores."""
+
+    def __init__(self, entries: list[Entry], vectors: np.ndarray, owners: np.ndarray, encoder: SentenceEncoder):
+        """``vectors[i]`` is the vector of one indexed text (`Claim.indexed_texts`) of claim ``owners[i]``."""
+        self.entries = entries
+        self.vectors = normalise(vectors)
+        self.owners = np.asarray(owners, dtype=np.int64)
+        self.encoder = encoder
+
+    @cached_property
+    def bm25(self):  # type: ignore[no-untyped-def]
+        import bm25s
+
+        texts = [t for e in self.entries for t in e.claim.indexed_texts()]
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokenize(texts) if texts else [[]], show_progress=False)
+        return retriever
+
+    def cosines(self, queries: np.ndarray) -> np.ndarray:
+        """(n_queries, n_claims): each claim's best cosine over its indexed texts."""
+        sims = normalise(queries) @ self.vectors.T
+        out = np.full((len(queries), len(self.entries)), -1.0, dtype=np.float32)
+        np.maximum.at(out.T, self.owners, sims.T)
+        return out
+
+    def bm25_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_queries, n_claims): each claim's best BM25 score over its indexed texts."""
+        out = np.zeros((len(texts), len(self.entries)), dtype=np.float32)
+        if not self.entries:
+            return out
+        for i, tokens in enumerate(bm25_tokenize(texts)):
+            scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.owners))
+            np.maximum.at(out[i], self.owners, scores.astype(np.float32))
+        return out
+
+    def search(
+        self, texts: Sequence[str], vectors: np.ndarray, fitted: Fitted, k: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query: candidate claim indices and their fused scores, best first."""
+        if not self.entries or not len(texts):
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in texts]
+        cos, bm = self.cosines(vectors), self.bm25_scores(texts)
+        w = np.asarray(fitted.weights, dtype=np.float32)
+        results = []
+        for i in range(len(texts)):
+            k_ = min(k, len(self.entries))
+            cand = np.union1d(np.argpartition(-cos[i], k_ - 1)[:k_], np.argpartition(-bm[i], k_ - 1)[:k_])
+            # the gaps are taken to the best of the whole catalogue, not of the candidates: the same either way,
+            # since each list's best is a candidate
+            x = features(cos[i, cand], bm[i, cand])
+            x[:, 1] = cos[i, cand] - cos[i].max()
+            fused = x @ w
+            order = np.argsort(-fused, kind="stable")
+            results.append((cand[order], fused[order]))
+        return results
+
+
+class Matcher:
+    """``Matcher(index).match(document) -> list[NarrativeMatch]``; built once, used for many documents."""
+
+    def __init__(self, index: Index, params: MatchParams | None = None, fitted: Fitted | None = None) -> None:
+        self.index = index
+        self.params = params or MatchParams()
+        self.fitted = fitted or Fitted.read()
+
+    @classmethod
+    def from_claims(
+        cls,
+        claims: Sequence[Claim | tuple[str, Claim]],
+        encoder: SentenceEncoder | str = "minilm",
+        params: MatchParams | None = None,
+    ) -> Matcher:
+        """A matcher over claims held in memory (``(catalogue, claim)`` pairs, or claims of a catalogue "custom")."""
+        encoder = get_encoder(encoder) if isinstance(encoder, str) else encoder
+        entries = [Entry(*c) if isinstance(c, tuple) else Entry("custom", c) for c in claims]
+        texts, owners = [], []
+        for i, e in enumerate(entries):
+            for t in e.claim.indexed_texts():
+                texts.append(t)
+                owners.append(i)
+        vectors = encoder.encode(texts) if texts else np.zeros((0, 384), np.float32)
+        return cls(Index(entries, vectors, np.asarray(owners), encoder), params)
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        return self.index.encoder
+
+    def confidence(self, fused: np.ndarray | float) -> np.ndarray:
+        a, b = self.fitted.calibration
+        return 1.0 / (1.0 + np.exp(-(a * np.asarray(fused, dtype=np.float64) + b)))
+
+    def units(self, document: Document | str) -> list[tuple[int, int]]:
+        """The sentence units that are matched (the title is the first unit where the text starts with it)."""
+        from spinlens.detect.units import sentence_units
+
+        text = document.text if isinstance(document, Document) else document
+        return [(a, b) for a, b in sentence_units(text) if _worth_matching(text[a:b], self.params.min_chars)]
+
+    def match(self, document: Document | str, unit_vectors: np.ndarray | None = None) -> list[NarrativeMatch]:
+        """Known claims that the document's sentences (and pairs of sentences) repeat, in text order.
+
+        ``unit_vectors``: one L2-normalised vector per unit of `units`, from the same encoder, when the caller
+        has them already (the technique model's MiniLM states, pooled: `MiniLM.pool`).
+        """
+        return self.match_many([document], None if unit_vectors is None else [unit_vectors])[0]
+
+    def match_many(
+        self, documents: Sequence[Document | str], unit_vectors: Sequence[np.ndarray] | None = None
+    ) -> list[list[NarrativeMatch]]:
+        """`match` for several documents, their sentences encoded in one batch."""
+        texts = [d.text if isinstance(d, Document) else d for d in documents]
+        units = [self.units(d) for d in documents]
+        if unit_vectors is None:
+            flat = [t[a:b] for t, us in zip(texts, units, strict=True) for a, b in us]
+            encoded = self.encoder.encode(flat) if flat else np.zeros((0, 1), np.float32)
+            bounds = np.cumsum([0, *map(len, units)])
+            unit_vectors = [encoded[bounds[i] : bounds[i + 1]] for i in range(len(units))]
+        out = []
+        for text, us, vecs in zip(texts, units, unit_vectors, strict=True):
+            queries = list(us)
+            qvecs = list(vecs)
+            if self.params.windows:
+                for i in range(len(us) - 1):
+                    queries.append((us[i][0], us[i + 1][1]))
+                    qvecs.append(vecs[i] * (us[i][1] - us[i][0]) + vecs[i + 1] * (us[i + 1][1] - us[i + 1][0]))
+            out.append(self._decide(text, queries, np.asarray(qvecs, np.float32).reshape(len(queries), -1), len(us)))
+        return out
+
+    def _decide(
+        self, text: str, queries: list[tuple[int, int]], vectors: np.ndarray, n_units: int
+    ) -> list[NarrativeMatch]:
+        found = self.index.search([text[a:b] for a, b in queries], vectors, self.fitted, self.params.candidates)
+        best: dict[tuple[int, int], float] = {}  # (unit, claim) -> confidence, for sentences
+        matches: list[NarrativeMatch] = []
+        for q, ((a, b), (cand, fused)) in enumerate(zip(queries, found, strict=True)):
+            conf = self.confidence(fused[: self.params.per_unit])
+            for c, s, p in zip(cand, fused, conf, strict=False):
+                if p < self.fitted.topic:
+                    break
+                if q >= n_units:  # a pair of sentences: only where it says more than either sentence alone
+                    left, right = q - n_units, q - n_units + 1
+                    if p <= max(best.get((left, int(c)), 0.0), best.get((right, int(c)), 0.0)) + 0.05:
+                        continue
+                else:
+                    best[(q, int(c))] = float(p)
+                matches.append(self._match(a, b, int(c), float(s), float(p)))
+        matches.sort(key=lambda m: (m.start, -m.confidence, m.end))
+        return matches
+
+    def _match(self, start: int, end: int, c: int, score: float, confidence: float) -> NarrativeMatch:
+        entry = self.index.entries[c]
+        return NarrativeMatch(
+            start=start,
+            end=end,
+            catalogue=entry.catalogue,
+            claim_id=entry.claim.id,
+            title=entry.claim.title or entry.claim.claim,
+            url=entry.claim.url,
+            date=entry.claim.date,
+            verdict=entry.claim.verdict,
+            score=round(score, 4),
+            confidence=round(confidence, 4),
+            relation="states" if confidence >= self.fitted.states else "topic",
+        )
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _worth_matching(text: str, min_chars: int) -> bool:
+    return len(text) >= min_chars and len(_WORD.findall(text)) >= 3
+
+
+class Narratives:
+    """Matchers over stored catalogues, loaded once per process and database state."""
+
+    _cache: dict[tuple, Matcher] = {}
+
+    @classmethod
+    def load(cls, store, names: Sequence[str], encoder: str = "minilm", params: MatchParams | None = None) -> Matcher:  # type: ignore[no-untyped-def]
+        """A matcher over the named catalogues of a `spinlens.store.Store` (or a database URL)."""
+        from spinlens.narratives.store import CatalogueStore
+
+        catalogues = CatalogueStore.of(store)
+        stamp = catalogues.stamp(names)
+        key = (catalogues.url, tuple(names), encoder, params, stamp)
+        if key not in cls._cache:
+            entries, vectors, owners = catalogues.load(names, get_encoder(encoder))
+            cls._cache[key] = Matcher(Index(entries, vectors, owners, get_encoder(encoder)), params)
+        return cls._cache[key]
