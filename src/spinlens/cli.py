@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spinlens.errors import InputError, SpinlensError
+from spinlens.narratives.cli import app as catalogue_app
 from spinlens.sources.base import MAX_CHARS
 
 app = typer.Typer(
@@ -678,6 +679,7 @@ def import_corrections(
 
 models_app = typer.Typer(help="Model tiers: list them, add the fast or accurate one.", no_args_is_help=False)
 app.add_typer(models_app, name="models")
+app.add_typer(catalogue_app, name="catalogue")
 
 
 @models_app.callback(invoke_without_command=True)
