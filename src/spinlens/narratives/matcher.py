@@ -27,7 +27,7 @@ import numpy as np
 
 from spinlens.document import Document, NarrativeMatch
 from spinlens.narratives.catalogue import Claim
-from spinlens.narratives.encoders import SentenceEncoder, get_encoder, normalise
+from spinlens.narratives.encoders import MiniLM, SentenceEncoder, get_encoder, normalise
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 BM25_SCALE = 10.0  # bm25 / (bm25 + BM25_SCALE): an absolute [0, 1) score, comparable across queries
@@ -52,14 +52,24 @@ class Fitted:
     calibration: tuple[float, float] = (12.0, -8.0)  # confidence = sigmoid(a * fused + b)
     topic: float = 0.5  # confidence from which a match is reported ("topic")
     states: float = 0.8  # confidence from which it "states" the claim
+    adapter: np.ndarray | None = None  # (dim, dim): query vectors are mapped by it before the cosine
     card: dict = field(default_factory=dict)
+
+    def adapt(self, vectors: np.ndarray) -> np.ndarray:
+        """Query vectors as the ranker was fitted on them (through the adapter, when there is one)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if self.adapter is None or not len(vectors):
+            return vectors
+        return normalise(vectors @ self.adapter)
 
     @classmethod
     def read(cls, path: Path = MODEL_DIR / "matcher.json") -> Fitted:
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text())
+        adapter = path.parent / data["adapter"] if data.get("adapter") else None
         return cls(
+            adapter=np.load(adapter).astype(np.float32) if adapter else None,
             weights=tuple(data["weights"]),
             calibration=tuple(data["calibration"]),
             topic=data["thresholds"]["topic"],
@@ -118,39 +128,61 @@ class Index:
         retriever.index(bm25_tokenize(texts) if texts else [[]], show_progress=False)
         return retriever
 
+    @cached_property
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each claim's first text, and (claim, text) of the further ones: a claim's score is its best text's."""
+        first = np.full(len(self.entries), -1, dtype=np.int64)
+        extra_claim, extra_text = [], []
+        for t, c in enumerate(self.owners):
+            if first[c] < 0:
+                first[c] = t
+            else:
+                extra_claim.append(c)
+                extra_text.append(t)
+        return first, np.asarray(extra_claim, np.int64), np.asarray(extra_text, np.int64)
+
+    def _best_of_texts(self, per_text: np.ndarray) -> np.ndarray:
+        first, extra_claim, extra_text = self._layout
+        out = per_text[:, first]
+        # a claim has at most two texts (`Claim.indexed_texts`), so each claim appears at most once here
+        out[:, extra_claim] = np.maximum(out[:, extra_claim], per_text[:, extra_text])
+        return out
+
     def cosines(self, queries: np.ndarray) -> np.ndarray:
         """(n_queries, n_claims): each claim's best cosine over its indexed texts."""
-        sims = normalise(queries) @ self.vectors.T
-        out = np.full((len(queries), len(self.entries)), -1.0, dtype=np.float32)
-        np.maximum.at(out.T, self.owners, sims.T)
-        return out
+        if not self.entries:
+            return np.zeros((len(queries), 0), np.float32)
+        return self._best_of_texts(normalise(queries) @ self.vectors.T)
 
     def bm25_scores(self, texts: Sequence[str]) -> np.ndarray:
         """(n_queries, n_claims): each claim's best BM25 score over its indexed texts."""
-        out = np.zeros((len(texts), len(self.entries)), dtype=np.float32)
         if not self.entries:
-            return out
+            return np.zeros((len(texts), 0), np.float32)
+        per_text = np.zeros((len(texts), len(self.owners)), dtype=np.float32)
         for i, tokens in enumerate(bm25_tokenize(texts)):
-            scores = self.bm25.get_scores(tokens) if tokens else np.zeros(len(self.owners))
-            np.maximum.at(out[i], self.owners, scores.astype(np.float32))
+            if tokens:
+                per_text[i] = self.bm25.get_scores(tokens)
+        return self._best_of_texts(per_text)
+
+    def candidates(self, texts: Sequence[str], vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query: the union of the k nearest claims by cosine and the k best by BM25, and their features."""
+        if not self.entries or not len(texts):
+            return [(np.zeros(0, np.int64), np.zeros((0, len(FEATURES)), np.float32)) for _ in texts]
+        cos, bm = self.cosines(vectors), self.bm25_scores(texts)
+        k = min(k, len(self.entries))
+        out = []
+        for i in range(len(texts)):
+            cand = np.union1d(np.argpartition(-cos[i], k - 1)[:k], np.argpartition(-bm[i], k - 1)[:k])
+            out.append((cand, features(cos[i, cand], bm[i, cand])))  # each list's best is a candidate: gaps hold
         return out
 
     def search(
         self, texts: Sequence[str], vectors: np.ndarray, fitted: Fitted, k: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: candidate claim indices and their fused scores, best first."""
-        if not self.entries or not len(texts):
-            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in texts]
-        cos, bm = self.cosines(vectors), self.bm25_scores(texts)
         w = np.asarray(fitted.weights, dtype=np.float32)
         results = []
-        for i in range(len(texts)):
-            k_ = min(k, len(self.entries))
-            cand = np.union1d(np.argpartition(-cos[i], k_ - 1)[:k_], np.argpartition(-bm[i], k_ - 1)[:k_])
-            # the gaps are taken to the best of the whole catalogue, not of the candidates: the same either way,
-            # since each list's best is a candidate
-            x = features(cos[i, cand], bm[i, cand])
-            x[:, 1] = cos[i, cand] - cos[i].max()
+        for cand, x in self.candidates(texts, fitted.adapt(vectors), k):
             fused = x @ w
             order = np.argsort(-fused, kind="stable")
             results.append((cand[order], fused[order]))
@@ -193,10 +225,39 @@ class Matcher:
 
     def units(self, document: Document | str) -> list[tuple[int, int]]:
         """The sentence units that are matched (the title is the first unit where the text starts with it)."""
+        return self.units_of(document, self.params.min_chars)
+
+    @staticmethod
+    def units_of(document: Document | str, min_chars: int = MatchParams.min_chars) -> list[tuple[int, int]]:
         from spinlens.detect.units import sentence_units
 
         text = document.text if isinstance(document, Document) else document
-        return [(a, b) for a, b in sentence_units(text) if _worth_matching(text[a:b], self.params.min_chars)]
+        return [(a, b) for a, b in sentence_units(text) if _worth_matching(text[a:b], min_chars)]
+
+    def can_reuse(self, encoder) -> bool:  # type: ignore[no-untyped-def]
+        """Whether `vectors_from_states` may take this technique encoder's (`detect.encoder.Encoder`) states: the
+        same all-MiniLM-L6-v2 weights, run by the same fp32 forward pass, with its last layer among those read."""
+        return (
+            self.encoder.name == "minilm"
+            and getattr(encoder, "kind", None) == "minilm"
+            and getattr(encoder, "runtime", None) == "torch"
+            and MiniLM.LAYER in getattr(encoder, "layers", ())
+        )
+
+    def vectors_from_states(self, document: Document | str, encoded, layers: tuple[int, ...]) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """One vector per unit of `units`, pooled from the technique model's wordpiece states (`detect.encoder.Encoded`
+        of the same text, ``layers`` side by side): what `MiniLM.encode` gives for each unit, at no extra cost."""
+        text = document.text if isinstance(document, Document) else document
+        col = layers.index(MiniLM.LAYER)
+        width = encoded.vectors.shape[1] // len(layers)
+        block = encoded.vectors[:, col * width : (col + 1) * width]
+        starts = encoded.offsets[encoded.units[:, 0], 0] if len(encoded.units) else np.zeros(0, np.int64)
+        out = []
+        for a, b in self.units(text):
+            k = int(np.searchsorted(starts, a))
+            inside = k < len(starts) and starts[k] < b
+            out.append(MiniLM.pool(block, *encoded.units[k]) if inside else np.zeros(width, np.float32))
+        return np.asarray(out, np.float32).reshape(len(out), width)
 
     def match(self, document: Document | str, unit_vectors: np.ndarray | None = None) -> list[NarrativeMatch]:
         """Known claims that the document's sentences (and pairs of sentences) repeat, in text order.

@@ -18,14 +18,14 @@ import csv
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from spinlens.narratives.catalogue import Claim
 from spinlens.narratives.encoders import SentenceEncoder, get_encoder
-from spinlens.narratives.matcher import FEATURES, MODEL_DIR, Entry, Fitted, Index, features
+from spinlens.narratives.matcher import FEATURES, MODEL_DIR, Entry, Fitted, Index, Matcher
 
 CANDIDATES = 20
 TARGET_FALSE_MATCHES = 0.005  # of ordinary news sentences matched at the default ("topic") threshold; must be <= 1%
@@ -60,8 +60,12 @@ def clean_tweet(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def read_clef(root: Path, splits: tuple[str, ...] = ("train", "dev")) -> Clef:
-    claims = [Claim(id=r[0], claim=r[1], title=r[2] or None) for r in _tsv(root / "verified_claims.docs.tsv")]
+def read_clef(root: Path, splits: tuple[str, ...] = ("train", "dev"), titles: bool = False) -> Clef:
+    """The claims (with the fact-check's title as a second matched text only if ``titles``), tweets and qrels."""
+    claims = [
+        Claim(id=r[0], claim=r[1], title=(r[2] or None) if titles else None)
+        for r in _tsv(root / "verified_claims.docs.tsv")
+    ]
     queries, qrels = {}, {}
     for split in splits:
         queries[split] = {r[0]: clean_tweet(r[1]) for r in _tsv(root / split / "tweets.queries.tsv")}
@@ -98,18 +102,28 @@ def retrieval_scores(rankings: dict[str, list[str]], qrels: dict[str, set[str]])
 # --- encoding, cached ---------------------------------------------------------------------------------------------
 
 
-def encode_cached(encoder: SentenceEncoder, texts: list[str], cache: Path | None) -> np.ndarray:
-    """Vectors of texts, kept in ``cache`` (a folder) by encoder and the texts' hash: refitting does not re-encode."""
+def encode_cached(encoder: SentenceEncoder, texts: list[str], cache: Path | None, chunk: int = 2000) -> np.ndarray:
+    """Vectors of texts, each kept in ``cache`` (a folder) by encoder and text: refitting does not re-encode."""
     if cache is None:
         return encoder.encode(texts)
-    digest = hashlib.sha256("\n\x00".join(texts).encode()).hexdigest()[:20]
-    path = cache / f"{encoder.name}-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
-    vectors = encoder.encode(texts)
     cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
+    keys_path, vec_path = cache / f"{encoder.name}.keys.json", cache / f"{encoder.name}.npy"
+    keys: list[str] = json.loads(keys_path.read_text()) if keys_path.is_file() else []
+    stored = np.load(vec_path) if vec_path.is_file() else np.zeros((0, 384), np.float32)
+    where = {k: i for i, k in enumerate(keys)}
+    digest = [hashlib.sha256(t.encode()).hexdigest()[:24] for t in texts]
+    missing = list(dict.fromkeys(d for d in digest if d not in where))
+    text_of = dict(zip(digest, texts, strict=True))
+    for i in range(0, len(missing), chunk):  # saved as it goes: an interrupted run keeps what it encoded
+        part = missing[i : i + chunk]
+        stored = np.concatenate([stored, encoder.encode([text_of[d] for d in part]).astype(np.float32)])
+        for d in part:
+            where[d] = len(keys)
+            keys.append(d)
+        np.save(vec_path, stored)
+        keys_path.write_text(json.dumps(keys))
+        print(f"encoded {len(keys)} texts in the cache", flush=True)
+    return stored[[where[d] for d in digest]] if digest else np.zeros((0, stored.shape[1]), np.float32)
 
 
 def build_index(claims: list[Claim], encoder: SentenceEncoder, cache: Path | None, catalogue: str = "clef") -> Index:
@@ -122,25 +136,35 @@ def build_index(claims: list[Claim], encoder: SentenceEncoder, cache: Path | Non
     return Index([Entry(catalogue, c) for c in claims], vectors, np.asarray(owners), encoder)
 
 
-def candidate_features(index: Index, texts: list[str], vectors: np.ndarray, k: int = CANDIDATES):
-    """Per query: (candidate claim indices, their feature rows), as `Index.search` builds them."""
-    cos, bm = index.cosines(vectors), index.bm25_scores(texts)
-    out = []
-    for i in range(len(texts)):
-        k_ = min(k, len(index.entries))
-        cand = np.union1d(np.argpartition(-cos[i], k_ - 1)[:k_], np.argpartition(-bm[i], k_ - 1)[:k_])
-        x = features(cos[i, cand], bm[i, cand])
-        x[:, 1] = cos[i, cand] - cos[i].max()
-        out.append((cand, x))
-    return out
-
-
 def rank(index: Index, cands, weights: np.ndarray) -> list[list[str]]:
+    """Claim ids of each query's candidates, best fused score first."""
     out = []
     for cand, x in cands:
         order = np.argsort(-(x @ weights), kind="stable")
         out.append([index.entries[c].claim.id for c in cand[order]])
     return out
+
+
+def fit_adapter(
+    queries: np.ndarray, targets: np.ndarray, claims: np.ndarray, reg: float, steps: int = 200, tau: float = 0.05
+) -> np.ndarray:
+    """A linear map of query vectors, from the identity: softmax over every claim of the collection (temperature
+    ``tau``) towards each query's gold claim, plus ``reg`` times the squared distance from the identity."""
+    import torch
+
+    torch.manual_seed(0)
+    q, c = torch.from_numpy(queries), torch.from_numpy(claims)
+    y = torch.from_numpy(targets)
+    w = torch.nn.Parameter(torch.eye(q.shape[1]))
+    opt = torch.optim.Adam([w], lr=1e-3)
+    eye = torch.eye(q.shape[1])
+    for _ in range(steps):
+        opt.zero_grad()
+        z = torch.nn.functional.normalize(q @ w, dim=1)
+        loss = torch.nn.functional.cross_entropy(z @ c.T / tau, y) + reg * ((w - eye) ** 2).sum()
+        loss.backward()
+        opt.step()
+    return w.detach().numpy().astype(np.float32)
 
 
 def fit_ranker(index: Index, cands, ids: list[str], qrels: dict[str, set[str]]) -> np.ndarray:
@@ -159,25 +183,45 @@ def fit_ranker(index: Index, cands, ids: list[str], qrels: dict[str, set[str]]) 
 # --- ordinary news sentences ---------------------------------------------------------------------------------------
 
 
-def news_sentences(ptc_articles: Path, half: int, limit: int, min_chars: int = 12) -> list[str]:
-    """Sentence units of PTC train articles with even (half=0) or odd (half=1) ids, first ``limit`` of them."""
-    from spinlens.detect.units import sentence_units
-    from spinlens.narratives.matcher import _worth_matching
+def news_articles(ptc_articles: Path, half: int, sentences: int) -> list[str]:
+    """PTC train articles with even (half=0) or odd (half=1) ids, in id order, until they hold ``sentences``."""
+    from spinlens.narratives.matcher import Matcher
 
-    out: list[str] = []
+    out, n = [], 0
     for path in sorted(ptc_articles.glob("article*.txt")):
-        if int(re.sub(r"\D", "", path.stem)) % 2 != half:
-            continue
-        text = path.read_text(encoding="utf-8")
-        out.extend(text[a:b] for a, b in sentence_units(text) if _worth_matching(text[a:b], min_chars))
-        if len(out) >= limit:
+        if n >= sentences:
             break
+        if int(re.sub(r"\D", "", path.stem)) % 2 == half:
+            out.append(path.read_text(encoding="utf-8"))
+            n += len(Matcher.units_of(out[-1]))
+    return out
+
+
+def news_sentences(ptc_articles: Path, half: int, limit: int) -> list[str]:
+    """The matched sentence units of those articles (`Matcher.units`), first ``limit`` of them."""
+    from spinlens.narratives.matcher import Matcher
+
+    out = []
+    for text in news_articles(ptc_articles, half, limit):
+        out.extend(text[a:b] for a, b in Matcher.units_of(text))
     return out[:limit]
 
 
-def best_fused(index: Index, texts: list[str], vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Each query's best fused score over its candidates."""
-    return np.array([float((x @ weights).max()) for _, x in candidate_features(index, texts, vectors)])
+def unit_confidences(matcher: Matcher, articles: list[str], encoder: SentenceEncoder, cache: Path | None) -> np.ndarray:
+    """For every matched unit of the articles, the highest confidence of any match that covers it (sentence or pair)
+    as the matcher reports them with no threshold: a unit is falsely matched at threshold t when this is >= t."""
+    loose = Matcher(matcher.index, matcher.params, replace(matcher.fitted, topic=0.0))
+    out = []
+    for text in articles:
+        units = matcher.units(text)
+        vectors = encode_cached(encoder, [text[a:b] for a, b in units], cache)
+        best = np.zeros(len(units))
+        for m in loose.match(text, vectors):
+            for i, (a, b) in enumerate(units):
+                if m.start <= a and b <= m.end:
+                    best[i] = max(best[i], m.confidence)
+        out.append(best)
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def fit_calibration(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
@@ -190,11 +234,69 @@ def fit_calibration(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
-def threshold_for(neg_conf: np.ndarray, rate: float) -> float:
-    """The lowest confidence threshold at which at most ``rate`` of these negatives reach it."""
-    ordered = np.sort(neg_conf)[::-1]
+def threshold_for(confidences: np.ndarray, rate: float) -> float:
+    """The lowest threshold that at most ``rate`` of these (false) matches reach."""
+    ordered = np.sort(confidences)[::-1]
     allowed = int(np.floor(rate * len(ordered)))
     return float(np.nextafter(ordered[allowed], 1.0)) if allowed < len(ordered) else 0.0
+
+
+@dataclass
+class Setup:
+    """Everything a fit and an evaluation read: the CLEF index, the tweets' candidates, the news articles."""
+
+    encoder: SentenceEncoder
+    clef: Clef
+    index: Index
+    vectors: dict[str, np.ndarray]  # split -> tweet vectors (not adapted)
+    cache: Path | None
+
+
+def setup(data: Path, cache: Path | None, splits: tuple[str, ...] = ("train", "dev")) -> Setup:
+    encoder = get_encoder("minilm")
+    clef = read_clef(data / "clef2020-checkthat-task2", splits)
+    index = build_index(clef.claims, encoder, cache)
+    vectors = {s: encode_cached(encoder, list(clef.queries[s].values()), cache) for s in splits}
+    return Setup(encoder, clef, index, vectors, cache)
+
+
+def clef_scores(su: Setup, fitted: Fitted, split: str) -> dict[str, float]:
+    texts = list(su.clef.queries[split].values())
+    cands = su.index.candidates(texts, fitted.adapt(su.vectors[split]), CANDIDATES)
+    ranked = dict(zip(su.clef.queries[split], rank(su.index, cands, np.asarray(fitted.weights)), strict=True))
+    return retrieval_scores(ranked, su.clef.qrels[split])
+
+
+def fit(su: Setup, news: list[str], euvs: Index | None, reg: float, log=print) -> Fitted:  # type: ignore[no-untyped-def]
+    """Adapter and ranker on train; calibration on dev and the news sentences; thresholds on the news sentences."""
+    train_ids = list(su.clef.queries["train"])
+    first = su.index._layout[0]
+    claim_row = {e.claim.id: i for i, e in enumerate(su.index.entries)}
+    targets = np.array([claim_row[sorted(su.clef.qrels["train"][q])[0]] for q in train_ids])
+    adapter = fit_adapter(su.vectors["train"], targets, su.index.vectors[first], reg) if reg >= 0 else None
+    fitted = Fitted(adapter=adapter)
+    texts = list(su.clef.queries["train"].values())
+    cands = su.index.candidates(texts, fitted.adapt(su.vectors["train"]), CANDIDATES)
+    weights = fit_ranker(su.index, cands, train_ids, su.clef.qrels["train"])
+    fitted = replace(fitted, weights=tuple(float(w) for w in weights))
+    log(f"adapter reg {reg}: dev {clef_scores(su, fitted, 'dev')}")
+
+    # calibration: dev's candidates (gold: positive) and the news sentences' best candidates (all negative)
+    dev_ids, dev_texts = list(su.clef.queries["dev"]), list(su.clef.queries["dev"].values())
+    pos, neg = [], []
+    for q, (cand, x) in zip(
+        dev_ids, su.index.candidates(dev_texts, fitted.adapt(su.vectors["dev"]), CANDIDATES), strict=True
+    ):
+        fused = x @ weights
+        for c, f in zip(cand, fused, strict=True):
+            (pos if su.index.entries[c].claim.id in su.clef.qrels["dev"].get(q, ()) else neg).append(float(f))
+    news_best = []
+    for index in [su.index] + ([euvs] if euvs is not None else []):
+        news_vectors = encode_cached(su.encoder, news, su.cache)
+        for _, fused in index.search(news, news_vectors, fitted, CANDIDATES):
+            news_best.append(float(fused[0]))
+    fitted = replace(fitted, calibration=fit_calibration(np.array(pos), np.array(news_best + neg)))
+    return fitted
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -203,35 +305,57 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/spinlens-narratives-cache"))
-    parser.add_argument("--news", type=int, default=2000, help="ordinary news sentences per half")
-    parser.add_argument("--out", type=Path, default=MODEL_DIR / "matcher.json")
+    parser.add_argument("--news", type=int, default=2000, help="ordinary news sentences (even PTC articles)")
+    parser.add_argument("--reg", type=float, nargs="+", default=[-1.0, 0.1, 0.01, 0.001], help="-1: no adapter")
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
     args = parser.parse_args(argv)
 
-    encoder = get_encoder("minilm")
-    clef = read_clef(args.data / "clef2020-checkthat-task2")
-    index = build_index(clef.claims, encoder, args.cache)
-    cands, ids = {}, {}
-    for split in ("train", "dev"):
-        ids[split] = list(clef.queries[split])
-        texts = [clef.queries[split][q] for q in ids[split]]
-        cands[split] = candidate_features(index, texts, encode_cached(encoder, texts, args.cache))
-    zero = np.asarray(Fitted().weights, dtype=np.float32)
-    weights = fit_ranker(index, cands["train"], ids["train"], clef.qrels["train"])
-    report: dict = {"features": list(FEATURES)}
-    for name, w in (("zero-shot", zero), ("fitted", weights)):
-        for split in ("train", "dev"):
-            ranked = dict(zip(ids[split], rank(index, cands[split], w), strict=True))
-            report[f"{name} {split}"] = retrieval_scores(ranked, clef.qrels[split])
-            print(name, split, report[f"{name} {split}"], flush=True)
+    su = setup(args.data, args.cache)
+    print("zero-shot dev", clef_scores(su, Fitted(), "dev"), flush=True)
+    ptc = args.data / "ptc-semeval2020-task11/datasets/train-articles"
+    news = news_sentences(ptc, 0, args.news)
+    from spinlens.narratives.catalogue import read_catalogue
 
-    # calibration: dev's gold pairs (positives) and its other top candidates, and news sentences' best candidates
-    pos, neg = [], []
-    for q, (cand, x) in zip(ids["dev"], cands["dev"], strict=True):
-        fused = x @ weights
-        gold = clef.qrels["dev"].get(q, set())
-        for c, s in zip(cand, fused, strict=True):
-            (pos if index.entries[c].claim.id in gold else neg).append(float(s))
-    print(len(pos), len(neg))
+    euvs = build_index(
+        read_catalogue(args.data / "euvsdisinfo-cknabs/data/posts.csv").claims, su.encoder, su.cache, "euvsdisinfo"
+    )
+    best, best_map = None, -1.0
+    for reg in args.reg:
+        candidate = fit(su, news, euvs, reg)
+        score = clef_scores(su, candidate, "dev")["map@5"]
+        if score > best_map:
+            best, best_map, best_reg = candidate, score, reg
+    assert best is not None
+    articles = news_articles(ptc, 0, args.news)
+    confs = np.concatenate(
+        [unit_confidences(Matcher(index, fitted=best), articles, su.encoder, su.cache) for index in (su.index, euvs)]
+    )
+    best = replace(
+        best, topic=threshold_for(confs, TARGET_FALSE_MATCHES), states=threshold_for(confs, TARGET_STATES_FALSE)
+    )
+    dev = clef_scores(su, best, "dev")
+    print("chosen", best_reg, dev, best.topic, best.states, flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    card = {
+        "encoder": su.encoder.name,
+        "features": list(FEATURES),
+        "weights": list(best.weights),
+        "calibration": list(best.calibration),
+        "thresholds": {"topic": best.topic, "states": best.states},
+        "adapter": "adapter.npy" if best.adapter is not None else None,
+        "adapter_reg": best_reg,
+        "fitted_on": {
+            "ranker and adapter": "CLEF-2020 CheckThat! T2 train (800 tweets)",
+            "calibration": "CLEF-2020 T2 dev candidates + best candidates of ordinary news sentences",
+            "thresholds": f"{len(confs)} sentence units of even-numbered PTC train articles against the CLEF and "
+            f"EUvsDisinfo catalogues: {TARGET_FALSE_MATCHES:.1%} (topic) and {TARGET_STATES_FALSE:.1%} (states)",
+        },
+        "dev": dev,
+    }
+    if best.adapter is not None:
+        np.save(args.out / "adapter.npy", best.adapter.astype(np.float16))
+    (args.out / "matcher.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(f"wrote {args.out / 'matcher.json'}")
 
 
 if __name__ == "__main__":
