@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from spinlens.errors import InputError
 from spinlens.narratives.catalogue import Claim, read_catalogue
-from spinlens.narratives.encoders import normalise
 
 CSV = """id,claim,title,url,date,verdict,keywords,disproof
 c1,The West staged the Maidan coup in Kiev,,https://example.org/c1,2014-03-01,False,Maidan;Ukraine,"The Maidan was a popular protest"
