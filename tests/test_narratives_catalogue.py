@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import spinlens.narratives.store  # noqa: F401  (its tables join Base, so that the db_url fixture empties them too)
 from spinlens.errors import InputError
 from spinlens.narratives.catalogue import Claim, read_catalogue
 
