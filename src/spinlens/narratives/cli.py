@@ -76,6 +76,12 @@ def add(
             replace=replace,
             progress=progress,
         )
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: what was committed is kept; run the same command again to finish catalogue {escape(name)}",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
     except (SpinlensError, OSError) as exc:
         _fail(exc)
     parts = [f"{done.new} new", f"{done.changed} changed", f"{done.unchanged} unchanged"]

@@ -11,7 +11,7 @@ For one query text (a sentence unit of `detect.units`, or two neighbouring ones)
    and ordinary news sentences, which match nothing), and two thresholds on it say whether the text *states* the
    claim or only shares its *topic*; below the lower one, nothing is reported.
 
-The fitted numbers live in ``model/matcher.json`` with a model card beside them; hand-set ones in `MatchParams`.
+The fitted numbers live in ``model/matcher-<encoder>.json`` with a model card beside them; hand-set ones in `MatchParams`.
 """
 
 from __future__ import annotations
@@ -63,7 +63,10 @@ class Fitted:
         return normalise(vectors @ self.adapter)
 
     @classmethod
-    def read(cls, path: Path = MODEL_DIR / "matcher.json") -> Fitted:
+    def read(cls, encoder: str = "minilm", path: Path | None = None) -> Fitted:
+        """The fitted state for an encoder: ``model/matcher-<encoder>.json``; zero-shot weights when it has none
+        (the adapter, calibration and thresholds of one encoder mean nothing for another's vectors)."""
+        path = path or MODEL_DIR / f"matcher-{encoder}.json"
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text())
@@ -195,7 +198,7 @@ class Matcher:
     def __init__(self, index: Index, params: MatchParams | None = None, fitted: Fitted | None = None) -> None:
         self.index = index
         self.params = params or MatchParams()
-        self.fitted = fitted or Fitted.read()
+        self.fitted = fitted or Fitted.read(index.encoder.name)
 
     @classmethod
     def from_claims(

@@ -1,6 +1,6 @@
 """Fitting the matcher (`matcher.Fitted`): ranker weights, calibration and thresholds; apart from inference.
 
-    python -m spinlens.narratives.train --data ../shared/data      # writes narratives/model/matcher.json
+    python -m spinlens.narratives.train --data ../shared/data      # writes narratives/model/matcher-minilm.json
 
 Data (never committed; `../shared/data/README.md`):
 
@@ -256,8 +256,8 @@ class Setup:
     cache: Path | None
 
 
-def setup(data: Path, cache: Path | None, splits: tuple[str, ...] = ("train", "dev")) -> Setup:
-    encoder = get_encoder("minilm")
+def setup(data: Path, cache: Path | None, splits: tuple[str, ...] = ("train", "dev"), encoder: str = "minilm") -> Setup:
+    encoder = get_encoder(encoder)
     clef = read_clef(data / "clef2020-checkthat-task2", splits)
     index = build_index(clef.claims, encoder, cache)
     vectors = {s: encode_cached(encoder, list(clef.queries[s].values()), cache) for s in splits}
@@ -312,9 +312,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--news", type=int, default=2000, help="ordinary news sentences (even PTC articles)")
     parser.add_argument("--reg", type=float, nargs="+", default=[-1.0, 0.1, 0.01, 0.001], help="-1: no adapter")
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--encoder", default="minilm", help="a name in narratives.encoders.ENCODERS")
     args = parser.parse_args(argv)
 
-    su = setup(args.data, args.cache)
+    su = setup(args.data, args.cache, encoder=args.encoder)
     print("zero-shot dev", clef_scores(su, Fitted(), "dev"), flush=True)
     ptc = args.data / "ptc-semeval2020-task11/datasets/train-articles"
     news = news_sentences(ptc, 0, args.news)
@@ -346,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         "weights": list(best.weights),
         "calibration": list(best.calibration),
         "thresholds": {"topic": best.topic, "states": best.states},
-        "adapter": "adapter.npy" if best.adapter is not None else None,
+        "adapter": f"adapter-{su.encoder.name}.npy" if best.adapter is not None else None,
         "adapter_reg": best_reg,
         "fitted_on": {
             "ranker and adapter": "CLEF-2020 CheckThat! T2 train (800 tweets)",
@@ -357,9 +358,9 @@ def main(argv: list[str] | None = None) -> None:
         "dev": dev,
     }
     if best.adapter is not None:
-        np.save(args.out / "adapter.npy", best.adapter.astype(np.float16))
-    (args.out / "matcher.json").write_text(json.dumps(card, indent=1) + "\n")
-    print(f"wrote {args.out / 'matcher.json'}")
+        np.save(args.out / f"adapter-{su.encoder.name}.npy", best.adapter.astype(np.float16))
+    (args.out / f"matcher-{su.encoder.name}.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(f"wrote {args.out / f'matcher-{su.encoder.name}.json'}")
 
 
 if __name__ == "__main__":
