@@ -31,7 +31,7 @@ from spinlens.narratives.encoders import MiniLM, SentenceEncoder, get_encoder, n
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 BM25_SCALE = 10.0  # bm25 / (bm25 + BM25_SCALE): an absolute [0, 1) score, comparable across queries
-FEATURES = ("cosine", "cosine_gap", "bm25", "bm25_gap")
+FEATURES = ("cosine", "cosine_gap", "bm25", "bm25_gap", "bm25_relative")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class MatchParams:
 class Fitted:
     """Fitted state, read from ``model/matcher.json``: ranker weights, calibration and thresholds."""
 
-    weights: tuple[float, ...] = (1.0, 0.0, 0.15, 0.0)  # over FEATURES
+    weights: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 0.15)  # over FEATURES; zero-shot: cos + 0.15 bm25 / best bm25
     calibration: tuple[float, float] = (12.0, -8.0)  # confidence = sigmoid(a * fused + b)
     topic: float = 0.5  # confidence from which a match is reported ("topic")
     states: float = 0.8  # confidence from which it "states" the claim
@@ -109,14 +109,16 @@ def features(cos: np.ndarray, bm25: np.ndarray) -> np.ndarray:
     squashed = bm25 / (bm25 + BM25_SCALE)
     cos_gap = cos - cos.max(initial=-1.0)
     bm_gap = squashed - squashed.max(initial=0.0)
-    return np.stack([cos, cos_gap, squashed, bm_gap], axis=1).astype(np.float32)
+    relative = bm25 / max(float(bm25.max(initial=0.0)), 1e-9)
+    return np.stack([cos, cos_gap, squashed, bm_gap, relative], axis=1).astype(np.float32)
 
 
 class Index:
     """Claims with their dense vectors and a BM25 index; `search` gives candidates and fused scores."""
 
     def __init__(self, entries: list[Entry], vectors: np.ndarray, owners: np.ndarray, encoder: SentenceEncoder):
-        """``vectors[i]`` is the vector of one indexed text (`Claim.indexed_texts`) of claim ``owners[i]``."""
+        """``vectors[i]`` is the vector of one indexed text (`Claim.indexed_texts`) of claim ``owners[i]``; every
+        claim has at least one. A claim's cosine is its best text's; BM25 reads all its texts as one document."""
         self.entries = entries
         self.vectors = normalise(vectors)
         self.owners = np.asarray(owners, dtype=np.int64)
@@ -126,7 +128,7 @@ class Index:
     def bm25(self):  # type: ignore[no-untyped-def]
         import bm25s
 
-        texts = [t for e in self.entries for t in e.claim.indexed_texts()]
+        texts = [" ".join(e.claim.indexed_texts()) for e in self.entries]  # one document per claim
         retriever = bm25s.BM25()
         retriever.index(bm25_tokenize(texts) if texts else [[]], show_progress=False)
         return retriever
@@ -158,14 +160,14 @@ class Index:
         return self._best_of_texts(normalise(queries) @ self.vectors.T)
 
     def bm25_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """(n_queries, n_claims): each claim's best BM25 score over its indexed texts."""
+        """(n_queries, n_claims): BM25 of each claim's indexed texts together, as one document."""
+        out = np.zeros((len(texts), len(self.entries)), dtype=np.float32)
         if not self.entries:
-            return np.zeros((len(texts), 0), np.float32)
-        per_text = np.zeros((len(texts), len(self.owners)), dtype=np.float32)
+            return out
         for i, tokens in enumerate(bm25_tokenize(texts)):
             if tokens:
-                per_text[i] = self.bm25.get_scores(tokens)
-        return self._best_of_texts(per_text)
+                out[i] = self.bm25.get_scores(tokens)
+        return out
 
     def candidates(self, texts: Sequence[str], vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: the union of the k nearest claims by cosine and the k best by BM25, and their features."""
