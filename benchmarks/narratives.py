@@ -48,8 +48,8 @@ def clef_table(su, splits: list[str]) -> None:  # type: ignore[no-untyped-def]
 
     shipped = Fitted.read(su.encoder.name)
     methods = {
-        "BM25 alone": Fitted(weights=(0.0, 0.0, 1.0, 0.0, 0.0)),
-        "MiniLM cosine alone": Fitted(weights=(1.0, 0.0, 0.0, 0.0, 0.0)),
+        "BM25 alone": Fitted(weights=(0, 0, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+        "MiniLM cosine alone": Fitted(weights=(1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
         "zero-shot fusion (cos + 0.15 bm25/best)": Fitted(),
         "shipped matcher": shipped,
     }

@@ -31,7 +31,21 @@ from spinlens.narratives.encoders import MiniLM, SentenceEncoder, get_encoder, n
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 BM25_SCALE = 10.0  # bm25 / (bm25 + BM25_SCALE): an absolute [0, 1) score, comparable across queries
-FEATURES = ("cosine", "cosine_gap", "bm25", "bm25_gap", "bm25_relative")
+FEATURES = (
+    "cosine",  # the claim's best text's cosine to the query
+    "cosine_gap",  # ... minus the best cosine of the catalogue (0 for the nearest claim)
+    "bm25",  # BM25 squashed to [0, 1): bm25 / (bm25 + BM25_SCALE)
+    "bm25_gap",  # ... minus the catalogue's best
+    "bm25_relative",  # bm25 / the catalogue's best bm25
+    "cosine_rank",  # 1 / (1 + rank among the candidates by cosine)
+    "bm25_rank",  # 1 / (1 + rank by BM25)
+    "claim_covered",  # share of the claim's (stemmed, stop-word-free) words that the query has
+    "query_covered",  # share of the query's words that the claim has
+    "claim_words",  # log(1 + the claim's number of words)
+    "claim_covered_idf",  # claim_covered, words weighted by their inverse document frequency in the catalogue
+    "query_covered_idf",  # query_covered, likewise
+    "rarest_shared",  # the highest idf of a shared word, / 10
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class MatchParams:
 class Fitted:
     """Fitted state, read from ``model/matcher.json``: ranker weights, calibration and thresholds."""
 
-    weights: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 0.15)  # over FEATURES; zero-shot: cos + 0.15 bm25 / best bm25
+    weights: tuple[float, ...] = (1.0, 0, 0, 0, 0.15, 0, 0, 0, 0, 0, 0, 0, 0)  # zero-shot: cos + 0.15 bm25/best
     calibration: tuple[float, float] = (12.0, -8.0)  # confidence = sigmoid(a * fused + b)
     topic: float = 0.5  # confidence from which a match is reported ("topic")
     states: float = 0.8  # confidence from which it "states" the claim
@@ -104,13 +118,55 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
-def features(cos: np.ndarray, bm25: np.ndarray) -> np.ndarray:
-    """(n, len(FEATURES)) features of one query's n candidates from their cosines and raw BM25 scores."""
+def features(cos: np.ndarray, bm25: np.ndarray, query: set[str], claims: list[frozenset[str]], idf) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """(n, len(FEATURES)) features of one query's n candidates: their cosines, raw BM25 scores and word sets, the
+    query's word set and the catalogue's idf (`Index.idf`). The gaps and ratios are to the best candidate, which
+    is the catalogue's best: the candidates hold the top of both lists."""
     squashed = bm25 / (bm25 + BM25_SCALE)
-    cos_gap = cos - cos.max(initial=-1.0)
-    bm_gap = squashed - squashed.max(initial=0.0)
-    relative = bm25 / max(float(bm25.max(initial=0.0)), 1e-9)
-    return np.stack([cos, cos_gap, squashed, bm_gap, relative], axis=1).astype(np.float32)
+    best_bm25 = max(float(bm25.max(initial=0.0)), 1e-9)
+    rank_cos = np.argsort(np.argsort(-cos, kind="stable"), kind="stable")
+    rank_bm = np.argsort(np.argsort(-bm25, kind="stable"), kind="stable")
+    shared = [query & words for words in claims]
+    n_shared = np.array([len(x) for x in shared], dtype=np.float32)
+    n_claim = np.array([len(w) for w in claims], dtype=np.float32)
+    w_query = max(idf.weight(query), 1e-9)
+    w_shared = np.array([idf.weight(x) for x in shared], dtype=np.float32)
+    w_claim = np.array([max(idf.weight(w), 1e-9) for w in claims], dtype=np.float32)
+    rarest = np.array([max((idf(t) for t in x), default=0.0) for x in shared], dtype=np.float32)
+    columns = [
+        cos,
+        cos - cos.max(initial=-1.0),
+        squashed,
+        squashed - squashed.max(initial=0.0),
+        bm25 / best_bm25,
+        1.0 / (1.0 + rank_cos),
+        1.0 / (1.0 + rank_bm),
+        n_shared / np.maximum(n_claim, 1.0),
+        n_shared / max(len(query), 1),
+        np.log1p(n_claim),
+        w_shared / w_claim,
+        w_shared / w_query,
+        rarest / 10.0,
+    ]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+class Idf:
+    """Inverse document frequency of stemmed words over a catalogue's claims (BM25's formula)."""
+
+    def __init__(self, documents: list[frozenset[str]]) -> None:
+        from collections import Counter
+
+        counts = Counter(t for words in documents for t in words)
+        n = len(documents)
+        self.unseen = float(np.log(1.0 + (n + 0.5) / 0.5))
+        self.values = {t: float(np.log(1.0 + (n - c + 0.5) / (c + 0.5))) for t, c in counts.items()}
+
+    def __call__(self, word: str) -> float:
+        return self.values.get(word, self.unseen)
+
+    def weight(self, words: set[str] | frozenset[str]) -> float:
+        return sum(self(t) for t in words)
 
 
 class Index:
@@ -128,10 +184,22 @@ class Index:
     def bm25(self):  # type: ignore[no-untyped-def]
         import bm25s
 
-        texts = [" ".join(e.claim.indexed_texts()) for e in self.entries]  # one document per claim
         retriever = bm25s.BM25()
-        retriever.index(bm25_tokenize(texts) if texts else [[]], show_progress=False)
+        retriever.index([list(w) for w in self.words_in_order] if self.entries else [[]], show_progress=False)
         return retriever
+
+    @cached_property
+    def words_in_order(self) -> list[list[str]]:
+        """Each claim's texts together, as BM25 reads them (one document per claim)."""
+        return bm25_tokenize([" ".join(e.claim.indexed_texts()) for e in self.entries])
+
+    @cached_property
+    def words(self) -> list[frozenset[str]]:
+        return [frozenset(w) for w in self.words_in_order]
+
+    @cached_property
+    def idf(self) -> Idf:
+        return Idf(self.words)
 
     @cached_property
     def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,26 +227,30 @@ class Index:
             return np.zeros((len(queries), 0), np.float32)
         return self._best_of_texts(normalise(queries) @ self.vectors.T)
 
-    def bm25_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """(n_queries, n_claims): BM25 of each claim's indexed texts together, as one document."""
-        out = np.zeros((len(texts), len(self.entries)), dtype=np.float32)
+    def bm25_scores(self, queries: Sequence[Sequence[str]]) -> np.ndarray:
+        """(n_queries, n_claims): BM25 of each claim's indexed texts together, as one document, for tokenized
+        queries (`bm25_tokenize`)."""
+        out = np.zeros((len(queries), len(self.entries)), dtype=np.float32)
         if not self.entries:
             return out
-        for i, tokens in enumerate(bm25_tokenize(texts)):
+        for i, tokens in enumerate(queries):
             if tokens:
-                out[i] = self.bm25.get_scores(tokens)
+                out[i] = self.bm25.get_scores(list(tokens))
         return out
 
     def candidates(self, texts: Sequence[str], vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: the union of the k nearest claims by cosine and the k best by BM25, and their features."""
         if not self.entries or not len(texts):
             return [(np.zeros(0, np.int64), np.zeros((0, len(FEATURES)), np.float32)) for _ in texts]
-        cos, bm = self.cosines(vectors), self.bm25_scores(texts)
+        tokens = bm25_tokenize(texts)
+        cos, bm = self.cosines(vectors), self.bm25_scores(tokens)
         k = min(k, len(self.entries))
+        words, idf = self.words, self.idf
         out = []
         for i in range(len(texts)):
             cand = np.union1d(np.argpartition(-cos[i], k - 1)[:k], np.argpartition(-bm[i], k - 1)[:k])
-            out.append((cand, features(cos[i, cand], bm[i, cand])))  # each list's best is a candidate: gaps hold
+            x = features(cos[i, cand], bm[i, cand], set(tokens[i]), [words[c] for c in cand], idf)
+            out.append((cand, x))
         return out
 
     def search(

@@ -183,7 +183,7 @@ def fit_ranker(index: Index, cands, ids: list[str], qrels: dict[str, set[str]]) 
         gold = qrels.get(q, set())
         xs.append(x)
         ys.append(np.array([index.entries[c].claim.id in gold for c in cand], dtype=int))
-    model = LogisticRegression(C=10.0, max_iter=2000).fit(np.concatenate(xs), np.concatenate(ys))
+    model = LogisticRegression(C=10.0, max_iter=5000).fit(np.concatenate(xs), np.concatenate(ys))
     return model.coef_[0].astype(np.float32)
 
 
@@ -262,7 +262,7 @@ class Setup:
 def setup(data: Path, cache: Path | None, splits: tuple[str, ...] = ("train", "dev"), encoder: str = "minilm") -> Setup:
     encoder = get_encoder(encoder)
     clef = read_clef(data / "clef2020-checkthat-task2", splits, titles=True)
-    index = build_index(clef.claims, encoder, cache, titles=False)  # Snopes titles: BM25 only
+    index = build_index(clef.claims, encoder, cache)
     vectors = {s: encode_cached(encoder, list(clef.queries[s].values()), cache) for s in splits}
     return Setup(encoder, clef, index, vectors, cache)
 
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("/tmp/spinlens-narratives-cache"))
     parser.add_argument("--news", type=int, default=2000, help="ordinary news sentences (even PTC articles)")
-    parser.add_argument("--reg", type=float, nargs="+", default=[-1.0, 0.1, 0.01, 0.001], help="-1: no adapter")
+    parser.add_argument("--reg", type=float, nargs="+", default=[-1.0], help="adapter regularisation; -1: none")
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
     parser.add_argument("--encoder", default="minilm", help="a name in narratives.encoders.ENCODERS")
     args = parser.parse_args(argv)
