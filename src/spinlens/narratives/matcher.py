@@ -7,9 +7,11 @@ For one query text (a sentence unit of `detect.units`, or two neighbouring ones)
 2. Each candidate gets a few features (`features`): its cosine, its BM25 score squashed to [0, 1), and both relative
    to the query's best; a linear ranker fitted on CheckThat! 2020 train pairs (`narratives.train`) weighs them into
    one fused score.
-3. A one-feature logistic regression turns the fused score into a calibrated confidence (fitted on CheckThat! dev
-   and ordinary news sentences, which match nothing), and two thresholds on it say whether the text *states* the
-   claim or only shares its *topic*; below the lower one, nothing is reported.
+3. The fused score only orders one query's candidates (its gaps and ranks are relative). Whether a candidate is a
+   match at all is a second logistic regression over its absolute features (`CONFIDENCE`: cosine and shares of
+   words in common), fitted on CheckThat! dev pairs and on ordinary news sentences, which match nothing: the
+   calibrated confidence. Two thresholds on it say whether the text *states* the claim or only shares its *topic*;
+   below the lower one, nothing is reported.
 
 The fitted numbers live in ``model/matcher-<encoder>.json`` with a model card beside them; hand-set ones in `MatchParams`.
 """
@@ -46,6 +48,8 @@ FEATURES = (
     "query_covered_idf",  # query_covered, likewise
     "rarest_shared",  # the highest idf of a shared word, / 10
 )
+# what the confidence reads: features that mean the same whatever the other candidates and the catalogue's size
+CONFIDENCE = ("cosine", "claim_covered", "query_covered")
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class Fitted:
     """Fitted state, read from ``model/matcher.json``: ranker weights, calibration and thresholds."""
 
     weights: tuple[float, ...] = (1.0, 0, 0, 0, 0.15, 0, 0, 0, 0, 0, 0, 0, 0)  # zero-shot: cos + 0.15 bm25/best
-    calibration: tuple[float, float] = (12.0, -8.0)  # confidence = sigmoid(a * fused + b)
+    calibration: tuple[float, ...] = (12.0, 0.0, 0.0, -8.0)  # sigmoid(weights . CONFIDENCE features + intercept)
     topic: float = 0.5  # confidence from which a match is reported ("topic")
     states: float = 0.8  # confidence from which it "states" the claim
     adapter: np.ndarray | None = None  # (dim, dim): query vectors are mapped by it before the cosine
@@ -149,6 +153,12 @@ def features(cos: np.ndarray, bm25: np.ndarray, query: set[str], claims: list[fr
         rarest / 10.0,
     ]
     return np.stack(columns, axis=1).astype(np.float32)
+
+
+def confidence(rows: np.ndarray, calibration: Sequence[float]) -> np.ndarray:
+    """sigmoid(calibration[:-1] . rows[:, CONFIDENCE] + calibration[-1])."""
+    x = np.asarray(rows, dtype=np.float64)[:, [FEATURES.index(f) for f in CONFIDENCE]]
+    return 1.0 / (1.0 + np.exp(-(x @ np.asarray(calibration[:-1]) + calibration[-1])))
 
 
 class Idf:
@@ -256,13 +266,13 @@ class Index:
     def search(
         self, texts: Sequence[str], vectors: np.ndarray, fitted: Fitted, k: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per query: candidate claim indices and their fused scores, best first."""
+        """Per query: candidate claim indices, their fused scores and their feature rows, best fused score first."""
         w = np.asarray(fitted.weights, dtype=np.float32)
         results = []
         for cand, x in self.candidates(texts, fitted.adapt(vectors), k):
             fused = x @ w
             order = np.argsort(-fused, kind="stable")
-            results.append((cand[order], fused[order]))
+            results.append((cand[order], fused[order], x[order]))
         return results
 
 
@@ -296,9 +306,9 @@ class Matcher:
     def encoder(self) -> SentenceEncoder:
         return self.index.encoder
 
-    def confidence(self, fused: np.ndarray | float) -> np.ndarray:
-        a, b = self.fitted.calibration
-        return 1.0 / (1.0 + np.exp(-(a * np.asarray(fused, dtype=np.float64) + b)))
+    def confidence(self, rows: np.ndarray) -> np.ndarray:
+        """Calibrated probability that each candidate (a row of FEATURES) is a true match."""
+        return confidence(rows, self.fitted.calibration)
 
     def units(self, document: Document | str) -> list[tuple[int, int]]:
         """The sentence units that are matched (the title is the first unit where the text starts with it)."""
@@ -372,11 +382,11 @@ class Matcher:
         found = self.index.search([text[a:b] for a, b in queries], vectors, self.fitted, self.params.candidates)
         best: dict[tuple[int, int], float] = {}  # (unit, claim) -> confidence, for sentences
         matches: list[NarrativeMatch] = []
-        for q, ((a, b), (cand, fused)) in enumerate(zip(queries, found, strict=True)):
-            conf = self.confidence(fused[: self.params.per_unit])
+        for q, ((a, b), (cand, fused, rows)) in enumerate(zip(queries, found, strict=True)):
+            conf = self.confidence(rows[: self.params.per_unit])
             for c, s, p in zip(cand, fused, conf, strict=False):
                 if p < self.fitted.topic:
-                    break
+                    continue
                 if q >= n_units:  # a pair of sentences: only where it says more than either sentence alone
                     left, right = q - n_units, q - n_units + 1
                     if p <= max(best.get((left, int(c)), 0.0), best.get((right, int(c)), 0.0)) + 0.05:

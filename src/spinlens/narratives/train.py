@@ -25,7 +25,7 @@ import numpy as np
 
 from spinlens.narratives.catalogue import Claim
 from spinlens.narratives.encoders import SentenceEncoder, get_encoder
-from spinlens.narratives.matcher import FEATURES, MODEL_DIR, Entry, Fitted, Index, Matcher
+from spinlens.narratives.matcher import CONFIDENCE, FEATURES, MODEL_DIR, Entry, Fitted, Index, Matcher, MatchParams
 
 CANDIDATES = 20
 TARGET_FALSE_MATCHES = 0.005  # of ordinary news sentences matched at the default ("topic") threshold; must be <= 1%
@@ -231,14 +231,16 @@ def unit_confidences(matcher: Matcher, articles: list[str], encoder: SentenceEnc
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def fit_calibration(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
-    """confidence = sigmoid(a * fused + b), fitted on fused scores of true pairs and of false ones."""
+def fit_calibration(pos: np.ndarray, neg: np.ndarray) -> tuple[float, ...]:
+    """Weights over `CONFIDENCE` and an intercept: a logistic regression of true pairs' feature rows against false
+    ones'."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.concatenate([pos, neg])[:, None]
+    cols = [FEATURES.index(f) for f in CONFIDENCE]
+    x = np.concatenate([pos, neg])[:, cols]
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    model = LogisticRegression(C=100.0, max_iter=1000).fit(x, y)
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+    model = LogisticRegression(C=10.0, max_iter=2000).fit(x, y)
+    return (*map(float, model.coef_[0]), float(model.intercept_[0]))
 
 
 def threshold_for(confidences: np.ndarray, rate: float) -> float:
@@ -288,21 +290,22 @@ def fit(su: Setup, news: list[str], euvs: Index | None, reg: float, log=print) -
     fitted = replace(fitted, weights=tuple(float(w) for w in weights))
     log(f"adapter reg {reg}: dev {clef_scores(su, fitted, 'dev')}")
 
-    # calibration: dev's candidates (gold: positive) and the news sentences' best candidates (all negative)
+    # calibration: the top candidates (as many as are reported) of dev tweets, positive where gold, and of the news
+    # sentences, all negative
+    per_unit = MatchParams().per_unit
     dev_ids, dev_texts = list(su.clef.queries["dev"]), list(su.clef.queries["dev"].values())
     pos, neg = [], []
-    for q, (cand, x) in zip(
-        dev_ids, su.index.candidates(dev_texts, fitted.adapt(su.vectors["dev"]), CANDIDATES), strict=True
+    for q, (cand, _, rows) in zip(
+        dev_ids, su.index.search(dev_texts, su.vectors["dev"], fitted, CANDIDATES), strict=True
     ):
-        fused = x @ weights
-        for c, f in zip(cand, fused, strict=True):
-            (pos if su.index.entries[c].claim.id in su.clef.qrels["dev"].get(q, ()) else neg).append(float(f))
-    news_best = []
+        for c, row in zip(cand[:per_unit], rows[:per_unit], strict=True):
+            (pos if su.index.entries[c].claim.id in su.clef.qrels["dev"].get(q, ()) else neg).append(row)
+    news_vectors = encode_cached(su.encoder, news, su.cache)
     for index in [su.index] + ([euvs] if euvs is not None else []):
-        news_vectors = encode_cached(su.encoder, news, su.cache)
-        for _, fused in index.search(news, news_vectors, fitted, CANDIDATES):
-            news_best.append(float(fused[0]))
-    fitted = replace(fitted, calibration=fit_calibration(np.array(pos), np.array(news_best + neg)))
+        for _, _, rows in index.search(news, news_vectors, fitted, CANDIDATES):
+            neg.extend(rows[:per_unit])
+    fitted = replace(fitted, calibration=fit_calibration(np.array(pos), np.array(neg)))
+    log(f"calibration over {CONFIDENCE}: {fitted.calibration} ({len(pos)} true pairs, {len(neg)} false)")
     return fitted
 
 
@@ -347,6 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     card = {
         "encoder": su.encoder.name,
         "features": list(FEATURES),
+        "confidence_features": list(CONFIDENCE),
         "weights": list(best.weights),
         "calibration": list(best.calibration),
         "thresholds": {"topic": best.topic, "states": best.states},
@@ -354,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         "adapter_reg": best_reg,
         "fitted_on": {
             "ranker and adapter": "CLEF-2020 CheckThat! T2 train (800 tweets)",
-            "calibration": "CLEF-2020 T2 dev candidates + best candidates of ordinary news sentences",
+            "calibration": "top-3 candidates of CLEF-2020 T2 dev tweets (gold: true) and of the even PTC sentences against both catalogues (false)",
             "thresholds": f"{len(confs)} sentence units of even-numbered PTC train articles against the CLEF and "
             f"EUvsDisinfo catalogues: {TARGET_FALSE_MATCHES:.1%} (topic) and {TARGET_STATES_FALSE:.1%} (states)",
         },
