@@ -15,8 +15,8 @@ from spinlens.errors import InputError
 from spinlens.training import genre
 
 ROOT = Path(__file__).resolve().parent.parent
-MIN_SENTENCES = 150
-MIN_PER_TECHNIQUE = 2  # sentences carrying each technique in sentences.jsonl
+MIN_SENTENCES = 320
+MIN_PER_TECHNIQUE = 7  # sentences carrying each technique in sentences.jsonl
 
 
 @pytest.fixture(scope="module")
