@@ -286,12 +286,16 @@ def compile_markup(path: Path, name: str) -> list[dict[str, object]]:
         if block is None:
             raise InputError("a text line before any '== ID GENRE' block header", path, number)
         genre, source = str(block["genre"]), str(block["source"])
-        if line.startswith(">"):
-            genre, _, line = line[1:].partition(" ")
-            if genre not in GENRES:
-                raise InputError(f"unknown genre {genre!r}", path, number)
-        if line.startswith("@"):
-            source, _, line = line[1:].partition(" ")
+        while line[:1] in (">", "@"):  # the two prefixes, in either order
+            marker = line[0]
+            prefix, _, line = line[1:].partition(" ")
+            line = line.lstrip()
+            if marker == ">" and prefix in GENRES:
+                genre = prefix
+            elif marker == "@" and prefix.startswith(("http://", "https://")):
+                source = prefix
+            else:
+                raise InputError(f"a line prefix must be >GENRE or @URL, got {marker}{prefix!r}", path, number)
         try:
             text, spans = parse_markup(line.strip())
         except ValueError as e:
