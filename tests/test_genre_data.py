@@ -16,7 +16,7 @@ from spinlens.training import genre
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_SENTENCES = 320
-MIN_PER_TECHNIQUE = 7  # sentences carrying each technique in sentences.jsonl
+MIN_PER_TECHNIQUE = 10  # sentences carrying each technique in sentences.jsonl
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +147,23 @@ def test_markup_nests_and_stacks_techniques() -> None:
     )
     with pytest.raises(ValueError, match="unknown tag"):
         genre.parse_markup("[x]{XX}")
+
+
+def test_markup_prefixes_in_either_order(tmp_path: Path) -> None:
+    src = tmp_path / "sentences.ann"
+    src.write_text(
+        "== d1 op-ed\n"
+        "@https://example.org/a >headline The [Kiev regime]{NC} again\n"
+        ">post @https://example.org/b Plain words.\n"
+        "Written here.\n",
+        encoding="utf-8",
+    )
+    records = genre.compile_markup(src, "sentences")
+    assert [(r["genre"], r["source"], r["text"]) for r in records] == [
+        ("headline", "https://example.org/a", "The Kiev regime again"),
+        ("post", "https://example.org/b", "Plain words."),
+        ("op-ed", "written", "Written here."),
+    ]
+    src.write_text("== d1 op-ed\n>editorial Text.\n", encoding="utf-8")
+    with pytest.raises(InputError, match="prefix"):
+        genre.compile_markup(src, "sentences")
