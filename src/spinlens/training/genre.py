@@ -22,12 +22,17 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spinlens import taxonomy
 from spinlens.document import Document
 from spinlens.errors import InputError
 from spinlens.evaluate.folds import SEED, article_folds
 from spinlens.formats.ptc import Label
+
+if TYPE_CHECKING:  # the encoder stack (numpy, onnx/torch) is imported only when examples are built
+    from spinlens.detect.encoder import Encoder
+    from spinlens.training.examples import Example
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "genre"
 SETS = ("sentences", "short_texts", "wire_reports")
@@ -192,7 +197,9 @@ def genre_folds(n: int = 5, seed: int = SEED, name: str = "sentences") -> dict[s
     return {it.id: doc_fold[it.doc] for it in items}
 
 
-def genre_examples(encoder, cache_dir: Path | None = None, name: str = "sentences", unit: str = "sentence"):  # type: ignore[no-untyped-def]
+def genre_examples(
+    encoder: Encoder, cache_dir: Path | None = None, name: str = "sentences", unit: str = "sentence"
+) -> list[Example]:
     """The set as training examples (`spinlens.training.examples.Example`), like ``extra_examples``."""
     from spinlens.training.examples import build_examples
 
@@ -314,7 +321,9 @@ def compile_markup(path: Path, name: str) -> list[dict[str, object]]:
     return records
 
 
-def _record(iid: str, doc: str, genre: str, source: str, text: str, spans: list[tuple[int, int, str]]) -> dict:  # type: ignore[type-arg]
+def _record(
+    iid: str, doc: str, genre: str, source: str, text: str, spans: list[tuple[int, int, str]]
+) -> dict[str, object]:
     ordered = sorted(spans)
     return {
         "id": iid,
