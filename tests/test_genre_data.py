@@ -167,3 +167,8 @@ def test_markup_prefixes_in_either_order(tmp_path: Path) -> None:
     src.write_text("== d1 op-ed\n>editorial Text.\n", encoding="utf-8")
     with pytest.raises(InputError, match="prefix"):
         genre.compile_markup(src, "sentences")
+
+
+def test_readme_counts_are_the_data_counts() -> None:
+    readme = (genre.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    assert genre.counts_tables() in readme, "README counts are stale: paste python -m spinlens.training.genre's tables"

@@ -351,6 +351,31 @@ def build(folder: Path = DATA_DIR) -> dict[str, int]:
     return counts
 
 
+def counts_tables() -> str:
+    """The README's count tables (Markdown): spans and items per technique, items per genre."""
+    from collections import Counter
+
+    sents, short = load("sentences"), load("short_texts")
+    spans = Counter(x.technique for it in sents for x in it.labels)
+    per_sentence = Counter(t for it in sents for t in {x.technique for x in it.labels})
+    per_short = Counter(t for it in short for t in {x.technique for x in it.labels})
+    neutral = [it for it in sents if not it.labels]
+    lines = ["| technique | spans | sentences with it | short texts |", "|---|---:|---:|---:|"]
+    for t in sorted(taxonomy.PTC14, key=lambda t: (-spans[t], t)):
+        lines.append(f"| `{t}` | {spans[t]} | {per_sentence[t]} | {per_short[t]} |")
+    share = round(100 * len(neutral) / len(sents))
+    n_short = sum(1 for it in short if not it.labels)
+    lines.append(f"| no span (neutral) | - | {len(neutral)} ({share}%) | {n_short} |")
+    lines.append(f"| total | {sum(spans.values())} | {len(sents)} | {len(short)} |")
+    lines += ["", "| genre | sentences | of them neutral | short texts |", "|---|---:|---:|---:|"]
+    by_genre, neutral_genre = Counter(it.genre for it in sents), Counter(it.genre for it in neutral)
+    short_genre = Counter(it.genre for it in short)
+    for g in GENRES:
+        lines.append(f"| {g} | {by_genre[g]} | {neutral_genre[g]} | {short_genre[g]} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":  # python -m spinlens.training.genre: rebuild the JSONL files from the markup
     for set_name, count in build().items():
         print(f"{set_name}: {count} items")
+    print(counts_tables())
