@@ -81,7 +81,8 @@ def _connect(ray: ModuleType, address: str | None, log: RayLog) -> None:
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user gets one line
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "auth" in f"{type(exc).__name__} {exc}".lower():
+        said = f"{type(exc).__name__} {exc} {log.path.read_text(encoding='utf-8', errors='replace')[-20_000:]}"
+        if "InvalidAuthToken" in said or "AuthenticationError" in said:
             reason = (
                 "it asks for an authentication token this run does not have or that is wrong: put the cluster's "
                 "token (`ray get-auth-token` on the head node) in ~/.ray/auth_token or $RAY_AUTH_TOKEN"
