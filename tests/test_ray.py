@@ -5,13 +5,10 @@ every article analysed exactly once, with the spans of an in-process run."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from spinlens.errors import SpinlensError
 from spinlens.scale import run_batch
-from spinlens.scale.ray_cluster import free_port, ray_command
+from spinlens.scale.ray_cluster import RayNode, head_node
 from spinlens.scale.synthetic import write_folder
 from spinlens.store import Store
 from spinlens.store.db import AnalysisRow
@@ -29,52 +27,31 @@ from .test_batch import _spans_by_ref
 
 pytest.importorskip("ray.data", reason="Ray is not installed: pip install 'spinlens[ray]'")
 
-START_SECONDS = 180
 
-
-class Node:
-    """`ray start --block` in a session of its own: killing the session is losing the machine."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with open(log, "w", encoding="utf-8") as out:
-            command = [*ray_command(), "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
-            self.proc = subprocess.Popen(
-                command + args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + START_SECONDS
-        while "Ray runtime started" not in log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
-                pytest.skip(f"Ray cannot start a node here: {lines[-1] if lines else 'no output'}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the node's raylet, agents and workers: all in its session
-        self.proc.wait(timeout=30)
+def _node(args: list[str], env: dict[str, str]) -> RayNode:
+    try:
+        return RayNode(args, env)
+    except SpinlensError as exc:
+        pytest.skip(f"Ray cannot start a node here: {exc}")
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], list[Node]]]:
-    """A head node with 0 CPUs; the test adds worker nodes to the list. Every node is killed at the end (its
-    session, not `ray stop --force`, which would kill every Ray process on the machine, other people's too)."""
-    logs = tmp_path_factory.mktemp("ray-logs")
+def cluster() -> Iterator[tuple[str, dict[str, str], list[RayNode]]]:
+    """A head node with 0 CPUs; the test adds worker nodes to the list. Every node is stopped at the end (by its
+    supervisor, which kills what is left: not `ray stop --force`, which would end every Ray on the machine)."""
     token = secrets.token_hex(32)
     # the cluster's nodes want token authentication; the driver finds the token where `ray start` writes it
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}
-    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit in 107 characters
-    port = free_port()
-    nodes: list[Node] = []
+    nodes: list[RayNode] = []
     try:
-        head = ["--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={temp}"]
-        nodes.append(Node(head, env, logs / "head.log"))
-        yield f"127.0.0.1:{port}", env, nodes
+        head, address = head_node(0, env)
+        nodes.append(head)
+        yield address, env, nodes
+    except SpinlensError as exc:
+        pytest.skip(f"Ray cannot start a node here: {exc}")
     finally:
         for node in reversed(nodes):
-            node.kill()
-        subprocess.run(["rm", "-rf", temp], check=False)
+            node.stop()
 
 
 def _per_document(url: str) -> list[int]:
@@ -91,11 +68,11 @@ def _per_document(url: str) -> list[int]:
 
 
 def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
-    cluster: tuple[str, dict[str, str], list[Node]], tmp_path: Path
+    cluster: tuple[str, dict[str, str], list[RayNode]], tmp_path: Path
 ) -> None:
     address, cluster_env, nodes = cluster
     worker = ["--address", address, "--num-cpus=1"]
-    nodes.append(Node(worker, cluster_env, tmp_path / "worker-1.log"))
+    nodes.append(_node(worker, cluster_env))
 
     n = 48
     corpus = write_folder(tmp_path / "corpus", n, sentences=4)
@@ -130,7 +107,7 @@ def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
     done = _per_document(url)
     assert 0 < len(done) < n, f"{len(done)} of {n} analysed before the worker was lost: make the corpus larger"
 
-    nodes.append(Node(worker, cluster_env, tmp_path / "worker-2.log"))
+    nodes.append(_node(worker, cluster_env))
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"{n - len(done)} (" in again.stderr  # "analysed  N (x/s, y s)": exactly what was left

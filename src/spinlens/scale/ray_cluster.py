@@ -20,6 +20,7 @@ import os
 import secrets
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -89,26 +90,23 @@ def ray_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "ray.scripts.scripts"]
 
 
-class LocalCluster:
-    """A one-node cluster on 127.0.0.1 for this run, supervised so that it ends with the run, even on SIGKILL."""
+class RayNode:
+    """A Ray node (`ray start --block ARGS` on 127.0.0.1) under a supervisor: stopped with `stop`, or with the
+    process that started it, however that ends (SIGKILL too). ``env`` is the nodes' environment (the token)."""
 
-    def __init__(self, cpus: int | None = None) -> None:
-        self.cpus = cpus or os.cpu_count() or 1
-        self.address = ""
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> str:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         # short: Ray's socket paths must fit in 107 characters
-        temp = tempfile.mkdtemp(prefix="spinlens-ray-", dir="/tmp" if Path("/tmp").is_dir() else None)
-        port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="spinlens-ray-", dir="/tmp" if Path("/tmp").is_dir() else None)
+        self.args = [arg.replace("{folder}", self.folder) for arg in args]
+        start = [*ray_command(), "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
         # by path, in isolated mode: the supervisor needs nothing but the standard library (and stays small)
-        command = [sys.executable, "-I", SUPERVISOR, temp, str(port), str(self.cpus), *ray_command()]
         self.process = subprocess.Popen(
-            command,
+            [sys.executable, "-I", SUPERVISOR, self.folder, *start, *self.args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C and SIGTERM for the run do not reach the cluster
+            env=env,
             text=True,
         )
         assert self.process.stdout is not None
@@ -116,23 +114,32 @@ class LocalCluster:
         if line != READY:
             self.stop()
             why = line.removeprefix("failed: ") or f"no answer in {START_SECONDS:.0f} s"
-            raise SpinlensError(f"the local Ray cluster did not start: {why}")
-        self.address = f"127.0.0.1:{port}"
-        return self.address
+            raise SpinlensError(f"a Ray node did not start: {why}")
 
     def stop(self) -> None:
-        """Stop the cluster and wait until its processes are gone (bounded)."""
-        if self.process is None:
-            return
+        """Stop the node and wait until its processes are gone (bounded)."""
         with contextlib.suppress(OSError):
             if self.process.stdin:
                 self.process.stdin.close()  # the supervisor's signal to stop
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the node, all at once, as when its machine is lost (its processes share the supervisor's group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def head_node(cpus: int | None, env: dict[str, str] | None = None) -> tuple[RayNode, str]:
+    """A head node on 127.0.0.1 (``cpus`` None: one per core) and its address."""
+    port = free_port()
+    args = ["--head", f"--port={port}", f"--num-cpus={cpus if cpus is not None else os.cpu_count() or 1}"]
+    node = RayNode([*args, "--include-dashboard=false", "--temp-dir={folder}"], env)
+    return node, f"127.0.0.1:{port}"
 
 
 def _read_line(stream: TextIO, seconds: float) -> str:

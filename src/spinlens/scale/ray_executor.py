@@ -26,10 +26,11 @@ from concurrent.futures import BrokenExecutor
 from itertools import islice
 from types import ModuleType
 
+from spinlens.detect.pipeline import model_identity
 from spinlens.document import Analysis, Document
 from spinlens.errors import SpinlensError
 from spinlens.scale.executors import ExecutorConfig, Result, analyse_chunk
-from spinlens.scale.ray_cluster import LocalCluster, RayLog, import_ray
+from spinlens.scale.ray_cluster import RayLog, head_node, import_ray
 
 WINDOW = 20_000  # documents per Ray dataset
 CHECK_SECONDS = 1.0  # how often the driver checks that its Ray node is alive
@@ -49,6 +50,7 @@ class _Analyser:
         import spinlens
 
         self.nlp = spinlens.load(model, threads=threads).warm_up()
+        self.identity = identity(self.nlp.name, self.nlp.version)
 
     def __call__(self, batch: dict) -> dict:
         chunk = [(int(i), Document.model_validate_json(d)) for i, d in zip(batch["id"], batch["doc"], strict=True)]
@@ -57,7 +59,15 @@ class _Analyser:
             "id": [i for i, _ in results],
             "ok": [not isinstance(r, str) for _, r in results],
             "result": [r if isinstance(r, str) else r.to_json() for _, r in results],
+            "by": [self.identity] * len(results),
         }
+
+
+def identity(model: str, version: str) -> str:
+    """What a node analyses with: results are stored under the driver's model, so every node must have it."""
+    import spinlens
+
+    return f"spinlens {spinlens.__version__}, model {model}/{version}"
 
 
 @contextlib.contextmanager
@@ -142,7 +152,7 @@ def _feed(ray: ModuleType, window: list[tuple[int, Document]], config: ExecutorC
             batch_format="numpy",
         )
         for batch in analysed.iter_batches(batch_size=config.chunk_size, batch_format="numpy"):
-            out.put(list(zip(batch["id"], batch["ok"], batch["result"], strict=True)))
+            out.put(list(zip(batch["id"], batch["ok"], batch["result"], batch["by"], strict=True)))
         out.put(_END)
     except BaseException as exc:  # noqa: BLE001 - handed to the driver's thread, which decides
         out.put(exc)
@@ -173,6 +183,7 @@ def _results(ray: ModuleType, window: list[tuple[int, Document]], config: Execut
     ).start()
     threading.Thread(target=_watch_cpus, args=(ray, out, stop), name="ray_spinlens_cpus", daemon=True).start()
     raylet = _raylet_address()
+    expected = identity(*model_identity(config.model))
     last = time.monotonic()
     try:
         while True:
@@ -189,7 +200,12 @@ def _results(ray: ModuleType, window: list[tuple[int, Document]], config: Execut
                 raise ClusterLost(f"Ray failed: {type(item).__name__}: {first}")
             if item:
                 last = time.monotonic()
-                for doc_id, ok, result in item:
+                if wrong := {str(by) for *_, by in item} - {expected}:
+                    raise SpinlensError(
+                        f"a Ray node analyses with {wrong.pop()}, this run with {expected}: install the same "
+                        "spinlens and model tier on every node (docs/cluster.md); nothing it did was stored"
+                    )
+                for doc_id, ok, result, _ in item:
                     yield int(doc_id), (Analysis.from_json(result) if ok else str(result))
             if raylet and not _listening(raylet):
                 raise ClusterLost(f"the Ray node this run is on stopped (its raylet at {raylet[0]}:{raylet[1]} died)")
@@ -204,14 +220,15 @@ def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> It
     with _our_signal_handlers():
         ray = import_ray(address)
     log = RayLog()
+    ours = not ray.is_initialized()  # a Ray the caller started (a notebook, a benchmark) stays theirs
     cluster = None
     failed = False
     try:
-        if address is None and sys.platform.startswith("linux"):  # elsewhere `ray.init` starts one, unsupervised
-            cluster = LocalCluster()
-            address = cluster.start()
-        with _our_signal_handlers():
-            _connect(ray, address, log)
+        if ours and address is None and sys.platform.startswith("linux"):  # elsewhere `ray.init` starts one
+            cluster, address = head_node(None)
+        if ours:
+            with _our_signal_handlers():
+                _connect(ray, address, log)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # spinlens draws its own bar
         context.print_on_execution_start = False
@@ -230,7 +247,7 @@ def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> It
         failed = True
         raise
     finally:
-        if ray.is_initialized():
+        if ours and ray.is_initialized():
             _disconnect(ray)
         if cluster:
             cluster.stop()

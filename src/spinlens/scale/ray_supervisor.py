@@ -1,11 +1,11 @@
-"""The supervisor of a local Ray cluster that one spinlens run starts: ``python -I ray_supervisor.py TEMP PORT CPUS
-RAY_COMMAND...`` (standard library only, so that it starts fast and stays small).
+"""The supervisor of a Ray node that spinlens starts (the local cluster of a run, test and benchmark nodes):
+``python -I ray_supervisor.py FOLDER RAY START --block ...`` (standard library only: it starts fast, stays small).
 
-It runs `ray start --head --block` on 127.0.0.1 and prints ``ready`` once the node is up; then it reads its stdin,
+It runs the `ray start --block` command given and prints ``ready`` once the node is up; then it reads its stdin,
 a pipe whose other end only the run holds. When that pipe closes (the run ended, or was killed, SIGKILL included)
 or on SIGTERM, it stops the node and kills whatever is left of it: it is a child subreaper (Linux), so every
 process Ray starts, however it detaches (raylet, gcs_server, DashboardAgent, RuntimeEnvAgent, workers), is
-below it. Then it removes the cluster's temporary folder.
+below it. Then it removes FOLDER (the node's log, and its Ray temporary folder where it was given one).
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def _last_line(log: Path) -> str:
     return lines[-1].strip() if lines else "ray start ended"
 
 
-def supervise(temp: str, port: int, cpus: int, ray: list[str]) -> int:
-    """Run a head node until stdin closes (or SIGTERM), then stop it and everything it started."""
+def supervise(folder: str, start: list[str]) -> int:
+    """Run a node until stdin closes (or SIGTERM), then stop it and everything it started."""
     _become_subreaper()
     stopping = False
 
@@ -88,32 +88,30 @@ def supervise(temp: str, port: int, cpus: int, ray: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    log = Path(temp) / "ray-start.log"
-    start = [*ray, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1"]
-    start += [f"--num-cpus={cpus}", "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"]
+    log = Path(folder) / "ray-start.log"
     with open(log, "w", encoding="utf-8") as out:
-        head = subprocess.Popen(start, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        node = subprocess.Popen(start, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_SECONDS
         while "Ray runtime started" not in log.read_text(encoding="utf-8", errors="replace"):
-            if head.poll() is not None or time.monotonic() > deadline or stopping:
+            if node.poll() is not None or time.monotonic() > deadline or stopping:
                 print(f"failed: {_last_line(log)}", flush=True)
                 return 1
             time.sleep(0.2)
         print("ready", flush=True)
-        while not stopping and head.poll() is None:
+        while not stopping and node.poll() is None:
             ready, _, _ = select.select([0], [], [], 1.0)
             if ready and not os.read(0, 4096):  # EOF: the run ended or died
                 break
         return 0
     finally:
-        if head.poll() is None:
-            head.terminate()
+        if node.poll() is None:
+            node.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                head.wait(STOP_SECONDS)
+                node.wait(STOP_SECONDS)
         kill_all_below(os.getpid())
-        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(supervise(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]))
+    sys.exit(supervise(sys.argv[1], sys.argv[2:]))
