@@ -232,3 +232,22 @@ def test_ray_runs_stop_cleanly_on_sigterm_and_leave_nothing_on_sigkill(tmp_path:
         left = _wait_gone(cluster, 30)
         assert not left, f"alive 30 s after the run was killed: {[_cmdline(p)[:100] for p in left]}"
     assert not (home / ".ray").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'spinlens[ray]'")
+def test_a_ray_run_whose_raylet_dies_stops_with_one_line(tmp_path: Path) -> None:
+    """The raylet of the run's Ray node (the head's, here) killed: exit 75 and one line, not Ray's crash dump, what
+    came back committed, and no Ray process left."""
+    corpus = write_folder(tmp_path / "corpus", 400, sentences=3)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with _batch(corpus, url, "--ray", "--workers", "1", "--commit-every", "1") as proc:
+        _wait_for_results(proc, url)
+        cluster = _ray_processes(proc.pid)
+        raylet = next(p for p in cluster if "raylet/raylet" in _cmdline(p))
+        os.kill(raylet, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 75, stderr
+        assert stderr.startswith("error: the Ray node this run is on stopped (its raylet at "), stderr
+        assert stderr.count("\n") == 1 and stderr.endswith(f"; {STOPPED}\n"), stderr
+        assert not _wait_gone(cluster, 30), "Ray processes outlived the run"
+    assert 0 < _analysed(url) < 400

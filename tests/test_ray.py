@@ -103,7 +103,7 @@ def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
     assert run.returncode == 75, stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
     assert stderr.startswith("error: the Ray cluster has no CPU left (its worker nodes stopped or were lost)"), stderr
-    assert stderr.rstrip().endswith("the results done so far are committed: run the same command again to go on")
+    assert stderr.rstrip().endswith("the results done so far are committed; run the same command again to go on")
     done = _per_document(url)
     assert 0 < len(done) < n, f"{len(done)} of {n} analysed before the worker was lost: make the corpus larger"
 

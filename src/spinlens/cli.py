@@ -441,7 +441,7 @@ def batch(
     except BrokenProcessPool:
         _fail(SpinlensError("a worker process died (out of memory?); what was committed stays: run the command again"))
     except BrokenExecutor as exc:  # a lost Ray cluster: one line, exit 75 (EX_TEMPFAIL: try again later)
-        line = f"error: {exc}; the results done so far are committed: run the same command again to go on"
+        line = f"error: {exc}; the results done so far are committed; run the same command again to go on"
         err.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(75) from None
     reg = summary.registered
