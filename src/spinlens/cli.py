@@ -386,6 +386,9 @@ def batch(
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
     ] = None,
+    ray_stall_timeout: Annotated[
+        float, typer.Option(help="Stop a Ray run (committed, exit 75) after this many seconds without a result")
+    ] = 600.0,
     text_field: Annotated[str, typer.Option(help="CSV column / JSON field with the text")] = "text",
     id_field: Annotated[str, typer.Option(help="... with the document id")] = "id",
     title_field: Annotated[str, typer.Option(help="... with the title")] = "title",
@@ -408,6 +411,7 @@ def batch(
 
     Example: spinlens batch corpus/ feeds/world.rss --db sqlite:///corpus.db --outlet-from-folder
     """
+    from concurrent.futures import BrokenExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     from spinlens.formats.rows import Columns
@@ -420,7 +424,7 @@ def batch(
     columns = Columns(text_field, id_field, title_field, source_field, url_field, date_field)
     options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder, max_chars=max_chars)
     executor = "ray" if ray else ("local" if workers == 0 else "pool")
-    config = ExecutorConfig(model=model, workers=workers or None, ray_address=ray_address)
+    config = ExecutorConfig(model, workers or None, ray_address=ray_address, ray_stall_timeout=ray_stall_timeout)
     missing = [str(p) for p in inputs or [] if not p.exists()]
     if missing:
         _fail(SpinlensError(f"no such file or folder: {', '.join(missing)}"))
@@ -436,6 +440,10 @@ def batch(
         raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     except BrokenProcessPool:
         _fail(SpinlensError("a worker process died (out of memory?); what was committed stays: run the command again"))
+    except BrokenExecutor as exc:  # a lost Ray cluster: one line, exit 75 (EX_TEMPFAIL: try again later)
+        line = f"error: {exc}; the results done so far are committed; run the same command again to go on"
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(75) from None
     reg = summary.registered
     table = Table(title=f"spinlens batch: {store.engine.url.render_as_string(hide_password=True)}", show_header=False)
     table.add_row("new documents", f"{reg.new:,}")

@@ -48,6 +48,24 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: the run commits what it has and stops."""
 
 
+_COMMITTING = threading.Event()  # a commit is in progress: SIGTERM waits until it is done
+_SIGTERM_PENDING = threading.Event()
+
+
+@contextmanager
+def _sigterm_after() -> Iterator[None]:
+    """SIGTERM inside this block takes effect at its end (seen: an interrupt within a commit left the SQLite
+    database locked for the run's own last write, which then failed after 30 s with a traceback)."""
+    _COMMITTING.set()
+    try:
+        yield
+    finally:
+        _COMMITTING.clear()
+    if _SIGTERM_PENDING.is_set():
+        _SIGTERM_PENDING.clear()
+        raise Terminated()
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within this block SIGTERM raises `Terminated` (in the main thread; elsewhere it changes nothing)."""
@@ -56,6 +74,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: object) -> None:
+        if _COMMITTING.is_set():  # raised inside SQLAlchemy's commit it could leave the database locked
+            _SIGTERM_PENDING.set()
+            return
         raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -181,6 +202,7 @@ def _pending(store: Store, model: str, version: str, page: int = 256) -> Iterato
         after = rows[-1][0]
 
 
+@_sigterm_after()
 def _commit(store: Store, summary: Summary, done: list, failed: list, model: str) -> None:  # type: ignore[type-arg]
     """Save ``done`` and ``failed`` in one transaction and empty them (a retry after an interrupt adds nothing)."""
     if not done and not failed:
