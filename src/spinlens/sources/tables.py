@@ -17,6 +17,7 @@ from typing import IO
 from spinlens.formats.rows import document_from_row
 from spinlens.formats.text import bom_encoding
 from spinlens.sources.base import Item, Options, check_text, unexpected
+from spinlens.sources.identity import per_outlet, row_key
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a byte that is not UTF-8
 
@@ -42,7 +43,7 @@ def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
                 continue
             rows += 1
             try:
-                yield _json_row(ref, line.rstrip("\r\n"), options)
+                yield from _json_row(ref, line.rstrip("\r\n"), options)
             except Exception as exc:  # a bug or a hostile line costs that line, not the rest of the file
                 yield Item(ref, None, unexpected(exc))
         if not rows:
@@ -88,7 +89,7 @@ def read_csv(path: Path, options: Options) -> Iterator[Item]:
                 continue  # a blank line
             rows += 1
             try:
-                yield _csv_row(ref, header, fields, options)
+                yield from _csv_row(ref, header, fields, options)
             except Exception as exc:
                 yield Item(ref, None, unexpected(exc))
 
@@ -106,27 +107,27 @@ def _open_rows(path: Path, newline: str) -> IO[str] | str:
     return open(path, encoding=encoding[:6], errors="replace", newline=newline)  # utf-16 / utf-32 drop the BOM
 
 
-def _json_row(ref: str, line: str, options: Options) -> Item:
+def _json_row(ref: str, line: str, options: Options) -> list[Item]:
     if bad := _ESCAPED_BYTE.search(line):
-        return Item(ref, None, f"not valid UTF-8 (byte 0x{ord(bad.group()) - 0xDC00:02x})")
+        return [Item(ref, None, f"not valid UTF-8 (byte 0x{ord(bad.group()) - 0xDC00:02x})")]
     try:
         row = json.loads(line)
     except RecursionError:
-        return Item(ref, None, "invalid JSON (nested too deeply to read)")
+        return [Item(ref, None, "invalid JSON (nested too deeply to read)")]
     except json.JSONDecodeError as exc:
         # some messages end in "at" ("Unterminated string starting at"): say it once
-        return Item(ref, None, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")
+        return [Item(ref, None, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")]
     if not isinstance(row, dict):
-        return Item(ref, None, f"expected a JSON object, got {type(row).__name__}")
-    return _item(ref, row, options)
+        return [Item(ref, None, f"expected a JSON object, got {type(row).__name__}")]
+    return _items(ref, row, options)
 
 
-def _csv_row(ref: str, header: list[str], fields: list[str], options: Options) -> Item:
+def _csv_row(ref: str, header: list[str], fields: list[str], options: Options) -> list[Item]:
     if len(fields) > len(header):
-        return Item(ref, None, f"{len(fields)} fields, header has {len(header)}")
+        return [Item(ref, None, f"{len(fields)} fields, header has {len(header)}")]
     if any(_ESCAPED_BYTE.search(v) for v in fields):
-        return Item(ref, None, "not valid UTF-8")
-    return _item(ref, dict(zip_longest(header, fields)), options)
+        return [Item(ref, None, "not valid UTF-8")]
+    return _items(ref, dict(zip_longest(header, fields)), options)
 
 
 def _csv_problem(exc: csv.Error, end: int) -> str:
@@ -135,11 +136,14 @@ def _csv_problem(exc: csv.Error, end: int) -> str:
     return f"not valid CSV ({exc})"
 
 
-def _item(ref: str, row: dict, options: Options) -> Item:  # type: ignore[type-arg]
+def _items(ref: str, row: dict, options: Options) -> list[Item]:  # type: ignore[type-arg]
+    """The row's document (one per outlet when its source names several: ``A+B``), keyed by its identity."""
     try:
         doc = document_from_row(row, options.columns, ref.rsplit("/", 1)[-1], lenient_dates=True)
     except ValueError as exc:
-        return Item(ref, None, str(exc))
+        return [Item(ref, None, str(exc))]
     if problem := check_text(doc.text, options):
-        return Item(ref, None, problem)
-    return Item(ref, doc.model_copy(update={"source": options.outlet_for(doc.source)}))
+        return [Item(ref, None, problem)]
+    doc = doc.model_copy(update={"source": options.outlet_for(doc.source)})
+    key = row_key(row, doc, options.id_field)
+    return [Item(ref, d, None, k) for d, k in per_outlet(doc, key)]
