@@ -66,7 +66,10 @@ def _scope_and_profile(store, model: str | None, model_version: str | None):  # 
     from spinlens.store import stats
 
     scope = stats.choose_scope(store, model, model_version)
-    config = model_path(scope.model) / "config.json"
+    try:
+        config = model_path(scope.model) / "config.json"
+    except SpinlensError:  # a model not installed here: the numbers stand without its training profile
+        return scope, None
     profile = json.loads(config.read_text()).get("training_data") if config.is_file() else None
     return scope, profile
 
