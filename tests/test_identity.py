@@ -15,7 +15,7 @@ from spinlens.scale import run_batch
 from spinlens.sources import Options, iter_items
 from spinlens.store import Store
 from spinlens.store import stats as st
-from spinlens.store.db import AnalysisRow, DocumentRow
+from spinlens.store.db import AnalysisRow, DocumentRow, ref_key
 
 ROWS = [
     ("c3", "Outlet A", "The corrupt regime in Kiev lies to its people again, the minister said on Monday."),
@@ -185,3 +185,55 @@ def test_batch_exits_non_zero_when_an_input_failed_and_counts_what_it_passed_ove
     assert res.exit_code == 1 and "1 input(s) failed" in res.output and "file is empty" in res.output
     res = CliRunner().invoke(app, ["batch", str(corpus), "--db", db, "--workers", "0"])  # cron, the next hour
     assert res.exit_code == 1 and "1 input(s) failed" in res.output  # still failing: still said
+
+
+def test_a_database_from_before_identities_is_upgraded_and_an_old_export_stays_known(
+    tmp_path: Path, db_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    from spinlens.document import Document
+    from spinlens.store.db import content_key
+
+    export = _export(tmp_path / "export.csv", ROWS)
+    loose = "A text file of its own, read from a folder before the upgrade."
+    (tmp_path / "a.txt").write_text(loose, encoding="utf-8")
+    engine = create_engine(db_url)
+    with engine.begin() as c:  # the documents table as spinlens made it before identities, with rows keyed by line
+        c.execute(
+            text(
+                f"CREATE TABLE documents (id {'SERIAL' if 'postgresql' in db_url else 'INTEGER'} PRIMARY KEY, ref_key VARCHAR(64) UNIQUE, ref TEXT, doc_id TEXT, "
+                "fingerprint VARCHAR(64), content_key VARCHAR(64), duplicate_of INTEGER, title TEXT, "
+                "outlet VARCHAR(300), url TEXT, published TIMESTAMP, published_is_date INTEGER, language VARCHAR(35), "
+                "n_words INTEGER, text TEXT, metadata_json TEXT, added TIMESTAMP)"
+            )
+        )
+        legacy = [(f"{export}:{line}", doc_id, source, body) for line, (doc_id, source, body) in enumerate(ROWS, 2)]
+        legacy.append((str(tmp_path / "a.txt"), "a", None, loose))
+        for ref, doc_id, source, body in legacy:
+            doc = Document(id=doc_id, text=body, source=source)
+            c.execute(
+                text(
+                    "INSERT INTO documents (ref_key, ref, doc_id, fingerprint, content_key, outlet, "
+                    "published_is_date, n_words, text, metadata_json) VALUES "
+                    "(:rk, :ref, :doc_id, :fp, :ck, :outlet, 0, :n, :text, '{}')"
+                ),
+                {
+                    "rk": ref_key(ref),
+                    "ref": ref,
+                    "doc_id": doc_id,
+                    "fp": doc.fingerprint,
+                    "ck": content_key(body),
+                    "outlet": source,
+                    "n": len(body.split()),
+                    "text": body,
+                },
+            )
+    engine.dispose()
+    store = Store(db_url)  # upgrades the table
+    with Session(store.engine) as s:
+        identities = sorted(s.scalars(select(DocumentRow.identity)))
+    assert identities == sorted(["id=c1", "id=c2", "id=c3", f"file:{tmp_path / 'a.txt'}"])
+    items = list(iter_items([_export(tmp_path / "export-2.csv", [NEW_ROW, *ROWS]), tmp_path / "a.txt"]))
+    registered = store.register([(it.ref, it.document, it.error, it.key) for it in items])
+    assert (registered.new, registered.known, registered.duplicates) == (1, 4, 0)  # only c4 is new

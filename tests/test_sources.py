@@ -112,16 +112,24 @@ def test_tables_with_mapped_columns_and_bad_rows(tmp_path: Path) -> None:
 
     jsonl = tmp_path / "d.jsonl"
     jsonl.write_bytes(
-        json.dumps({"text": "ok one", "source": "J", "date": "2023-01-05"}).encode() + b"\n"
+        json.dumps({"text": "ok \u00f6ne", "source": "J", "date": "2023-01-05"}, ensure_ascii=False).encode() + b"\n"
         b"[1]\n{bad\n\n" + '{"text": "caf\xe9"}'.encode("latin-1") + b"\n" + b'{"title": "no text"}\n'
     )
     rows = {it.ref.rsplit("/", 1)[-1]: it for it in iter_items([jsonl])}
-    assert rows["d.jsonl:1"].document.source == "J"
+    assert rows["d.jsonl:1"].document.source == "J" and rows["d.jsonl:1"].document.text == "ok \u00f6ne"
     assert rows["d.jsonl:2"].error == "expected a JSON object, got list"
     assert rows["d.jsonl:3"].error.startswith("invalid JSON")
     assert rows["d.jsonl:5"].error.startswith("not valid UTF-8")
     assert rows["d.jsonl:6"].error == "field 'text' is missing or empty"
     assert "d.jsonl:4" not in rows  # a blank line is not a document
+
+    latin1 = tmp_path / "e.csv"  # a whole export in Latin-1 (no UTF-8 in it at all): read in the detected encoding
+    latin1.write_bytes(
+        'id,text\n1,"Caf\xe9 cr\xe8me \xe0 la fran\xe7aise, d\xe9cid\xe9 par le minist\xe8re."\n'.encode("latin-1")
+    )
+    (row,) = iter_items([latin1])
+    assert row.document.text == "Caf\xe9 cr\xe8me \xe0 la fran\xe7aise, d\xe9cid\xe9 par le minist\xe8re."
+    assert row.document.metadata["encoding"] == "cp1252"
 
 
 def test_missing_and_unknown_inputs(tmp_path: Path) -> None:

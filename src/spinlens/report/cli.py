@@ -164,7 +164,7 @@ def _interval_text(r: dict, key: str) -> str:
 
     value = r[key]
     if f"{key}_low" in r and r.get("documents", SMALL) < SMALL:
-        return f"{value:g} ({r[key + '_low']:g}-{r[key + '_high']:g})"
+        return f"{value:.4g} ({r[key + '_low']:.3g}-{r[key + '_high']:.3g})"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -767,8 +767,9 @@ def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 def _add_identity_columns(engine) -> None:  # type: ignore[no-untyped-def]
-    """Schema change of issue 22: databases made before documents had an identity and versions get the columns;
-    their documents keep their old reference as identity (a row's ``file.csv:LINE``), as version 1."""
+    """Schema change of issue 22: databases made before documents had an identity and versions get the columns,
+    and each document the identity the readers now give it (`legacy_identity`), as version 1, so that re-reading an
+    old export after the upgrade finds its rows known instead of adding them again."""
     from sqlalchemy import inspect, text
 
     columns = {c["name"] for c in inspect(engine).get_columns("documents")}
@@ -779,9 +780,38 @@ def _add_identity_columns(engine) -> None:  # type: ignore[no-untyped-def]
         conn.execute(text("ALTER TABLE documents ADD COLUMN identity_key VARCHAR(64)"))
         conn.execute(text("ALTER TABLE documents ADD COLUMN version INTEGER DEFAULT 1"))
         conn.execute(text("ALTER TABLE documents ADD COLUMN superseded_by INTEGER REFERENCES documents(id)"))
-        conn.execute(text("UPDATE documents SET identity = ref, identity_key = ref_key, version = 1"))
+        rows = conn.execute(text("SELECT id, ref, doc_id, url, outlet, fingerprint FROM documents")).all()
+        seen: set[str] = set()
+        for row_id, ref, doc_id, url, outlet, fingerprint in rows:
+            identity = legacy_identity(ref, doc_id, url, outlet, fingerprint)
+            if identity in seen:  # two old rows that are one item now (a feed saved twice): the later keeps its ref
+                identity = ref
+            seen.add(identity)
+            conn.execute(
+                text("UPDATE documents SET identity = :i, identity_key = :k, version = 1 WHERE id = :id"),
+                {"i": identity, "k": ref_key(identity), "id": row_id},
+            )
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_documents_identity_key ON documents (identity_key)"))
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_documents_superseded_by ON documents (superseded_by)"))
+
+
+_TABLE_ROW = re.compile(r"\.(?:csv|jsonl|ndjson):\d+$", re.IGNORECASE)
+_FEED_ENTRY = re.compile(r"\.(?:rss|atom|xml)#(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def legacy_identity(ref: str, doc_id: str, url: str | None, outlet: str | None, fingerprint: str) -> str:
+    """The identity (`spinlens.sources.identity`) of a document registered, before identities, under ``ref``: a
+    row's id (or URL, or text), a feed entry's GUID or link, an absolute file path; else the old reference."""
+    from spinlens.sources.identity import value_key
+
+    if _TABLE_ROW.search(ref):
+        default_id = ref.rsplit("/", 1)[-1]  # what a row without an id was called
+        if doc_id != default_id and (key := value_key("id", doc_id)):
+            return key
+        return value_key("url", url) or f"text:{outlet or ''}:{fingerprint}"
+    if found := _FEED_ENTRY.search(ref):
+        return value_key("guid", found.group(1)) or ref
+    return f"file:{ref}" if os.path.isabs(ref) else ref
 
 
 def _create_tables(engine, attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
