@@ -68,16 +68,21 @@ def test_two_snapshots_of_one_feed_count_each_entry_once(tmp_path: Path, db_url:
         return f"<?xml version='1.0'?><rss version='2.0'><channel><title>News Test</title>{items}</channel></rss>"
 
     monday = [(guid, text) for guid, _, text in ROWS]
-    tuesday = [(NEW_ROW[0], NEW_ROW[2]), *monday[:2]]  # a new entry on top; the oldest fell off the feed
+    edited = (monday[1][0], monday[1][1] + " The vote was close.")
+    tuesday = [(NEW_ROW[0], NEW_ROW[2]), monday[0], edited]  # a new entry on top, one edited; the oldest fell off
     (tmp_path / "snap-mon.rss").write_text(feed(monday), encoding="utf-8")
     (tmp_path / "snap-tue.rss").write_text(feed(tuesday), encoding="utf-8")
     store = Store(db_url)
     run_batch([tmp_path / "snap-mon.rss"], store, executor="local")
-    summary = run_batch([tmp_path / "snap-mon.rss", tmp_path / "snap-tue.rss"], store, executor="local")
-    assert (summary.registered.new, summary.registered.known, summary.analysed) == (1, 5, 1)
+    both = [tmp_path / "snap-mon.rss", tmp_path / "snap-tue.rss"]
+    summary = run_batch(both, store, executor="local")
+    reg = summary.registered
+    assert (reg.new, reg.changed, reg.known, summary.analysed) == (2, 1, 4, 2)  # the new entry and the edited one
     rows = st.by_outlet(store, st.choose_scope(store))
     assert [(r["outlet"], r["documents"]) for r in rows] == [("News Test", 4)]
     assert st.overview(store, st.choose_scope(store))["documents"] == 4
+    again = run_batch(both, store, executor="local")  # Monday's text of the edited entry is an old version now
+    assert (again.registered.new, again.registered.changed, again.registered.known, again.analysed) == (0, 0, 6, 0)
 
 
 def test_an_edited_file_is_analysed_again_as_a_new_version(tmp_path: Path, db_url: str) -> None:

@@ -3,7 +3,8 @@
 - A document is registered once per *identity* (`spinlens.sources.identity`: a row's id, a feed entry's GUID, a
   file's path, or the fingerprint of a pasted text), so registering the same input twice is a no-op: that is what
   makes runs resumable. An identity read again with another text is a new *version*: a new document, analysed,
-  while the old one is kept and marked ``superseded_by`` it; statistics count current versions only.
+  while the old one is kept and marked ``superseded_by`` it; statistics count current versions only. The text of
+  an older version read again (yesterday's snapshot after today's) changes nothing.
 - Documents whose normalised text equals an earlier one's are linked to it (``duplicate_of``) and not analysed
   again; statistics count them for their own outlet and date with the analysis of the original.
 - An analysis is unique per (document, model, model version), enforced by the database: a batch committed twice
@@ -311,6 +312,13 @@ class Store:
                     )
                 )
             }
+            superseded = set(  # (identity, text) of old versions: an old snapshot read again is not a change
+                s.execute(
+                    select(DocumentRow.identity_key, DocumentRow.fingerprint).where(
+                        DocumentRow.identity_key.in_(identity_keys), DocumentRow.superseded_by.isnot(None)
+                    )
+                ).all()
+            )
             failed_before = set(
                 s.scalars(select(FailureRow.ref_key).where(FailureRow.ref_key.in_(keys), FailureRow.stage == "read"))
             )
@@ -345,8 +353,12 @@ class Store:
             for ref, doc, identity in docs:
                 ikey = ref_key(identity)
                 before = current.get(ikey)
-                if before is not None and before.fingerprint == doc.fingerprint:
-                    result.known += 1  # analysed, or waiting, from an earlier run (or earlier in this one)
+                if before is not None and (
+                    before.fingerprint == doc.fingerprint or (ikey, doc.fingerprint) in superseded
+                ):
+                    # analysed, or waiting, from an earlier run (or earlier in this one); or an older version read
+                    # again (Monday's snapshot after Tuesday's): the current version stays
+                    result.known += 1
                     continue
                 version = before.version + 1 if before is not None else 1
                 ckey = ckeys[id(doc)]
@@ -356,6 +368,7 @@ class Store:
                 s.flush()
                 if before is not None:
                     before.superseded_by = row.id
+                    superseded.add((ikey, before.fingerprint))
                     if originals.get(before.content_key) == before.id:
                         del originals[before.content_key]
                     result.changed += 1
