@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from spinlens.cli import app
 from spinlens.document import Analysis, Document, Span
 from spinlens.errors import SpinlensError
 from spinlens.monitor import alerts as al
@@ -148,6 +150,10 @@ def test_watch_polls_a_loopback_feed_for_rounds_and_delivers_an_alert_to_a_webho
     listed = al.list_alerts(store)
     assert {r["id"] for r in listed} == {a.id for a in rounds[2].alerts}
     assert all(r["to_file"] and r["to_webhook"] for r in listed)
+    shown = CliRunner().invoke(app, ["alerts", "--db", db_url, "--json"])
+    assert shown.exit_code == 0 and [json.loads(line)["id"] for line in shown.stdout.splitlines()] == sorted(
+        (a.id for a in rounds[2].alerts), reverse=True
+    )
 
 
 def test_a_sitemap_fetches_new_and_changed_pages_only(site: Site, db_url: str) -> None:
@@ -237,22 +243,26 @@ def test_the_narrative_rule_is_skipped_without_matches_and_counts_outlets_with_t
     from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
     store = Store(db_url)
+    matches = Table(
+        "narrative_matches", MetaData(), Column("id", Integer, primary_key=True), Column("analysis_id", Integer),
+        Column("claim_id", String(200)),
+    )  # fmt: skip
+    matches.drop(store.engine, checkfirst=True)  # not one of spinlens's tables: left by an earlier run
     rule = al.NarrativeSpread(outlets=2, days=7)
     assert al.rule_notes(store, (rule,)) and al.evaluate(store, (rule,), 0) == []
     ids = [
         store.save(Analysis(document=Document(id=o, text=f"Claim text from {o}.", source=o), model="m"))
         for o in ("A", "B")
     ]
-    matches = Table(
-        "narrative_matches", MetaData(), Column("id", Integer, primary_key=True), Column("analysis_id", Integer),
-        Column("claim_id", String(200)),
-    )  # fmt: skip
     matches.create(store.engine)
-    with store.engine.begin() as c:
-        c.execute(insert(matches), [{"analysis_id": i, "claim_id": "euvsdisinfo/123"} for i in ids])
-    assert al.rule_notes(store, (rule,)) == []
-    raised = al.evaluate(store, (rule,), 0)
-    assert [(a.subject, a.details["outlets"]) for a in raised] == [("euvsdisinfo/123", 2)]
+    try:
+        with store.engine.begin() as c:
+            c.execute(insert(matches), [{"analysis_id": i, "claim_id": "euvsdisinfo/123"} for i in ids])
+        assert al.rule_notes(store, (rule,)) == []
+        raised = al.evaluate(store, (rule,), 0)
+        assert [(a.subject, a.details["outlets"]) for a in raised] == [("euvsdisinfo/123", 2)]
+    finally:
+        matches.drop(store.engine)
 
 
 def test_watch_command_once_for_cron_one_at_a_time_and_sigterm_exits_cleanly(site: Site, tmp_path: Path) -> None:
