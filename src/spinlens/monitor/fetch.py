@@ -73,7 +73,7 @@ def fetch(
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchError(f"{url}: {int(length):,} bytes, over the {max_bytes:,}-byte limit")
             chunks, size = [], 0
-            while chunk := response.read(65_536):
+            while chunk := response.read1(65_536):  # returns what one read brought: the deadline is checked often
                 size += len(chunk)
                 if size > max_bytes:
                     raise FetchError(f"{url}: more than {max_bytes:,} bytes, over the limit")
