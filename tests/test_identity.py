@@ -189,7 +189,8 @@ def test_batch_exits_non_zero_when_an_input_failed_and_counts_what_it_passed_ove
     res = CliRunner().invoke(app, ["batch", str(corpus), "--db", db, "--workers", "0"])
     assert res.exit_code == 1 and "1 input(s) failed" in res.output and "file is empty" in res.output
     res = CliRunner().invoke(app, ["batch", str(corpus), "--db", db, "--workers", "0"])  # cron, the next hour
-    assert res.exit_code == 1 and "1 input(s) failed" in res.output  # still failing: still said
+    assert res.exit_code == 1 and "1 input(s) failed" in res.output  # still failing: still said, and listed
+    assert "file is empty (as in an earlier run)" in " ".join(res.output.split())
 
 
 def test_a_database_from_before_identities_is_upgraded_and_an_old_export_stays_known(

@@ -184,6 +184,32 @@ def test_a_sitemap_fetches_new_and_changed_pages_only(site: Site, db_url: str) -
     assert site.gets("/a") == [200] and site.gets("/b") == [200, 200]
 
 
+def test_watch_reads_folders_again_and_a_cut_feed_is_this_rounds_status_not_a_failure(
+    site: Site, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "one.txt").write_text(CALM[0], encoding="utf-8")
+    whole = _feed("Outlet Z", [("z1", CALM[1], dt.datetime.now(dt.UTC))])
+    site.pages["/cut.xml"] = whole[: whole.index(b"</description>") - 5]  # the download broke off mid-entry
+    store = Store(f"sqlite:///{tmp_path / 'f.db'}")
+
+    def between(done) -> None:  # type: ignore[no-untyped-def]
+        if done.number == 1:
+            (inbox / "two.txt").write_text(CALM[2], encoding="utf-8")
+            (inbox / "one.txt").write_text(CALM[0] + " It was approved.", encoding="utf-8")
+            site.pages["/cut.xml"] = whole
+
+    feed = f"{site.url}/cut.xml"
+    rounds = list(watch([str(inbox), feed], store, interval=0, rounds=2, rules=(), on_round=between))
+    first, second = rounds
+    assert first.summary.analysed == 1 and "feed is truncated or malformed" in first.polled[1].status
+    assert store.failures() == []  # a broken download is not a lasting failure of the feed ...
+    assert site.gets("/cut.xml") == [200, 200]  # ... and the next round asks for it whole, not conditionally
+    reg = second.summary.registered
+    assert (reg.new, reg.changed, second.summary.analysed) == (3, 1, 3)  # two.txt, one.txt's new version, z1
+
+
 def test_sitemap_reading_ignores_entities_and_other_schemes() -> None:
     body = (
         b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>"

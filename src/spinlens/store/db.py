@@ -179,7 +179,7 @@ class Registered:
     failed: int = 0  # inputs that could not be read (recorded in `failures`)
     still_failing: int = 0  # inputs that could not be read, as in an earlier run (of `known`)
     changed: int = 0  # items already in the store whose text changed: added as new versions (of `new`/`duplicates`)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) of those
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) of those, and of still failing
     changes: list[str] = field(default_factory=list)  # refs of the changed items, the first 100
 
 
@@ -319,8 +319,12 @@ class Store:
                     )
                 ).all()
             )
-            failed_before = set(
-                s.scalars(select(FailureRow.ref_key).where(FailureRow.ref_key.in_(keys), FailureRow.stage == "read"))
+            failed_before = dict(
+                s.execute(
+                    select(FailureRow.ref_key, FailureRow.reason).where(
+                        FailureRow.ref_key.in_(keys), FailureRow.stage == "read"
+                    )
+                ).all()
             )
             fresh = []
             for k, (ref, doc, reason, identity) in zip(keys, entries, strict=True):
@@ -329,10 +333,11 @@ class Store:
                 if doc is None and k in failed_before:
                     result.known += 1  # still failing, as in an earlier run
                     result.still_failing += 1
+                    result.failures.append((ref, f"{failed_before[k]} (as in an earlier run)"))
                     continue
                 if doc is not None and k in failed_before:  # the input was mended since: forget its failure
                     s.execute(delete(FailureRow).where(FailureRow.ref_key == k, FailureRow.stage == "read"))
-                    failed_before.discard(k)
+                    del failed_before[k]
                 fresh.append((k, ref, doc, reason, identity))
             failures = [(k, ref, reason) for k, ref, doc, reason, _ in fresh if doc is None]
             for k, ref, reason in {k: (k, ref, reason) for k, ref, reason in failures}.values():
