@@ -81,7 +81,7 @@ def test_rates_carry_their_counts_and_intervals(dated: Store) -> None:
     assert st.poisson_interval(0, 1.0) == pytest.approx((0.0, 3.8415), abs=1e-4)
 
 
-def test_stats_command_and_api_take_a_period(dated: Store) -> None:
+def test_stats_report_and_api_take_a_period(dated: Store, tmp_path: Path) -> None:
     db = dated.url
     res = CliRunner().invoke(
         app, ["stats", "--db", db, "--by", "week", "--since", "2024-05-02", "--until", "2024-06-01", "-f", "json"]
@@ -94,6 +94,13 @@ def test_stats_command_and_api_take_a_period(dated: Store) -> None:
         app, ["stats", "--db", db, "--by", "outlet", "--since", "2024-06-01", "--until", "2024-05-01"]
     )
     assert res.exit_code == 2 and "must come before" in res.output
+
+    out = tmp_path / "period.html"
+    res = CliRunner().invoke(
+        app, ["report", "--db", db, "-o", str(out), "--since", "2024-05-02", "--until", "2024-06-01"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "<b>Published 2024-05-02 to 2024-05-31.</b> 2 articles" in out.read_text(encoding="utf-8")
 
     from spinlens.web import create_app
 
