@@ -263,6 +263,14 @@ def test_rules_files_are_checked(tmp_path: Path) -> None:
     bad.write_text('{"rule": [{"type": "technique_rate", "days": "two"}]}')
     with pytest.raises(SpinlensError, match=r"rule 1: 'days' must be a int"):
         al.load_rules(bad)
+    bad.write_text('{"rule": [{"type": "technique_rate", "techniques": ["Name calling"]}]}')
+    with pytest.raises(SpinlensError, match=r"rule 1: unknown technique 'Name calling'"):
+        al.load_rules(bad)
+    # the same on the command line (--rule): a comma inside a technique's name does not split the pairs
+    cli = al.parse_rule("technique_rate:techniques=Name_Calling,Labeling|Loaded_Language,days=2,ratio=3")
+    assert cli == al.TechniqueRate(techniques=("Name_Calling,Labeling", "Loaded_Language"), days=2, ratio=3.0)
+    with pytest.raises(SpinlensError, match="'type' must be one of technique_rate, new_target, narrative_outlets"):
+        al.parse_rule("nope:days=1")
 
 
 def test_the_narrative_rule_is_skipped_without_matches_and_counts_outlets_with_them(db_url: str) -> None:

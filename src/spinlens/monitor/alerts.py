@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import time
 import urllib.request
 from dataclasses import dataclass, field, fields
@@ -109,6 +110,14 @@ class TechniqueRate:
     ratio: float = 2.0
     min_articles: int = 3  # in the recent period
     min_baseline_articles: int = 5
+
+    def __post_init__(self) -> None:
+        from spinlens import taxonomy
+
+        known = [t.name for t in taxonomy.techniques("ptc14")]
+        unknown = [t for t in self.techniques if t not in known]
+        if unknown:
+            raise ValueError(f"unknown technique {unknown[0]!r} (techniques: {', '.join(known)})")
 
     def check(self, store: Store, watermark: int, now: dt.datetime) -> list[Alert]:
         from spinlens.store import stats as st
@@ -393,6 +402,36 @@ def load_rules(path: str | Path) -> tuple[tuple, Delivery]:  # type: ignore[type
     return rules, _build(Delivery, deliver, f"{path}: [deliver]")
 
 
+_PAIRS = re.compile(r",(?=\s*\w+\s*=)")  # a comma before the next key=: "Name_Calling,Labeling" stays one value
+
+
+def parse_rule(spec: str):  # type: ignore[no-untyped-def]
+    """A rule from the command line: ``TYPE`` or ``TYPE:key=value,key=value`` (a list's items joined by ``|``), e.g.
+    ``technique_rate:days=1,ratio=3,techniques=Loaded_Language|Doubt``; SpinlensError naming what is wrong."""
+    kind, _, rest = spec.partition(":")
+    values: dict[str, Any] = {"type": kind.strip()}
+    for pair in filter(None, (p.strip() for p in _PAIRS.split(rest))):
+        key, eq, raw = pair.partition("=")
+        if not eq:
+            raise SpinlensError(f"--rule {spec!r}: expected key=value, got {pair!r}")
+        values[key.strip()] = _value(raw.strip(), key.strip(), RULES.get(values["type"]))
+    return _rule(Path("--rule"), 1, values)
+
+
+def _value(raw: str, key: str, cls) -> Any:  # type: ignore[no-untyped-def]
+    default = next((f.default for f in fields(cls) if f.name == key), None) if cls else None
+    if isinstance(default, tuple):
+        return [item for item in raw.split("|") if item]
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes")
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
 def _rule(path: Path, number: int, spec: Any):  # type: ignore[no-untyped-def]
     where = f"{path}: rule {number}"
     if not isinstance(spec, dict) or spec.get("type") not in RULES:
@@ -411,7 +450,10 @@ def _build(cls, spec: dict, where: str):  # type: ignore[no-untyped-def,type-arg
         number = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
         if default is not None and not isinstance(value, type(default)) and not number:
             raise SpinlensError(f"{where}: {key!r} must be a {type(default).__name__}, not {value!r}")
-    return cls(**spec)
+    try:
+        return cls(**spec)
+    except ValueError as exc:
+        raise SpinlensError(f"{where}: {exc}") from None
 
 
 # --- delivery -------------------------------------------------------------------------------------------------
@@ -535,4 +577,5 @@ __all__ = [
     "evaluate",
     "list_alerts",
     "load_rules",
+    "parse_rule",
 ]

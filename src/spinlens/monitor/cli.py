@@ -35,6 +35,13 @@ def watch(
         Path | None,
         typer.Option(help="Alert rules and delivery, a TOML or JSON file (default: every rule with its defaults)"),
     ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An alert rule instead of the defaults (repeatable): TYPE or TYPE:key=value,... e.g. "
+            "technique_rate:days=1,ratio=3 or new_target or narrative_outlets:outlets=5"
+        ),
+    ] = None,
     alerts_file: Annotated[
         Path | None, typer.Option(help="Append alerts to this JSON-lines file (also [deliver] jsonl in --rules)")
     ] = None,
@@ -64,7 +71,8 @@ def watch(
     from spinlens.store import Store
 
     try:
-        chosen, delivery = al.load_rules(rules) if rules else (al.DEFAULT_RULES, al.Delivery())
+        chosen, delivery = al.load_rules(rules) if rules else ((), al.Delivery())
+        chosen = tuple(chosen) + tuple(al.parse_rule(spec) for spec in rule or [])
         chosen = chosen or al.DEFAULT_RULES
         if alerts_file or webhook:
             jsonl = str(alerts_file) if alerts_file else delivery.jsonl
