@@ -210,6 +210,14 @@ def test_watch_reads_folders_again_and_a_cut_feed_is_this_rounds_status_not_a_fa
     assert (reg.new, reg.changed, second.summary.analysed) == (3, 1, 3)  # two.txt, one.txt's new version, z1
 
 
+def test_watch_once_says_in_its_exit_status_that_a_source_failed(site: Site, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'o.db'}"
+    res = CliRunner().invoke(app, ["watch", "--once", f"{site.url}/gone.xml", "--db", db, "--rule", "new_target"])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1 and f"{site.url}/gone.xml: HTTP 404" in out and "exit status 1" in out, out
+    assert "Traceback" not in out
+
+
 def test_sitemap_reading_ignores_entities_and_other_schemes() -> None:
     body = (
         b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>"

@@ -57,7 +57,8 @@ def watch(
     """Watch outlets: poll feeds, sitemaps and folders, analyse what is new or changed, raise alerts.
 
     One watch per database (a second one exits 75); SIGTERM stops it cleanly (exit 0); restart it any time: it
-    goes on where it stopped. Feeds are asked with the ETag / Last-Modified of their last answer.
+    goes on where it stopped. Feeds are asked with the ETag / Last-Modified of their last answer. With --once, the
+    exit status is 1 when a source or an input could not be read.
 
     Example: spinlens watch https://example.org/feed.xml corpus/inbox/ --db sqlite:///news.db --every 600
     --alerts-file alerts.jsonl --webhook http://127.0.0.1:9000/hook
@@ -85,6 +86,7 @@ def watch(
     options = Options(outlet=outlet, max_chars=max_chars)
     config = ExecutorConfig(model=model)
     where = store.engine.url.render_as_string(hide_password=True)
+    failed = 0
     try:
         with sigterm_as_interrupt():
             for done in run_watch(
@@ -98,6 +100,7 @@ def watch(
                 delivery=delivery if (delivery.jsonl or delivery.webhook) else None,
             ):
                 _print_round(done, where)
+                failed = sum(p.failed for p in done.polled) + done.summary.failed_inputs
     except KeyboardInterrupt as exc:
         how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         err.print(f"{how}: what was analysed is committed; start the watch again to go on", soft_wrap=True)
@@ -107,6 +110,9 @@ def watch(
             err.print(f"not started: {exc}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(EXIT_LOCKED) from None
         _fail(exc)
+    if once and failed:  # cron mails what a job prints and notices its exit status
+        err.print(f"{failed} source(s) or input(s) failed this round (listed above): exit status 1", highlight=False)
+        raise typer.Exit(1)
 
 
 def _print_round(done, where: str) -> None:  # type: ignore[no-untyped-def]

@@ -68,6 +68,7 @@ class Polled:
     etag: str | None = None
     last_modified: str | None = None
     pages: dict[str, str | None] = field(default_factory=dict)  # sitemap pages fetched: URL -> lastmod
+    failed: bool = False  # the source could not be read this round (its status says why)
 
 
 def create_tables(store: Store) -> None:
@@ -78,7 +79,7 @@ def poll(source: str, store: Store, options: Options) -> Polled:
     """Read ``source`` once: a URL conditionally (see the module's docstring), a file or folder whole."""
     if not is_url(source):
         if not Path(source).exists():
-            return Polled(source, status="no such file or folder")
+            return Polled(source, status="no such file or folder", failed=True)
         items = list(iter_items([source], options))
         return Polled(source, items, status=f"read: {len(items)} items")
     with Session(store.engine) as s:
@@ -86,7 +87,7 @@ def poll(source: str, store: Store, options: Options) -> Polled:
     try:
         got = fetch(source, state.etag if state else None, state.last_modified if state else None)
     except FetchError as exc:
-        return Polled(source, status=one_line(str(exc), 200))
+        return Polled(source, status=one_line(str(exc).removeprefix(f"{source}: "), 200), failed=True)
     if got.status == 304:
         return Polled(source, status="304 not modified", etag=got.etag, last_modified=got.last_modified)
     head = got.body[:4096].lower()
@@ -99,7 +100,7 @@ def poll(source: str, store: Store, options: Options) -> Polled:
         problems = [it.error for it in items if it.ref == source and it.error]
         items = [it for it in items if it.ref != source]
         status = f"{got.status}: {len(items)} entries" + (f"; {problems[0]}" if problems else "")
-        polled = Polled(source, items, status=one_line(status, 200))
+        polled = Polled(source, items, status=one_line(status, 200), failed=bool(problems))
         if problems:  # read it whole next time, not as "not modified"
             return polled
     polled.etag, polled.last_modified = got.etag, got.last_modified
