@@ -46,7 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, load_only, mapped_column
 
 from spinlens import taxonomy
 from spinlens.corrections import Correction, CorrectionIn, Kind
@@ -307,9 +307,17 @@ class Store:
             current = {
                 row.identity_key: row
                 for row in s.scalars(
-                    select(DocumentRow).where(
-                        DocumentRow.identity_key.in_(identity_keys), DocumentRow.superseded_by.is_(None)
+                    select(DocumentRow)
+                    .options(  # not the text: a rerun of a large corpus reads only what it compares
+                        load_only(
+                            DocumentRow.identity_key,
+                            DocumentRow.fingerprint,
+                            DocumentRow.version,
+                            DocumentRow.content_key,
+                            DocumentRow.superseded_by,
+                        )
                     )
+                    .where(DocumentRow.identity_key.in_(identity_keys), DocumentRow.superseded_by.is_(None))
                 )
             }
             superseded = set(  # (identity, text) of old versions: an old snapshot read again is not a change
