@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spinlens.errors import InputError, SpinlensError
+from spinlens.review import cli as review_cli
 from spinlens.sources.base import MAX_CHARS
 
 app = typer.Typer(
@@ -576,105 +577,7 @@ def report(
     err.print(f"wrote {path} (and {articles} article pages in {path.with_name(path.stem + '-articles')}/)")
 
 
-class CorrectionsFormat(StrEnum):
-    ptc = "ptc"
-    labelstudio = "labelstudio"
-    spacy = "spacy"
-
-
-@app.command()
-def export(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Folder for documents/analyses/spans.parquet; with --corrections: a folder (ptc), "
-            "a .json file (labelstudio, its labelling config beside it) or a .spacy file (spacy)",
-        ),
-    ],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    corrections: Annotated[
-        bool, typer.Option("--corrections", help="Export the corrected analyses (in --format) instead of Parquet")
-    ] = False,
-    fmt: Annotated[
-        CorrectionsFormat | None,
-        typer.Option("--format", "-f", help="With --corrections: ptc (to train on), labelstudio (to review), spacy"),
-    ] = None,
-) -> None:
-    """Export a stored corpus as Parquet (documents, analyses, spans) for pandas, DuckDB or Spark; or, with
-    --corrections, the analyses people corrected, as PTC files, Label Studio tasks or a spaCy DocBin.
-
-    Example: spinlens export --db sqlite:///corpus.db -o corpus-parquet/
-
-    Example: spinlens export --corrections --format ptc -o corrected/ && spinlens train --extra corrected/
-    """
-    from spinlens.store import Store
-
-    if (fmt is None) == corrections:
-        _fail(InputError("--corrections and --format go together: --corrections --format ptc|labelstudio|spacy"))
-    try:
-        if corrections:
-            from spinlens.exchange import export_corrections
-
-            for line in export_corrections(Store(db).corrected(), fmt.value, output):  # type: ignore[union-attr]
-                err.print(line, highlight=False, markup=False)
-            return
-        from spinlens.store.export import export_parquet
-
-        written = export_parquet(Store(db), output)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(", ".join(f"{n:,} {name}" for name, n in written.items()) + f" written to {output}/")
-
-
-class ImportTool(StrEnum):
-    labelstudio = "labelstudio"
-
-
-@app.command("import")
-def import_corrections(
-    tool: Annotated[ImportTool, typer.Argument(help="labelstudio: a Label Studio JSON export")],
-    path: Annotated[Path, typer.Argument(help="The exported file")],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-) -> None:
-    """Read reviews back as corrections: each task with data.spinlens_analysis becomes the fewest corrections
-    (accept, reject, relabel, add) that make its analysis match the task's latest annotation. Everything is
-    checked first; a bad file stores nothing.
-
-    Example: spinlens import labelstudio project-1-at-2026-11-28.json --db sqlite:///corpus.db
-    """
-    from spinlens.corrections import Correction
-    from spinlens.document import Analysis
-    from spinlens.exchange.labelstudio import read_export
-    from spinlens.store import Store
-
-    try:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"not JSON: {exc}", path) from None
-        store = Store(db)
-
-        def lookup(analysis_id: int) -> tuple[Analysis, list[Correction]] | None:
-            analysis = store.get(analysis_id)
-            return (analysis, store.corrections(analysis_id)) if analysis is not None else None
-
-        imported, skipped = read_export(data, lookup, path)
-        stored = store.add_corrections(
-            {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
-        )
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(
-        f"stored {len(stored)} corrections of {len(imported)} analyses"
-        + (f" ({skipped} tasks skipped: no spinlens_analysis or no annotation)" if skipped else ""),
-        highlight=False,
-        markup=False,
-    )
-
+review_cli.register(app)  # export, import
 
 models_app = typer.Typer(help="Model tiers: list them, add the fast or accurate one.", no_args_is_help=False)
 app.add_typer(models_app, name="models")

@@ -298,14 +298,16 @@ def write_corpus_report(
 ) -> Path:
     """``output`` and, beside it, ``<name>-articles/<id>.html``: the highlighted pages the report links to."""
     from spinlens.report.html import render_analysis
+    from spinlens.review.tables import load
 
     output = Path(output)
     summary = st.summarize(store, scope, training, n_articles)
     pages = output.with_name(output.stem + "-articles")
     pages.mkdir(parents=True, exist_ok=True)
     for row in summary.densest:
-        analysis = store.get(row["analysis_id"])
-        if analysis is not None:
-            (pages / f"{row['analysis_id']}.html").write_text(render_analysis(analysis), encoding="utf-8")
+        reviewed = load(store, row["analysis_id"])  # as people left it
+        if reviewed is not None:
+            page = render_analysis(reviewed.model, reviewed)
+            (pages / f"{row['analysis_id']}.html").write_text(page, encoding="utf-8")
     output.write_text(render_summary(summary, lambda i: f"{pages.name}/{i}.html"), encoding="utf-8")
     return output

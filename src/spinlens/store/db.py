@@ -20,7 +20,7 @@ import secrets
 import socket
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -535,6 +535,7 @@ class Store:
                 return False
             document_id = row.document_id
             s.execute(delete(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id))
+            review_tables.forget(s, analysis_id)
             s.execute(delete(SpanRow).where(SpanRow.analysis_id == analysis_id))
             s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id))
             referred = s.scalar(
@@ -607,15 +608,6 @@ class Store:
                 select(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id).order_by(CorrectionRow.id)
             )
             return [_correction(r) for r in rows]
-
-    def corrected(self) -> Iterator[tuple[int, Analysis, list[Correction]]]:
-        """(analysis id, analysis as the model made it, its corrections) for every analysis people corrected."""
-        with Session(self.engine) as s:
-            ids = list(s.scalars(select(CorrectionRow.analysis_id).distinct().order_by(CorrectionRow.analysis_id)))
-        for analysis_id in ids:
-            analysis = self.get(analysis_id)
-            if analysis is not None:
-                yield analysis_id, analysis, self.corrections(analysis_id)
 
     def refs(self, document_ids: Sequence[int]) -> dict[int, str]:
         with Session(self.engine) as s:
@@ -772,3 +764,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA busy_timeout=30000")  # a second writer waits instead of failing
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+from spinlens.review import tables as review_tables  # noqa: E402  (its table on Base; it imports this module)
