@@ -67,7 +67,8 @@ async def mark_review_complete(analysis_id: AnalysisId, store: StoreDep, author:
 
     The model spans nobody has reviewed yet are accepted by them (as a submitted Label Studio task accepts the
     regions left as predicted), and from now on the spans that are not there count as absent: the analysis goes
-    into the training exports (`spinlens export --format ptc|spacy`). Marking it again renews the mark."""
+    into the training exports (`spinlens export --format ptc|spacy`). Marking it again renews the mark. No body;
+    send the header 'X-Requested-With: spinlens' (a request another site's page could forge gets 403)."""
     try:
         marks, accepted = await run_in_threadpool(tables.mark_complete, store, [analysis_id], author)
     except InputError as exc:

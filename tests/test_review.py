@@ -1,0 +1,176 @@
+"""The reviewed state (`spinlens.review`) and everywhere it shows: JSON, the HTML report, the REST API, the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from spinlens.corrections import Correction, CorrectionIn
+from spinlens.document import Analysis, Document, Span, TechniqueVerdict
+from spinlens.formats.results import analysis_record, write_json
+from spinlens.report import render_analysis
+from spinlens.review import tables
+from spinlens.review.state import review, uncertainty
+from spinlens.store import Store
+
+TEXT = "They lie about the Kiev regime, as always. Only traitors doubt it."
+SPANS = [
+    Span(start=5, end=8, technique="Loaded_Language", score=0.4, span_confidence=0.5, technique_confidence=0.8),
+    Span(
+        start=19, end=30, technique="Name_Calling,Labeling", score=0.6, span_confidence=0.75, technique_confidence=0.8
+    ),
+    Span(
+        start=48, end=56, technique="Name_Calling,Labeling", score=0.5, span_confidence=0.6, technique_confidence=0.83
+    ),
+]
+MODEL = Analysis(
+    document=Document(id="op-ed", text=TEXT, title="Op-ed"),
+    spans=SPANS,
+    techniques=[
+        TechniqueVerdict(technique="Loaded_Language", present=True, probability=0.4),
+        TechniqueVerdict(technique="Name_Calling,Labeling", present=True, probability=0.8),
+        TechniqueVerdict(technique="Doubt", present=False, probability=0.0),
+    ],
+    propaganda_score=0.8,
+    model="m",
+    model_version="2",
+)
+T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def _made(*corrections: CorrectionIn, author: str = "alice") -> list[Correction]:
+    return [
+        Correction(
+            **c.model_dump(),
+            id=i,
+            analysis_id=1,
+            model="m",
+            model_version="2",
+            author=author,
+            created=T0 + dt.timedelta(minutes=i),
+        )
+        for i, c in enumerate(corrections, start=1)
+    ]
+
+
+def test_an_analysis_nobody_corrected_is_the_model_s_own():
+    r = review(MODEL, [])
+    assert r.analysis == MODEL and not r.corrected and not r.complete and not r.decided and r.positives == []
+
+
+def test_verdicts_and_score_follow_the_corrected_spans():
+    """A rejected span is gone; a span a person decided has confidence 1; unreviewed ones keep the model's."""
+    r = review(
+        MODEL,
+        _made(
+            CorrectionIn(kind="reject", span=1),
+            CorrectionIn(kind="reject", span=2),
+            CorrectionIn(kind="add", start=57, end=62, techniques=["Doubt"]),
+        ),
+    )
+    verdicts = {v.technique: (v.present, v.probability) for v in r.analysis.techniques}
+    assert verdicts == {"Loaded_Language": (True, 0.4), "Name_Calling,Labeling": (False, 0.0), "Doubt": (True, 1.0)}
+    assert r.analysis.propaganda_score == 1.0 and MODEL.propaganda_score == 0.8  # the model's is never changed
+    assert [(s.start, s.technique, s.score) for s in r.analysis.spans] == [
+        (5, "Loaded_Language", 0.4),
+        (57, "Doubt", 1.0),
+    ]
+    assert [(s.status, s.author) for s in r.span_reviews] == [("model", None), ("added", "alice")]
+    assert [(s.origin, s.author) for s in r.rejected] == [(1, "alice"), (2, "alice")]
+    # rejecting everything leaves no technique and a score of 0
+    none = review(MODEL, _made(*[CorrectionIn(kind="reject", span=i) for i in range(3)]))
+    assert none.analysis.spans == [] and none.analysis.propaganda_score == 0.0
+    assert not any(v.present for v in none.analysis.techniques)
+
+
+def test_the_most_uncertain_analysis_comes_first():
+    sure = MODEL.model_copy(
+        update={
+            "spans": [SPANS[0].model_copy(update={"score": 0.97})],
+            "techniques": [TechniqueVerdict(technique="Loaded_Language", present=True, probability=0.97)],
+        }
+    )
+    assert uncertainty(review(MODEL, [])) == 1.0  # a span at 0.5
+    assert uncertainty(review(sure, [])) == pytest.approx(0.06)
+    accepted = review(sure, _made(CorrectionIn(kind="accept", span=0)))
+    assert uncertainty(accepted) == 0.0  # decided by a person: nothing left to doubt
+
+
+def test_json_and_html_show_the_corrected_state_marked_with_the_model_s_beside_it():
+    r = review(
+        MODEL, _made(CorrectionIn(kind="reject", span=1), CorrectionIn(kind="relabel", span=2, techniques=["Doubt"]))
+    )
+    record = analysis_record(MODEL, r)
+    assert record["corrected"] and record["propaganda_score"] == 1.0 and record["model_propaganda_score"] == 0.8
+    assert [(s["text"], s["technique"], s["review"]["status"]) for s in record["spans"]] == [
+        ("lie", "Loaded_Language", "model"),
+        ("traitors", "Doubt", "relabelled"),
+    ]
+    assert record["spans"][1]["review"]["author"] == "alice" and record["spans"][1]["review"]["decided"]
+    assert [s["text"] for s in record["model_spans"]] == ["lie", "Kiev regime", "traitors"]
+    assert record["review"]["summary"] == "corrected by alice: 1 relabelled, 1 rejected, 1 not reviewed"
+    assert record["summary"].startswith("2 passages with 2 techniques")
+    plain = analysis_record(MODEL)  # the CLI's analyze: nothing reviewed, nothing claimed
+    assert (plain["corrected"], plain["review"], plain["model_spans"]) == (False, None, None)
+    assert "review" not in plain["spans"][0]
+    out = io.StringIO()
+    write_json([MODEL], out)
+    assert json.loads(out.getvalue())["corrected"] is False
+
+    page = render_analysis(MODEL, r)
+    assert "corrected by alice: 1 relabelled, 1 rejected, 1 not reviewed" in page
+    assert "Corrected: relabelled by alice, 2026-12-01 09:02 UTC" in page
+    assert "outline:1px dashed" in page  # the passage a person decided
+    assert "Rejected by people" in page and "&ldquo;Kiev regime&rdquo;" in page
+    assert "The model's own output: 3 spans, overall score 80%" in page
+    assert "overall score 100%" in page
+    assert "Rejected by people" not in render_analysis(MODEL)
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    import spinlens
+
+    return spinlens.load()
+
+
+def test_the_api_and_pages_show_corrections_and_take_the_review_complete_mark(db_url, nlp):
+    from spinlens.web import create_app
+
+    store = Store(db_url)
+    aid = store.save(MODEL)
+    store.add_correction(aid, CorrectionIn(kind="reject", span=1), author="alice")
+    app = create_app(db_url=db_url, token=["bob=s3cret-bob"], allowed_hosts=["testserver"], detector=nlp)
+    bob = {"Authorization": "Bearer s3cret-bob", "X-Requested-With": "spinlens"}
+    with TestClient(app, headers=bob) as c:
+        shown = c.get(f"/api/analyses/{aid}").json()
+        assert shown["corrected"] and [s["text"] for s in shown["spans"]] == ["lie", "traitors"]
+        assert len(shown["model_spans"]) == 3 and shown["review"]["complete"] is False
+        report = c.get(f"/api/analyses/{aid}/report").text
+        page = c.get(f"/analyses/{aid}").text
+        for html in (report, page):
+            assert "corrected by alice: 1 rejected, 2 not reviewed" in html and "Rejected by people" in html
+
+        done = c.post(f"/api/analyses/{aid}/review-complete")
+        assert done.status_code == 200, done.text
+        assert (done.json()["mark"]["author"], done.json()["accepted"]) == ("bob", 2)
+        state = c.get(f"/api/analyses/{aid}/corrections").json()
+        assert state["review_complete"]["author"] == "bob"
+        assert [(s["status"], s["author"]) for s in state["spans"]] == [("accepted", "bob"), ("accepted", "bob")]
+        assert [s["origin"] for s in state["rejected"]] == [1]
+        shown = c.get(f"/api/analyses/{aid}").json()
+        assert shown["review"]["complete"] and shown["review"]["completed_by"] == "bob"
+        assert shown["propaganda_score"] == 1.0  # two spans confirmed by a person
+        assert "review complete (bob," in c.get(f"/api/analyses/{aid}/report").text
+
+        assert c.delete(f"/api/analyses/{aid}/review-complete").status_code == 200
+        assert c.delete(f"/api/analyses/{aid}/review-complete").status_code == 404
+        assert c.post("/api/analyses/999/review-complete").status_code == 404
+        assert c.post(f"/api/analyses/{aid}/review-complete", headers={"Authorization": ""}).status_code == 401
+        assert tables.load(store, aid).mark is None and len(store.corrections(aid)) == 3  # the accepts stay
+        spec = c.get("/openapi.json").json()["paths"][f"/api/analyses/{{analysis_id}}/review-complete"]
+        assert set(spec) == {"post", "delete"} and "every span" in spec["post"]["description"]
