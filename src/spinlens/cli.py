@@ -273,15 +273,35 @@ def _read_inputs(paths: list[str], max_chars: int = 200_000) -> tuple[list, list
         else:
             items = iter_items(_ptc_articles(Path(p)) or [p], options)
         for item in items:
-            if item.document is None:
+            doc = item.document
+            if doc is not None and doc.id in seen and seen[doc.id] != item.ref and _renamable(item.ref):
+                doc = doc.model_copy(update={"id": _distinct_id(doc.id, Path(item.ref), seen)})  # a.txt, then a.html
+            if doc is None:
                 reason = item.error
-            elif (first := seen.setdefault(item.document.id, item.ref)) != item.ref:
-                reason = f"id {item.document.id!r} is also the id of {first}; ids must be unique"
+            elif (first := seen.setdefault(doc.id, item.ref)) != item.ref:
+                reason = f"id {doc.id!r} is also the id of {first}; ids must be unique"
             else:
-                docs.append(item.document)
+                docs.append(doc)
                 continue
             failures.append(one_line(f"{item.ref}: {reason}", 2000))  # one line, whatever a name or an id holds
     return docs, failures
+
+
+def _distinct_id(doc_id: str, path: Path, taken: dict[str, str]) -> str:
+    """An id for a file whose name (less its suffix) another input has: its suffix added where that differs ("a"
+    from a.txt, "a-html" from a.html), else numbered ("x-2" from another folder's x.txt)."""
+    suffix = path.suffix.lstrip(".")
+    first = Path(taken[doc_id]).suffix.lstrip(".")
+    candidates = [f"{doc_id}-{suffix}"] if suffix and suffix != first else []
+    candidates += [f"{doc_id}-{n}" for n in range(2, len(taken) + 3)]
+    return next(c for c in candidates if c not in taken)
+
+
+def _renamable(ref: str) -> bool:
+    """A whole file whose id is its name: another id may be given (not a PTC article<ID>.txt, whose id is PTC's)."""
+    import re
+
+    return Path(ref).is_file() and not re.fullmatch(r"article\d+\.txt", Path(ref).name)
 
 
 def _ptc_articles(path: Path) -> list[Path] | None:
@@ -302,7 +322,13 @@ def analyze(
     ],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format")] = OutputFormat.json,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (html: a folder for several articles)")
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file; a folder (a trailing / or one that exists) gets one file per article "
+            "(html, json) or analyses.jsonl / analyses.labels",
+        ),
     ] = None,
     spans: Annotated[
         Path | None, typer.Option(help="PTC span template (ID ? START END): label these spans instead of finding spans")
@@ -327,12 +353,13 @@ def analyze(
         err.print(line, markup=False, highlight=False, soft_wrap=True)
     if not docs:
         _fail(SpinlensError("nothing to analyse" + (": no input could be read" if failures else "")))
+    folder = output is not None and (output.endswith(("/", "\\")) or Path(output).is_dir())
     try:
         nlp = spinlens.load(model)
         if spans is not None:
-            _label_template(nlp, docs, spans, output)
+            _label_template(nlp, docs, spans, Path(output) / "analyses.labels" if folder else _path(output))
         else:
-            _write_analyses(nlp, docs, fmt, output)
+            _write_analyses(nlp, docs, fmt, _path(output), folder)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:  # writing the output: one line, not a traceback
@@ -342,22 +369,38 @@ def analyze(
         raise typer.Exit(2)
 
 
-def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _path(output: str | None) -> Path | None:
+    return Path(output) if output is not None else None
+
+
+def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, folder: bool = False) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """Write the analyses to ``output`` (stdout if None); a ``folder`` (or html for several articles) gets one file
+    per article (html, json) or one analyses.jsonl / analyses.labels."""
     from spinlens.formats import results
     from spinlens.progress import progress
 
     if fmt is OutputFormat.html and len(docs) > 1 and output is None:
         raise SpinlensError("--format html with several articles needs -o FOLDER (one page per article)")
     analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
+    folder = folder or (fmt is OutputFormat.html and len(analyses) > 1)
+    if folder and fmt in (OutputFormat.html, OutputFormat.json):
+        from spinlens.report import render_analysis
+
+        assert output is not None
+        output.mkdir(parents=True, exist_ok=True)
+        for a in analyses:
+            page = render_analysis(a) if fmt is OutputFormat.html else results.analysis_json(a)
+            (output / f"{_safe_name(a.document.id)}.{fmt.value}").write_text(page, encoding="utf-8")
+        n = len(analyses)
+        err.print(f"wrote {n} {fmt.value} file{'s' if n != 1 else ''} to {output}/", markup=False, highlight=False)
+        return
+    if folder:
+        assert output is not None
+        output.mkdir(parents=True, exist_ok=True)
+        output = output / ("analyses.jsonl" if fmt is OutputFormat.jsonl else "analyses.labels")
     if fmt is OutputFormat.html:
         from spinlens.report import render_analysis
 
-        if output is not None and len(analyses) > 1:
-            output.mkdir(parents=True, exist_ok=True)
-            for a in analyses:
-                (output / f"{_safe_name(a.document.id)}.html").write_text(render_analysis(a), encoding="utf-8")
-            err.print(f"wrote {len(analyses)} pages to {output}")
-            return
         _emit(render_analysis(analyses[0]), output)
         return
     buf = io.StringIO()

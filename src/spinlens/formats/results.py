@@ -138,6 +138,11 @@ def _first_line(text: str) -> str:
     return text.lstrip("\ufeff").strip().split("\n", 1)[0][:200] if text.strip() else ""
 
 
+def analysis_json(analysis: Analysis) -> str:
+    """One analysis's record as indented JSON (what `write_json` writes for one article)."""
+    return json.dumps(analysis_record(analysis), ensure_ascii=False, indent=1) + "\n"
+
+
 def write_json(analyses: Iterable[Analysis], out: TextIO) -> None:
     records = [analysis_record(a) for a in analyses]
     json.dump(records[0] if len(records) == 1 else records, out, ensure_ascii=False, indent=1)

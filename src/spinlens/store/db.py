@@ -499,6 +499,8 @@ class Store:
     def search(self, query: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
         """Analyses whose title or text contains ``query`` (ignoring case, for ASCII letters on SQLite); with no
         query, all of them. Most recent first: id, title (or the text's first line), outlet, counts and scores."""
+        if query and "\x00" in query:  # no stored text holds NUL (`unstorable`); SQLite's LIKE would stop at it and
+            return []  # match everything, PostgreSQL would refuse the query
         q = (
             select(AnalysisRow, DocumentRow.title, DocumentRow.outlet, func.substr(DocumentRow.text, 1, 600))
             .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
