@@ -174,3 +174,43 @@ def test_the_api_and_pages_show_corrections_and_take_the_review_complete_mark(db
         assert tables.load(store, aid).mark is None and len(store.corrections(aid)) == 3  # the accepts stay
         spec = c.get("/openapi.json").json()["paths"]["/api/analyses/{analysis_id}/review-complete"]
         assert set(spec) == {"post", "delete"} and "every span" in spec["post"]["description"]
+
+
+def test_corpus_statistics_and_report_count_the_corrected_state(db_url, tmp_path):
+    """SQLite and PostgreSQL: a rejected span leaves the counts, an added one joins them, the score follows, and
+    the report says which articles people corrected; an analysis nobody corrected counts as the model made it."""
+    from spinlens.report.corpus import write_corpus_report
+    from spinlens.store import stats
+
+    store = Store(db_url)
+    words = " ".join(["filler"] * 60)
+    docs = [
+        Document(id="x", text=TEXT + " " + words, source="Outlet A"),
+        Document(id="y", text=TEXT + " " + words + " more", source="Outlet B"),
+    ]
+    x, y = (store.save(MODEL.model_copy(update={"document": d})) for d in docs)
+    scope = stats.choose_scope(store)
+    before = {r["technique"]: r["spans"] for r in stats.by_technique(store, scope)}
+    assert (before["Name_Calling,Labeling"], before["Doubt"]) == (4, 0)
+    store.add_correction(x, CorrectionIn(kind="reject", span=1), author="alice")
+    store.add_correction(x, CorrectionIn(kind="add", start=57, end=62, techniques=["Doubt"]), author="alice")
+    after = {r["technique"]: r for r in stats.by_technique(store, scope)}
+    assert (after["Name_Calling,Labeling"]["spans"], after["Doubt"]["spans"]) == (3, 1)
+    assert after["Doubt"]["mean_span_confidence"] == 1.0  # a person added it
+    outlets = {r["outlet"]: r for r in stats.by_outlet(store, scope)}
+    assert (outlets["Outlet A"]["spans"], outlets["Outlet B"]["spans"]) == (3, 3)
+    assert (outlets["Outlet A"]["mean_propaganda_score"], outlets["Outlet B"]["mean_propaganda_score"]) == (1.0, 0.8)
+    densest = {r["analysis_id"]: r for r in stats.densest(store, scope)}
+    assert (densest[x]["corrected"], densest[x]["propaganda_score"], densest[y]["corrected"]) == (True, 1.0, False)
+    phrases = {(r["phrase"], r["technique"]) for r in stats.top_phrases(store, scope, techniques=("Doubt",))}
+    assert phrases == {("doubt", "Doubt")}
+    assert stats.overview(store, scope)["corrected"] == 1
+    report = write_corpus_report(store, tmp_path / "report.html", scope)
+    assert "1 analyses were corrected by people" in report.read_text()
+    assert "(corrected)" in report.read_text()
+    assert "corrected by alice" in (tmp_path / "report-articles" / f"{x}.html").read_text()
+    # the corrected state is kept in step: rejecting the addition takes its span out of the counts again
+    added = store.corrections(x)[-1].id
+    store.add_correction(x, CorrectionIn(kind="reject", added=added), author="alice")
+    assert {r["technique"]: r["spans"] for r in stats.by_technique(store, scope)}["Doubt"] == 0
+    assert store.delete(x) and stats.overview(store, scope)["corrected"] == 0

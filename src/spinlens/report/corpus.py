@@ -166,8 +166,9 @@ def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str]
     top_techniques = [r["technique"] for r in techniques if r["spans"]][:5]
 
     def article_cell(r: dict, key: str) -> str:
+        corrected = " <small>(corrected)</small>" if r.get("corrected") else ""
         if key == "title" and article_link:
-            return f'<a href="{_e(article_link(r["analysis_id"]))}">{_e(r["title"])}</a>'
+            return f'<a href="{_e(article_link(r["analysis_id"]))}">{_e(r["title"])}</a>{corrected}'
         if key == "url" and r.get("url"):
             url = str(r["url"])
             return f'<a href="{_e(url)}" rel="noreferrer">source</a>' if url.startswith(("http://", "https://")) else ""
@@ -193,7 +194,14 @@ def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str]
         f"duplicates of others), {info['words']:,} words, {info['outlets']:,} outlets"
         + (f", {_e(info['first_date'])} to {_e(info['last_date'])}" if info["first_date"] else "")
         + f". Model {_e(scope.model)} {_e(scope.version)}. {info['pending']:,} documents not analysed yet, "
-        f"{info['failures']:,} inputs failed (<code>spinlens stats --by failure</code>).</p>",
+        f"{info['failures']:,} inputs failed (<code>spinlens stats --by failure</code>)."
+        + (
+            f" {info['corrected']:,} analyses were corrected by people: they count as corrected (their spans, "
+            "score and techniques as people left them)."
+            if info.get("corrected")
+            else ""
+        )
+        + "</p>",
         "<h2>Who uses which techniques</h2>",
         f"<figure>{outlet_heatmap(plotted_outlets)}</figure>"
         if plotted_outlets

@@ -1,8 +1,12 @@
-"""The "review complete" mark of an analysis in the store (its own table on `spinlens.store.db.Base`).
+"""The review in the store (tables of its own on `spinlens.store.db.Base`): the "review complete" mark, and the
+corrected state kept for statistics.
 
-A person sets it (the page, ``POST /api/analyses/{id}/review-complete``, or a submitted Label Studio annotation)
-to say "every span of this article has been looked at": from then on the spans the model did not find count as
-absent, and the article may go into a training set. Clearing it (``DELETE``) takes that back.
+- ``reviews``: a person sets the mark (the page, ``POST /api/analyses/{id}/review-complete``, or a submitted Label
+  Studio annotation) to say "every span of this article has been looked at": from then on the spans the model did
+  not find count as absent, and the article may go into a training set. Clearing it (``DELETE``) takes that back.
+- ``corrected_analyses`` and ``corrected_spans``: the corrected state (`spinlens.review.state.review`) of every
+  analysis people corrected, written whenever corrections are stored (`refresh`), so that corpus statistics
+  count it in SQL (`spans_now`, `score_now`) as they count the model's spans of the others.
 """
 
 from __future__ import annotations
@@ -10,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import DateTime, ForeignKey, String, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, delete, exists, func, select, union_all
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from spinlens.corrections import CorrectionIn, Kind
 from spinlens.errors import InputError
 from spinlens.review.state import Reviewed, ReviewMark, review
-from spinlens.store.db import AnalysisRow, Base, CorrectionRow, Store
+from spinlens.store.db import SNIPPET_CHARS, AnalysisRow, Base, CorrectionRow, SpanRow, Store
 
 
 class ReviewRow(Base):
@@ -27,6 +31,32 @@ class ReviewRow(Base):
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), primary_key=True, autoincrement=False)
     author: Mapped[str] = mapped_column(String(200))
     marked: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CorrectedAnalysisRow(Base):
+    """The corrected article-level numbers of an analysis people corrected."""
+
+    __tablename__ = "corrected_analyses"
+
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), primary_key=True, autoincrement=False)
+    n_spans: Mapped[int] = mapped_column(Integer)
+    propaganda_score: Mapped[float | None] = mapped_column(Float)
+
+
+class CorrectedSpanRow(Base):
+    """One span (one technique) of the corrected state; the columns `SpanRow`'s that statistics read."""
+
+    __tablename__ = "corrected_spans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    technique: Mapped[str] = mapped_column(String(60))
+    score: Mapped[float | None] = mapped_column(Float)
+    span_confidence: Mapped[float | None] = mapped_column(Float)
+    technique_confidence: Mapped[float | None] = mapped_column(Float)
+    snippet: Mapped[str] = mapped_column(Text)
 
 
 def mark_complete(store: Store, analysis_ids: Iterable[int], author: str) -> tuple[list[ReviewMark], int]:
@@ -74,8 +104,69 @@ def marks(store: Store, analysis_ids: Iterable[int] | None = None) -> dict[int, 
 
 
 def forget(session: Session, analysis_id: int) -> None:
-    """Remove an analysis's mark (with the analysis itself: `Store.delete`)."""
-    session.execute(delete(ReviewRow).where(ReviewRow.analysis_id == analysis_id))
+    """Remove an analysis's mark and corrected state (with the analysis itself: `Store.delete`)."""
+    for table in (ReviewRow, CorrectedSpanRow, CorrectedAnalysisRow):
+        session.execute(delete(table).where(table.analysis_id == analysis_id))
+
+
+def refresh(store: Store, analysis_ids: Iterable[int]) -> None:
+    """Write the corrected state of these analyses (after their corrections changed)."""
+    for analysis_id in dict.fromkeys(analysis_ids):
+        reviewed = load(store, analysis_id)
+        with Session(store.engine) as s, s.begin():
+            for table in (CorrectedSpanRow, CorrectedAnalysisRow):
+                s.execute(delete(table).where(table.analysis_id == analysis_id))
+            if reviewed is None or not reviewed.corrected:
+                continue
+            text = reviewed.model.document.text
+            s.add(
+                CorrectedAnalysisRow(
+                    analysis_id=analysis_id,
+                    n_spans=len(reviewed.analysis.spans),
+                    propaganda_score=reviewed.analysis.propaganda_score,
+                )
+            )
+            s.add_all(
+                CorrectedSpanRow(
+                    analysis_id=analysis_id,
+                    start=sp.start,
+                    end=sp.end,
+                    technique=sp.technique,
+                    score=sp.score,
+                    span_confidence=sp.span_confidence,
+                    technique_confidence=sp.technique_confidence,
+                    snippet=text[sp.start : sp.end][:SNIPPET_CHARS],
+                )
+                for sp in reviewed.analysis.spans
+            )
+
+
+def stale(store: Store) -> list[int]:
+    """Analyses with corrections but no corrected state kept (corrected before this table existed)."""
+    q = select(CorrectionRow.analysis_id).distinct()
+    q = q.where(~exists().where(CorrectedAnalysisRow.analysis_id == CorrectionRow.analysis_id))
+    with Session(store.engine) as s:
+        return list(s.scalars(q))
+
+
+def spans_now():  # type: ignore[no-untyped-def]
+    """`SpanRow` as people left it: the model's spans of analyses nobody corrected, the corrected spans of the
+    others. Use it where `SpanRow` would be used (``spans_now().technique``, joins on ``.analysis_id``)."""
+    columns = ("id", "analysis_id", "start", "end", "technique", "score", "span_confidence", "technique_confidence")
+    corrected = exists().where(CorrectedAnalysisRow.analysis_id == SpanRow.analysis_id)
+    model = select(*(getattr(SpanRow, c) for c in columns), SpanRow.snippet).where(~corrected)
+    people = select(*(getattr(CorrectedSpanRow, c) for c in columns), CorrectedSpanRow.snippet)
+    return aliased(SpanRow, union_all(model, people).subquery("spans_now"), adapt_on_names=True)
+
+
+def score_now():  # type: ignore[no-untyped-def]
+    """The analysis's score as people left it (join `CorrectedAnalysisRow` with an outer join)."""
+    return func.coalesce(CorrectedAnalysisRow.propaganda_score, AnalysisRow.propaganda_score)
+
+
+def n_spans_now():  # type: ignore[no-untyped-def]
+    """The analysis's number of spans as people left it (join `CorrectedAnalysisRow` with an outer join)."""
+    return func.coalesce(CorrectedAnalysisRow.n_spans, AnalysisRow.n_spans)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -218,6 +218,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _refuse_old_schema(self.engine, self.url)
         _create_tables(self.engine)
+        review_tables.refresh(self, review_tables.stale(self))  # corrections made before their state was kept
         self._run_token: str | None = None
 
     # --- batch runs ------------------------------------------------------------------------------------------
@@ -601,7 +602,9 @@ class Store:
                     )
             s.add_all(rows)
             s.flush()
-            return [_correction(r) for r in rows]
+            stored = [_correction(r) for r in rows]
+        review_tables.refresh(self, list(corrections))  # the corrected state that statistics count
+        return stored
 
     def corrections(self, analysis_id: int) -> list[Correction]:
         """Every correction of an analysis, in the order made."""

@@ -1,6 +1,7 @@
 """Corpus statistics computed in SQL (they scale with the database, not with memory).
 
-Every document counts with the analysis of its text: a duplicate (the same wire story in another outlet) counts for
+Analyses people corrected count as corrected (`spinlens.review.tables.spans_now`): their corrected spans, score
+and number of spans, not the model's. Every document counts with the analysis of its text: a duplicate (the same wire story in another outlet) counts for
 its own outlet and date with its original's spans. Rates are per 1,000 words so that outlets with long and short
 articles compare. Only one (model, version) is counted at a time: by default the one with the most analyses.
 """
@@ -16,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
-from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, SpanRow, Store
+from spinlens.review.tables import CorrectedAnalysisRow, n_spans_now, score_now, spans_now
+from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, Store
 from spinlens.textutil import is_listable_phrase, likely_target, title_of
 
 UNKNOWN = "(unknown)"
+Spans = spans_now()  # the spans as people left them: used wherever the model's `Spans` would be
 PHRASE_TECHNIQUES = ("Name_Calling,Labeling", "Loaded_Language")
 
 
@@ -57,6 +60,9 @@ def _analysed(scope: Scope):  # type: ignore[no-untyped-def]
     )
 
 
+_corrected = CorrectedAnalysisRow.analysis_id == AnalysisRow.id  # outer join: the corrected numbers, if any
+
+
 def _month(store: Store, column):  # type: ignore[no-untyped-def]
     if store.engine.dialect.name == "sqlite":
         return func.strftime("%Y-%m", column)
@@ -67,16 +73,17 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
     """Documents, words, spans and spans per technique, grouped by ``key`` (a column expression)."""
     techniques = [t.name for t in taxonomy.techniques("ptc14")]
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope))
-    docs_q = base.with_only_columns(
-        key.label("k"),
-        func.count(DocumentRow.id),
-        func.sum(DocumentRow.n_words),
-        func.avg(AnalysisRow.propaganda_score),
-    ).group_by(key)
+    docs_q = (
+        base.outerjoin(CorrectedAnalysisRow, _corrected)
+        .with_only_columns(
+            key.label("k"), func.count(DocumentRow.id), func.sum(DocumentRow.n_words), func.avg(score_now())
+        )
+        .group_by(key)
+    )
     spans_q = (
-        base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
-        .with_only_columns(key.label("k"), SpanRow.technique, func.count(SpanRow.id))
-        .group_by(key, SpanRow.technique)
+        base.join(Spans, Spans.analysis_id == AnalysisRow.id)
+        .with_only_columns(key.label("k"), Spans.technique, func.count(Spans.id))
+        .group_by(key, Spans.technique)
     )
     with Session(store.engine) as s:
         docs = s.execute(docs_q).all()
@@ -123,8 +130,8 @@ def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
         spans = dict(
             ((outlet, m), n)
             for outlet, m, n in s.execute(
-                base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
-                .with_only_columns(DocumentRow.outlet, month, func.count(SpanRow.id))
+                base.join(Spans, Spans.analysis_id == AnalysisRow.id)
+                .with_only_columns(DocumentRow.outlet, month, func.count(Spans.id))
                 .group_by(DocumentRow.outlet, month)
             )
         )
@@ -150,14 +157,14 @@ def by_technique(store: Store, scope: Scope) -> list[dict]:
             base.with_only_columns(func.count(DocumentRow.id), func.sum(DocumentRow.n_words))
         ).one()
         span_rows = s.execute(
-            base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
+            base.join(Spans, Spans.analysis_id == AnalysisRow.id)
             .with_only_columns(
-                SpanRow.technique,
-                func.count(SpanRow.id),
+                Spans.technique,
+                func.count(Spans.id),
                 func.count(distinct(DocumentRow.id)),
-                func.avg(SpanRow.score),
+                func.avg(Spans.score),
             )
-            .group_by(SpanRow.technique)
+            .group_by(Spans.technique)
         ).all()
     found = {t: (n, docs, score) for t, n, docs, score in span_rows}
     rows = []
@@ -192,31 +199,29 @@ def top_phrases(
 
     Phrases of function words alone ("an", "of the") or of one character are left out (`textutil.is_listable_phrase`).
     """
-    phrase = func.lower(SpanRow.snippet)
+    phrase = func.lower(Spans.snippet)
     base = (
         select(DocumentRow)
         .join(AnalysisRow, _analysed(scope))
-        .join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
-        .where(SpanRow.technique.in_(techniques))
+        .join(Spans, Spans.analysis_id == AnalysisRow.id)
+        .where(Spans.technique.in_(techniques))
     )
     q = (
         base.with_only_columns(
             phrase.label("phrase"),
-            SpanRow.technique,
-            func.count(SpanRow.id).label("n"),
+            Spans.technique,
+            func.count(Spans.id).label("n"),
             func.count(distinct(DocumentRow.outlet)),
         )
-        .group_by(phrase, SpanRow.technique)
-        .order_by(func.count(SpanRow.id).desc(), func.min(SpanRow.id))  # ties: first seen (collations differ)
+        .group_by(phrase, Spans.technique)
+        .order_by(func.count(Spans.id).desc(), func.min(Spans.id))  # ties: first seen (collations differ)
     )
     rows = []
     with Session(store.engine) as s:
         for text, technique, n, n_outlets in _listable(s, q, limit):
-            where = base.where(phrase == text, SpanRow.technique == technique)
+            where = base.where(phrase == text, Spans.technique == technique)
             spots = s.execute(
-                where.with_only_columns(DocumentRow.text, SpanRow.start, SpanRow.end)
-                .order_by(SpanRow.id)
-                .limit(examples)
+                where.with_only_columns(DocumentRow.text, Spans.start, Spans.end).order_by(Spans.id).limit(examples)
             ).all()
             targets = Counter(t for doc_text, a, b in spots if (t := likely_target(doc_text, a, b)))
             outlets = s.execute(
@@ -253,7 +258,7 @@ def _listable(s: Session, q, limit: int) -> list:  # type: ignore[no-untyped-def
 
 def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) -> list[dict]:
     """Analysed articles with the most technique spans per 100 words (articles under ``min_words`` left out)."""
-    density = AnalysisRow.n_spans * 100.0 / DocumentRow.n_words
+    density = n_spans_now() * 100.0 / DocumentRow.n_words
     q = (
         select(
             AnalysisRow.id,
@@ -263,11 +268,13 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
             DocumentRow.published,
             DocumentRow.url,
             DocumentRow.n_words,
-            AnalysisRow.n_spans,
-            AnalysisRow.propaganda_score,
+            n_spans_now().label("n_spans"),
+            score_now().label("propaganda_score"),
             density.label("density"),
+            CorrectedAnalysisRow.analysis_id.isnot(None).label("corrected"),
         )
         .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
+        .outerjoin(CorrectedAnalysisRow, _corrected)
         .where(
             AnalysisRow.model == scope.model,
             AnalysisRow.model_version == scope.version,
@@ -288,6 +295,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
                 "spans": r.n_spans,
                 "spans_per_100_words": round(float(r.density), 2),
                 "propaganda_score": r.propaganda_score,
+                "corrected": bool(r.corrected),
             }
             for r in s.execute(q)
         ]
@@ -315,7 +323,8 @@ def against_training(corpus: list[dict], profile: dict | None) -> list[dict]:
 
 
 def overview(store: Store, scope: Scope) -> dict:
-    """Totals: documents, duplicates, words, outlets, first and last date, failures and documents not analysed yet."""
+    """Totals: documents, duplicates, words, outlets, first and last date, failures, documents not analysed yet, and
+    analyses people corrected."""
     with Session(store.engine) as s:
         docs, words, dupes = s.execute(
             select(
@@ -328,6 +337,11 @@ def overview(store: Store, scope: Scope) -> dict:
             select(func.min(DocumentRow.published), func.max(DocumentRow.published)).join(AnalysisRow, _analysed(scope))
         ).one()
         outlets = s.scalar(select(func.count(distinct(DocumentRow.outlet))).join(AnalysisRow, _analysed(scope)))
+        corrected = s.scalar(
+            select(func.count(CorrectedAnalysisRow.analysis_id))
+            .join(AnalysisRow, _corrected)
+            .where(AnalysisRow.model == scope.model, AnalysisRow.model_version == scope.version)
+        )
     counts = store.counts()
     return {
         "model": scope.model,
@@ -340,6 +354,7 @@ def overview(store: Store, scope: Scope) -> dict:
         "last_date": last.date().isoformat() if last else None,
         "failures": counts["failures"],
         "pending": store.count_pending(scope.model, scope.version),
+        "corrected": corrected or 0,  # analyses people corrected: counted as corrected
     }
 
 
