@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, delete, exists, func, select, union_all
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, delete, exists, func, select, union_all
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from spinlens.corrections import CorrectionIn, Kind
 from spinlens.errors import InputError
 from spinlens.review.state import Reviewed, ReviewMark, review
-from spinlens.store.db import SNIPPET_CHARS, AnalysisRow, Base, CorrectionRow, SpanRow, Store
+from spinlens.store.db import SNIPPET_CHARS, AnalysisRow, Base, CorrectionRow, SpanColumns, SpanRow, Store
 
 
 class ReviewRow(Base):
@@ -43,20 +43,13 @@ class CorrectedAnalysisRow(Base):
     propaganda_score: Mapped[float | None] = mapped_column(Float)
 
 
-class CorrectedSpanRow(Base):
-    """One span (one technique) of the corrected state; the columns `SpanRow`'s that statistics read."""
+class CorrectedSpanRow(SpanColumns, Base):
+    """One span (one technique) of the corrected state, stored as `SpanRow` stores the model's."""
 
     __tablename__ = "corrected_spans"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
-    start: Mapped[int] = mapped_column(Integer)
-    end: Mapped[int] = mapped_column(Integer)
-    technique: Mapped[str] = mapped_column(String(60))
-    score: Mapped[float | None] = mapped_column(Float)
-    span_confidence: Mapped[float | None] = mapped_column(Float)
-    technique_confidence: Mapped[float | None] = mapped_column(Float)
-    snippet: Mapped[str] = mapped_column(Text)
 
 
 def mark_complete(store: Store, analysis_ids: Iterable[int], author: str) -> tuple[list[ReviewMark], int]:

@@ -94,12 +94,9 @@ class AnalysisRow(Base):
     techniques_json: Mapped[str] = mapped_column(Text)  # article-level verdicts
 
 
-class SpanRow(Base):
-    __tablename__ = "spans"
-    __table_args__ = (Index("spans_by_technique", "technique", "analysis_id"),)
+class SpanColumns:
+    """What is stored of a span: the model's (`SpanRow`) and a corrected one (`spinlens.review.tables`) alike."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     technique: Mapped[str] = mapped_column(String(60))
@@ -107,6 +104,14 @@ class SpanRow(Base):
     span_confidence: Mapped[float | None] = mapped_column(Float)
     technique_confidence: Mapped[float | None] = mapped_column(Float)
     snippet: Mapped[str] = mapped_column(Text)
+
+
+class SpanRow(SpanColumns, Base):
+    __tablename__ = "spans"
+    __table_args__ = (Index("spans_by_technique", "technique", "analysis_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
 
 
 class CorrectionRow(Base):
