@@ -128,7 +128,8 @@ def _submit(task: dict, who: object = 7, drop: int | None = None, add: dict | No
     if add:
         regions.append({"type": "labels", "from_name": "label", "to_name": "text", "value": add})
     done = copy.deepcopy(task)
-    done["annotations"] = [{"completed_by": who, "updated_at": "2026-12-01T10:00:00Z", "result": regions}]
+    now = dt.datetime.now(dt.UTC).isoformat()
+    done["annotations"] = [{"completed_by": who, "updated_at": now, "result": regions}]
     return done
 
 
@@ -291,6 +292,19 @@ def _value(text: str, start: int, end: int, label: str) -> dict:
     return {"start": start, "end": end, "text": text[start:end], "labels": [taxonomy.display_name(label)]}
 
 
+def test_an_old_export_read_again_never_undoes_a_later_decision(reviewed, tmp_path):
+    store, (a1, a2, a3), url = reviewed
+    tasks = {t["data"]["spinlens_analysis"]: t for t in _export_tasks(url, tmp_path / "review.json")}
+    export = tmp_path / "from-ls.json"
+    export.write_text(json.dumps([_submit(tasks[a3])]))  # user 7 accepts the one span of a3
+    assert _cli("import", "labelstudio", str(export), "--db", url)[0] == 0
+    store.add_correction(a3, CorrectionIn(kind="reject", span=0), author="alice")  # then alice rejects it
+    code, output = _cli("import", "labelstudio", str(export), "--db", url)
+    assert code == 0 and "stored 0 corrections" in output, output
+    assert "1 left alone, submitted before a later correction in spinlens: task #1" in output
+    assert _state(store, a3) == []  # alice's decision stands
+
+
 def test_the_review_complete_mark_accepts_what_is_left_and_can_be_taken_back(reviewed):
     store, (a1, a2, a3), _ = reviewed
     marks, accepted = tables.mark_complete(store, [a2], "erin")
@@ -346,7 +360,7 @@ def test_read_export_takes_the_latest_annotation_and_its_author():
             ],
         },
     ]
-    imported, skipped = read_export(data, {7: (analysis, []), 8: (analysis, [])}.get)
+    imported, skipped, _ = read_export(data, {7: (analysis, []), 8: (analysis, [])}.get)
     assert skipped == 2 and len(imported) == 1
     assert (imported[0].task, imported[0].analysis_id, imported[0].author) == (
         "task 3",

@@ -17,12 +17,13 @@ nobody submitted changes nothing, so importing an export nobody touched stores n
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from spinlens import taxonomy
 from spinlens.corrections import CorrectedSpan, Correction, CorrectionIn
@@ -127,19 +128,29 @@ class Imported:
     corrections: list[CorrectionIn]
 
 
-def read_export(data: Any, lookup: Lookup, path: str | Path | None = None) -> tuple[list[Imported], int]:
-    """Label Studio's JSON export as corrections, all checked before any is stored: (per submitted task, tasks
-    skipped).
+class ReadBack(NamedTuple):
+    """What an export says: the submitted tasks as corrections, how many tasks nobody submitted (or not ours), and
+    the tasks whose annotation is older than a later correction by someone else (left alone)."""
+
+    imported: list[Imported]
+    skipped: int
+    superseded: list[str]
+
+
+def read_export(data: Any, lookup: Lookup, path: str | Path | None = None) -> ReadBack:
+    """Label Studio's JSON export as corrections, all checked before any is stored.
 
     Tasks without ``data.spinlens_analysis`` or without an annotation a person submitted (one with an annotator,
-    not cancelled) are skipped; of several annotations the latest counts. A task of an unknown analysis or another text, offsets outside the text or an
+    not cancelled) are skipped; of several annotations the latest counts. An annotation submitted before someone
+    else corrected the analysis in spinlens is left alone (``superseded``): reading an old export again never
+    undoes a later decision. A task of an unknown analysis or another text, offsets outside the text or an
     unknown label raise `InputError` naming the task and the field.
     """
     if not isinstance(data, list):
         raise InputError("expected a list of tasks (Label Studio's JSON export; not JSON-MIN or CSV)", path)
     out: list[Imported] = []
     seen: dict[int, str] = {}
-    skipped = 0
+    skipped, superseded = 0, []
     for n, item in enumerate(data, start=1):
         where = f"task {item['id']}" if isinstance(item, dict) and "id" in item else f"task #{n}"
         bad = _complaint(where, path)
@@ -168,10 +179,25 @@ def read_export(data: Any, lookup: Lookup, path: str | Path | None = None) -> tu
         index, annotation = latest
         regions = _regions(annotation.get("result"), text, f"annotations[{index}].result", bad)
         author = "labelstudio:" + _annotator(annotation)
+        if _older_than_others(annotation, author, corrections):
+            superseded.append(where)
+            continue
         out.append(
             Imported(where, analysis_id, author, corrections_to_reach(text, analysis.spans, corrections, regions))
         )
-    return out, skipped
+    return ReadBack(out, skipped, superseded)
+
+
+def _older_than_others(annotation: dict[str, Any], author: str, corrections: list[Correction]) -> bool:
+    """The annotation was submitted before someone else corrected the analysis (an old export read again)."""
+    when = str(annotation.get("updated_at") or annotation.get("created_at") or "")
+    try:
+        submitted = dt.datetime.fromisoformat(when)
+    except ValueError:
+        return False
+    if submitted.tzinfo is None:
+        submitted = submitted.replace(tzinfo=dt.UTC)
+    return any(c.created > submitted for c in corrections if c.author != author)
 
 
 def _complaint(where: str, path: str | Path | None) -> Callable[[str, str], InputError]:

@@ -166,7 +166,7 @@ def import_reviews(
             analysis = store.get(analysis_id)
             return (analysis, store.corrections(analysis_id)) if analysis is not None else None
 
-        imported, skipped = read_export(data, lookup, path)
+        imported, skipped, superseded = read_export(data, lookup, path)
         stored = store.add_corrections(
             {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
         )
@@ -176,7 +176,14 @@ def import_reviews(
         _fail(exc)
     err.print(
         f"stored {len(stored)} corrections of {len(imported)} submitted tasks (their reviews marked complete)"
-        + (f"; {skipped} tasks skipped: nobody submitted them, or not spinlens tasks" if skipped else ""),
+        + (f"; {skipped} tasks skipped: nobody submitted them, or not spinlens tasks" if skipped else "")
+        + (
+            f"; {len(superseded)} left alone, submitted before a later correction in spinlens: "
+            + ", ".join(superseded[:5])
+            + (" ..." if len(superseded) > 5 else "")
+            if superseded
+            else ""
+        ),
         highlight=False,
         markup=False,
         soft_wrap=True,
