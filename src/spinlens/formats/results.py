@@ -19,7 +19,10 @@ from spinlens.review.state import Reviewed, decision
 
 def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dict[str, Any]:
     """A self-explanatory JSON-ready record: every span with its text, category and definition; with ``reviewed``
-    (the same analysis as people left it), the corrected state, marked as such, and the model's own beside it."""
+    (the same analysis as people left it), the corrected state, marked as such, and the model's own beside it
+    (an analysis nobody reviewed gives the model's record, ``"review": null``)."""
+    if reviewed is not None and not (reviewed.corrected or reviewed.complete):
+        reviewed = None  # nobody reviewed it: the same record as the model's answer
     if reviewed is not None:
         analysis = reviewed.analysis
         pairs = list(zip(analysis.spans, reviewed.span_reviews, strict=True))
