@@ -214,3 +214,53 @@ def test_corpus_statistics_and_report_count_the_corrected_state(db_url, tmp_path
     store.add_correction(x, CorrectionIn(kind="reject", added=added), author="alice")
     assert {r["technique"]: r["spans"] for r in stats.by_technique(store, scope)}["Doubt"] == 0
     assert store.delete(x) and stats.overview(store, scope)["corrected"] == 0
+
+
+def test_reviewers_correcting_one_analysis_at_once_leave_its_counted_state_right(db_url):
+    """Eight reviewers store corrections of one analysis at the same time: the state statistics count is the one
+    the last corrections give, not the one a slower writer read before them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from spinlens.review.tables import CorrectedSpanRow
+
+    store = Store(db_url)
+    aid = store.save(MODEL)
+    words = [(m.start(), m.end()) for m in __import__("re").finditer(r"\w+", TEXT)]
+
+    def reviewer(k: int) -> None:
+        mine = Store(db_url)
+        for start, end in words[k::8]:
+            mine.add_correction(aid, CorrectionIn(kind="add", start=start, end=end, techniques=["Doubt"]), f"r{k}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(reviewer, range(8)))
+    want = sorted((s.start, s.end, s.technique) for s in tables.load(store, aid).analysis.spans)
+    with Session(store.engine) as s:
+        kept = sorted(s.execute(select(CorrectedSpanRow.start, CorrectedSpanRow.end, CorrectedSpanRow.technique)))
+    assert len(want) == len(SPANS) + len(words) and [tuple(r) for r in kept] == want
+
+
+def test_a_writer_that_read_the_corrections_before_another_s_never_has_the_last_word(db_url, monkeypatch):
+    """Deterministically, the race above: between reading the corrections and writing their state, another
+    reviewer's correction lands (and writes its own state); the slower writer must not write the older one."""
+    store = Store(db_url)
+    aid = store.save(MODEL)
+    real, meanwhile = tables.load, []
+
+    def slow_load(s, analysis_id):
+        state = real(s, analysis_id)
+        if not meanwhile:
+            meanwhile.append("quick")  # once: its own refresh reads as usual
+            store.add_correction(analysis_id, CorrectionIn(kind="reject", span=0), author="quick")
+        return state
+
+    monkeypatch.setattr(tables, "load", slow_load)
+    store.add_correction(aid, CorrectionIn(kind="reject", span=1), author="slow")
+    monkeypatch.setattr(tables, "load", real)
+    from spinlens.store import stats
+
+    counted = {r["technique"]: r["spans"] for r in stats.by_technique(store, stats.choose_scope(store))}
+    assert meanwhile and (counted["Loaded_Language"], counted["Name_Calling,Labeling"]) == (0, 1)

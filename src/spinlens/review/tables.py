@@ -15,12 +15,13 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, delete, exists, func, select, union_all
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from spinlens.corrections import CorrectionIn, Kind
-from spinlens.errors import InputError
+from spinlens.errors import InputError, SpinlensError
 from spinlens.review.state import Reviewed, ReviewMark, review
-from spinlens.store.db import SNIPPET_CHARS, AnalysisRow, Base, CorrectionRow, SpanColumns, SpanRow, Store
+from spinlens.store.db import AnalysisRow, Base, CorrectionRow, SpanColumns, SpanRow, Store
 
 
 class ReviewRow(Base):
@@ -103,35 +104,52 @@ def forget(session: Session, analysis_id: int) -> None:
 
 
 def refresh(store: Store, analysis_ids: Iterable[int]) -> None:
-    """Write the corrected state of these analyses (after their corrections changed)."""
+    """Write the corrected state of these analyses (after their corrections changed).
+
+    Two reviewers correcting one analysis at once refresh it at once: each writes only the state of the corrections
+    that are there when it writes (holding the analysis's row), else reads them again, so the last state wins.
+    """
     for analysis_id in dict.fromkeys(analysis_ids):
-        reviewed = load(store, analysis_id)
-        with Session(store.engine) as s, s.begin():
-            for table in (CorrectedSpanRow, CorrectedAnalysisRow):
-                s.execute(delete(table).where(table.analysis_id == analysis_id))
-            if reviewed is None or not reviewed.corrected:
-                continue
-            text = reviewed.model.document.text
-            s.add(
-                CorrectedAnalysisRow(
-                    analysis_id=analysis_id,
-                    n_spans=len(reviewed.analysis.spans),
-                    propaganda_score=reviewed.analysis.propaganda_score,
-                )
+        for attempt in range(5):
+            try:
+                _write_state(store, analysis_id)
+                break
+            except (IntegrityError, _Changed):  # another writer was quicker: read the corrections again
+                pass
+            if attempt == 4:
+                raise SpinlensError(f"analysis {analysis_id}: its corrected state kept changing; run the command again")
+
+
+def _write_state(store: Store, analysis_id: int) -> None:
+    """Write one analysis's corrected state; `_Changed` (nothing written) when its corrections changed meanwhile."""
+    reviewed = load(store, analysis_id)
+    with Session(store.engine) as s, s.begin():
+        # one writer at a time: PostgreSQL locks the analysis's row first (always first: no deadlock); SQLite's
+        # first write (the delete) takes the database's lock, and what is read after it is the latest
+        s.execute(select(AnalysisRow.id).where(AnalysisRow.id == analysis_id).with_for_update())
+        for table in (CorrectedSpanRow, CorrectedAnalysisRow):
+            s.execute(delete(table).where(table.analysis_id == analysis_id))
+        latest = s.scalar(select(func.max(CorrectionRow.id)).where(CorrectionRow.analysis_id == analysis_id))
+        expected = max((c.id for c in reviewed.corrections), default=None) if reviewed else None
+        if latest != expected:
+            raise _Changed  # rolls the deletes back
+        if reviewed is None or not reviewed.corrected:
+            return
+        text = reviewed.model.document.text
+        s.add(
+            CorrectedAnalysisRow(
+                analysis_id=analysis_id,
+                n_spans=len(reviewed.analysis.spans),
+                propaganda_score=reviewed.analysis.propaganda_score,
             )
-            s.add_all(
-                CorrectedSpanRow(
-                    analysis_id=analysis_id,
-                    start=sp.start,
-                    end=sp.end,
-                    technique=sp.technique,
-                    score=sp.score,
-                    span_confidence=sp.span_confidence,
-                    technique_confidence=sp.technique_confidence,
-                    snippet=text[sp.start : sp.end][:SNIPPET_CHARS],
-                )
-                for sp in reviewed.analysis.spans
-            )
+        )
+        s.add_all(
+            CorrectedSpanRow(analysis_id=analysis_id, **SpanColumns.values(sp, text)) for sp in reviewed.analysis.spans
+        )
+
+
+class _Changed(Exception):
+    """The corrections of an analysis changed while its corrected state was being written."""
 
 
 def stale(store: Store) -> list[int]:

@@ -105,6 +105,19 @@ class SpanColumns:
     technique_confidence: Mapped[float | None] = mapped_column(Float)
     snippet: Mapped[str] = mapped_column(Text)
 
+    @staticmethod
+    def values(span: Span, text: str) -> dict:
+        """The columns of ``span`` of ``text``."""
+        return {
+            "start": span.start,
+            "end": span.end,
+            "technique": span.technique,
+            "score": span.score,
+            "span_confidence": span.span_confidence,
+            "technique_confidence": span.technique_confidence,
+            "snippet": text[span.start : span.end][:SNIPPET_CHARS],
+        }
+
 
 class SpanRow(SpanColumns, Base):
     __tablename__ = "spans"
@@ -414,19 +427,7 @@ class Store:
         if a.spans:
             s.execute(
                 insert(SpanRow),
-                [
-                    {
-                        "analysis_id": row.id,
-                        "start": sp.start,
-                        "end": sp.end,
-                        "technique": sp.technique,
-                        "score": sp.score,
-                        "span_confidence": sp.span_confidence,
-                        "technique_confidence": sp.technique_confidence,
-                        "snippet": text[sp.start : sp.end][:SNIPPET_CHARS],
-                    }
-                    for sp in a.spans
-                ],
+                [{"analysis_id": row.id, **SpanColumns.values(sp, text)} for sp in a.spans],
             )
         return row.id
 
