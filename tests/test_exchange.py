@@ -292,6 +292,30 @@ def _value(text: str, start: int, end: int, label: str) -> dict:
     return {"start": start, "end": end, "text": text[start:end], "labels": [taxonomy.display_name(label)]}
 
 
+def test_annotators_are_named_by_email_with_label_studio_s_users(reviewed, tmp_path):
+    store, (_, _, a3), url = reviewed
+    tasks = {t["data"]["spinlens_analysis"]: t for t in _export_tasks(url, tmp_path / "review.json")}
+    (tmp_path / "from-ls.json").write_text(json.dumps([_submit(tasks[a3], who=7)]))
+    (tmp_path / "users.json").write_text(json.dumps([{"id": 7, "email": "erin@example.org", "username": "erin"}]))
+    (tmp_path / "bad-users.json").write_text(json.dumps([{"id": 7}]))
+    code, output = _cli(
+        "import",
+        "labelstudio",
+        str(tmp_path / "from-ls.json"),
+        "--db",
+        url,
+        "--users",
+        str(tmp_path / "bad-users.json"),
+    )
+    assert code == 2 and "user #1: expected an object with 'id' and 'email'" in output and store.corrections(a3) == []
+    code, output = _cli(
+        "import", "labelstudio", str(tmp_path / "from-ls.json"), "--db", url, "--users", str(tmp_path / "users.json")
+    )
+    assert code == 0, output
+    assert {c.author for c in store.corrections(a3)} == {"labelstudio:erin@example.org"}
+    assert tables.marks(store)[a3].author == "labelstudio:erin@example.org"
+
+
 def test_an_old_export_read_again_never_undoes_a_later_decision(reviewed, tmp_path):
     store, (a1, a2, a3), url = reviewed
     tasks = {t["data"]["spinlens_analysis"]: t for t in _export_tasks(url, tmp_path / "review.json")}
@@ -507,6 +531,9 @@ def test_a_real_label_studio_round_trip(reviewed, tmp_path):
         exported = api.get(f"/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"})
         assert exported.status_code == 200, exported.text
         (tmp_path / "from-label-studio.json").write_bytes(exported.content)
+        listed_users = api.get("/users")
+        assert listed_users.status_code == 200, listed_users.text
+        (tmp_path / "users.json").write_bytes(listed_users.content)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -517,11 +544,12 @@ def test_a_real_label_studio_round_trip(reviewed, tmp_path):
     back = json.loads((tmp_path / "from-label-studio.json").read_text())
     assert sorted(t["data"]["spinlens_analysis"] for t in back) == sorted([a1, a2, a3])
     before_a1 = store.corrections(a1)
-    code, output = _cli("import", "labelstudio", str(tmp_path / "from-label-studio.json"), "--db", url)
+    users = ["--users", str(tmp_path / "users.json")]
+    code, output = _cli("import", "labelstudio", str(tmp_path / "from-label-studio.json"), "--db", url, *users)
     assert code == 0, output
     assert "stored 3 corrections of 2 submitted tasks" in output and "1 tasks skipped" in output, output
     (who,) = {c.author for c in store.corrections(a3)}
-    assert who.startswith("labelstudio:") and who != "labelstudio:unknown"
+    assert who == "labelstudio:reviewer@example.org"  # the annotator, by the email of their account
     assert [(c.kind.value, c.span) for c in store.corrections(a3)] == [("accept", 0)]
     assert [(c.kind.value, c.span, c.start, c.end, c.techniques) for c in store.corrections(a2)][1:] == [
         ("reject", 1, None, None, []),

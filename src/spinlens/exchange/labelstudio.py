@@ -137,7 +137,9 @@ class ReadBack(NamedTuple):
     superseded: list[str]
 
 
-def read_export(data: Any, lookup: Lookup, path: str | Path | None = None) -> ReadBack:
+def read_export(
+    data: Any, lookup: Lookup, path: str | Path | None = None, users: dict[str, str] | None = None
+) -> ReadBack:
     """Label Studio's JSON export as corrections, all checked before any is stored.
 
     Tasks without ``data.spinlens_analysis`` or without an annotation a person submitted (one with an annotator,
@@ -178,7 +180,7 @@ def read_export(data: Any, lookup: Lookup, path: str | Path | None = None) -> Re
             continue
         index, annotation = latest
         regions = _regions(annotation.get("result"), text, f"annotations[{index}].result", bad)
-        author = "labelstudio:" + _annotator(annotation)
+        author = "labelstudio:" + _annotator(annotation, users or {})
         if _older_than_others(annotation, author, corrections):
             superseded.append(where)
             continue
@@ -253,9 +255,24 @@ def _regions(result: Any, text: str, field: str, bad: Callable[[str, str], Input
     return regions
 
 
-def _annotator(annotation: dict[str, Any]) -> str:
-    """Who submitted it: Label Studio's user (its email where the export gives one, else its user id)."""
+def _annotator(annotation: dict[str, Any], users: dict[str, str]) -> str:
+    """Who submitted it: the email of Label Studio's user where the export or ``users`` gives it, else its id."""
     who = annotation["completed_by"]
     if isinstance(who, dict):
         who = who.get("email") or who.get("id")
+    who = users.get(str(who), who)
     return str(who) if who not in (None, "") else "unknown"
+
+
+def read_users(data: Any, path: str | Path | None = None) -> dict[str, str]:
+    """Label Studio's users (the JSON of ``GET /api/users``) as user id -> email (or username)."""
+    if isinstance(data, dict) and isinstance(data.get("results"), list):
+        data = data["results"]  # a paginated answer
+    if not isinstance(data, list):
+        raise InputError("expected a list of users (the JSON of Label Studio's GET /api/users)", path)
+    names = {}
+    for n, user in enumerate(data):
+        if not isinstance(user, dict) or "id" not in user or not (user.get("email") or user.get("username")):
+            raise InputError(f"user #{n + 1}: expected an object with 'id' and 'email' (or 'username')", path)
+        names[str(user["id"])] = str(user.get("email") or user.get("username"))
+    return names

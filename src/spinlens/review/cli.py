@@ -135,6 +135,10 @@ def import_reviews(
     tool: Annotated[ImportTool, typer.Argument(help="labelstudio: a Label Studio JSON export")],
     path: Annotated[Path, typer.Argument(help="The exported file")],
     db: Annotated[str | None, typer.Option(help=DB_HELP)] = None,
+    users: Annotated[
+        Path | None,
+        typer.Option(help="Label Studio's users (save GET /api/users as JSON): annotators by email, not user id"),
+    ] = None,
 ) -> None:
     """Read reviews back as corrections, by their annotators.
 
@@ -149,24 +153,20 @@ def import_reviews(
     from spinlens.cli import _fail, err
     from spinlens.corrections import Correction
     from spinlens.document import Analysis
-    from spinlens.exchange.labelstudio import read_export
+    from spinlens.exchange.labelstudio import read_export, read_users
     from spinlens.review.tables import mark_complete
     from spinlens.store import Store
 
     try:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"not JSON: {exc}", path) from None
+        data = _read_json(path)
+        names = read_users(_read_json(users), users) if users is not None else None
         store = Store(db)
 
         def lookup(analysis_id: int) -> tuple[Analysis, list[Correction]] | None:
             analysis = store.get(analysis_id)
             return (analysis, store.corrections(analysis_id)) if analysis is not None else None
 
-        imported, skipped, superseded = read_export(data, lookup, path)
+        imported, skipped, superseded = read_export(data, lookup, path, names)
         stored = store.add_corrections(
             {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
         )
@@ -188,6 +188,15 @@ def import_reviews(
         markup=False,
         soft_wrap=True,
     )
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not JSON: {exc}", path) from None
 
 
 def register(app: typer.Typer) -> None:
