@@ -562,3 +562,90 @@ def test_a_real_label_studio_round_trip(reviewed, tmp_path):
     # importing the same export again changes nothing
     code, output = _cli("import", "labelstudio", str(tmp_path / "from-label-studio.json"), "--db", url)
     assert code == 0 and "stored 0 corrections" in output, output
+
+
+# --- properties of reading a review back: what a reviewer leaves is exactly what is stored -----------------------
+
+_WORDS = [(m.start(), m.end()) for m in __import__("re").finditer(r"\w+", TEXT1)]
+_TECHNIQUES = sorted(taxonomy.PTC14)
+
+
+def _passages():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    return st.tuples(st.integers(0, len(_WORDS) - 1), st.integers(0, 2)).map(
+        lambda p: (_WORDS[p[0]][0], _WORDS[min(p[0] + p[1], len(_WORDS) - 1)][1])
+    )
+
+
+def _corrections():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    techniques = st.lists(st.sampled_from(_TECHNIQUES), min_size=1, max_size=2, unique=True)
+    span = st.integers(0, len(SPANS1) - 1)
+    one = st.one_of(
+        st.builds(lambda i: CorrectionIn(kind="accept", span=i), span),
+        st.builds(lambda i: CorrectionIn(kind="reject", span=i), span),
+        st.builds(lambda i, t: CorrectionIn(kind="relabel", span=i, techniques=t), span, techniques),
+        st.builds(lambda i, p: CorrectionIn(kind="move", span=i, start=p[0], end=p[1]), span, _passages()),
+        st.builds(lambda p, t: CorrectionIn(kind="add", start=p[0], end=p[1], techniques=t), _passages(), techniques),
+    )
+    return st.lists(one, max_size=6)
+
+
+def _stored(made: list[CorrectionIn], first_id: int = 1) -> list[Correction]:
+    t0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    return [
+        Correction(
+            **c.model_dump(),
+            id=i,
+            analysis_id=1,
+            model="m",
+            model_version="2",
+            author="x",
+            created=t0 + dt.timedelta(seconds=i),
+        )
+        for i, c in enumerate(made, start=first_id)
+    ]
+
+
+def _as_regions(spans) -> list[tuple[int, int, tuple[str, ...]]]:  # type: ignore[no-untyped-def]
+    return sorted((s.start, s.end, tuple(sorted(s.techniques))) for s in spans)
+
+
+def test_a_task_submitted_as_predicted_only_accepts_what_nobody_had_reviewed():
+    from hypothesis import given, settings
+
+    @settings(max_examples=150, deadline=None)
+    @given(_corrections())
+    def check(made):
+        before = _stored(made)
+        current = corrected_spans(TEXT1, SPANS1, before)
+        out = corrections_to_reach(TEXT1, SPANS1, before, [(s.start, s.end, s.techniques) for s in current])
+        assert all(c.kind.value == "accept" for c in out), out
+        assert sorted(c.span for c in out) == sorted(s.origin for s in current if s.status == "model")
+        after = corrected_spans(TEXT1, SPANS1, before + _stored(out, len(before) + 1))
+        assert _as_regions(after) == _as_regions(current)
+
+    check()
+
+
+def test_any_submitted_regions_are_exactly_the_state_stored():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    regions = st.lists(
+        st.tuples(_passages(), st.lists(st.sampled_from(_TECHNIQUES), min_size=1, max_size=2, unique=True)),
+        max_size=6,
+        unique_by=lambda r: (r[0], tuple(sorted(r[1]))),
+    ).map(lambda rs: [(p[0], p[1], t) for p, t in rs])
+
+    @settings(max_examples=150, deadline=None)
+    @given(_corrections(), regions)
+    def check(made, wanted):
+        before = _stored(made)
+        out = corrections_to_reach(TEXT1, SPANS1, before, wanted)
+        after = corrected_spans(TEXT1, SPANS1, before + _stored(out, len(before) + 1))
+        assert _as_regions(after) == sorted((s, e, tuple(sorted(t))) for s, e, t in wanted)
+
+    check()
