@@ -159,7 +159,9 @@ def test_the_api_and_pages_show_corrections_and_take_the_review_complete_mark(db
         assert done.status_code == 200, done.text
         assert (done.json()["mark"]["author"], done.json()["accepted"]) == ("bob", 2)
         state = c.get(f"/api/analyses/{aid}/corrections").json()
-        assert state["review_complete"]["author"] == "bob"
+        assert state["review_complete"]["author"] == "bob" and state["propaganda_score"] == 1.0
+        assert state["review"]["summary"].startswith("corrected by alice, bob: 2 accepted, 1 rejected; review complete")
+        assert state["summary"] == "2 passages with 2 techniques: Loaded Language, Name Calling / Labeling"
         assert [(s["status"], s["author"]) for s in state["spans"]] == [("accepted", "bob"), ("accepted", "bob")]
         assert [s["origin"] for s in state["rejected"]] == [1]
         shown = c.get(f"/api/analyses/{aid}").json()

@@ -160,6 +160,13 @@ class CorrectionsOut(BaseModel):
     )
     rejected: list[CorrectedSpan] = Field(default_factory=list, description="The model spans people rejected")
     review_complete: ReviewMark | None = Field(default=None, description="Who marked the review complete, and when")
+    summary: str = Field(default="", description="The corrected article in one line (as `summary` of the analysis)")
+    propaganda_score: float | None = Field(default=None, description="The corrected article's score")
+    techniques: list[TechniqueVerdictOut] = Field(
+        default_factory=list,
+        description="The corrected article-level verdicts (`evidence`: indexes into `spans` of GET /api/analyses/{id})",
+    )
+    review: ReviewOut | None = Field(default=None, description="What people did to it, in numbers and one line")
 
 
 class ReviewCompleteOut(BaseModel):

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from spinlens.corrections import Correction, CorrectionIn
 from spinlens.errors import InputError
+from spinlens.formats.results import analysis_record
 from spinlens.review import tables
 from spinlens.web.deps import Author, StoreDep, require_token
 from spinlens.web.models import CorrectionsOut, Deleted, Problem, ReviewCompleteOut
@@ -24,16 +25,21 @@ FORGED = {403: {"model": Problem, "description": "A request another site's page 
 @router.get("/corrections")
 async def corrections(analysis_id: AnalysisId, store: StoreDep) -> CorrectionsOut:
     """Every correction of an analysis, the corrected spans, the rejected ones, the model's spans (which `span`
-    indexes) and the "review complete" mark."""
+    indexes), the "review complete" mark, and the corrected article's summary, score and verdicts."""
     reviewed = await run_in_threadpool(tables.load, store, analysis_id)
     if reviewed is None:
         raise HTTPException(404, f"no analysis {analysis_id}")
+    record = analysis_record(reviewed.model, reviewed)
     return CorrectionsOut(
         corrections=reviewed.corrections,
         spans=reviewed.spans,
         model_spans=reviewed.model.spans,
         rejected=reviewed.rejected,
         review_complete=reviewed.mark,
+        summary=record["summary"],
+        propaganda_score=record["propaganda_score"],
+        techniques=record["techniques"],
+        review=record["review"],
     )
 
 
