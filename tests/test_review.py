@@ -266,3 +266,22 @@ def test_a_writer_that_read_the_corrections_before_another_s_never_has_the_last_
 
     counted = {r["technique"]: r["spans"] for r in stats.by_technique(store, stats.choose_scope(store))}
     assert meanwhile and (counted["Loaded_Language"], counted["Name_Calling,Labeling"]) == (0, 1)
+
+
+def test_a_database_corrected_before_the_state_was_kept_is_brought_up_to_date_when_opened(tmp_path):
+    from sqlalchemy import delete
+
+    from spinlens.review.tables import CorrectedAnalysisRow, CorrectedSpanRow
+    from spinlens.store import stats
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = Store(url)
+    aid = store.save(MODEL)
+    store.add_correction(aid, CorrectionIn(kind="reject", span=0), author="alice")
+    with store.engine.begin() as c:  # as a database written by spinlens before these tables existed
+        c.execute(delete(CorrectedSpanRow))
+        c.execute(delete(CorrectedAnalysisRow))
+    assert tables.stale(store) == [aid]
+    reopened = Store(url)
+    counted = {r["technique"]: r["spans"] for r in stats.by_technique(reopened, stats.choose_scope(reopened))}
+    assert tables.stale(reopened) == [] and counted["Loaded_Language"] == 0
