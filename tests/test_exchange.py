@@ -152,7 +152,7 @@ def test_only_human_decisions_are_exported_and_an_untouched_export_imports_as_no
     assert {(x.start, x.end, x.technique) for x in labels} == A1_LABELS
     assert (19, 30, "Doubt") not in {(x.start, x.end, x.technique) for x in labels}  # rejected: a negative
 
-    tasks = _export_tasks(db_url, tmp_path / "review.json")
+    tasks = _export_tasks(db_url, tmp_path / "review.json", "--include-complete")
     assert [t["data"]["spinlens_analysis"] for t in tasks] == [a3, a2, a1]  # most uncertain first; a1 is done
     assert all("annotations" not in t for t in tasks)  # Label Studio would count a pre-filled one as done
     for t in tasks:
@@ -234,6 +234,9 @@ def test_exports_choose_analyses_and_say_what_they_cannot_do(reviewed, tmp_path)
     assert [t["data"]["spinlens_analysis"] for t in _export_tasks(url, tmp_path / "q.json", "-q", "PATRIOTS")] == [
         ids[1]
     ]
+    code, output = _cli("export", "-f", "labelstudio", "-o", str(tmp_path / "d.json"), "--db", url)
+    assert code == 0 and "left out 1 analyses whose review is complete" in " ".join(output.split()), output
+    assert [t["data"]["spinlens_analysis"] for t in json.loads((tmp_path / "d.json").read_text())] == [ids[2], ids[1]]
     assert [t["data"]["spinlens_analysis"] for t in _export_tasks(url, tmp_path / "i.json", "--id", str(ids[0]))] == [
         ids[0]
     ]
@@ -246,7 +249,11 @@ def test_exports_choose_analyses_and_say_what_they_cannot_do(reviewed, tmp_path)
         (["--format", "labelstudio", "--db", empty], "no stored analysis"),
         (["--corrections", "--db", url], "--corrections needs --format"),
         (["--limit", "3", "--db", url], "not parquet"),
-        (["--format", "ptc", "--limit", "3", "--db", url], "--limit is for --format labelstudio"),
+        (["--format", "ptc", "--limit", "3", "--db", url], "are for --format labelstudio"),
+        (
+            ["--format", "labelstudio", "-q", "Kiev regime", "--db", url],
+            "(all of them are reviewed: --include-complete",
+        ),
     ]:
         code, output = _cli("export", "-o", str(tmp_path / "x"), *args)
         assert code == 2 and message in " ".join(output.split()), (args, output)
@@ -255,7 +262,8 @@ def test_exports_choose_analyses_and_say_what_they_cannot_do(reviewed, tmp_path)
 
 def test_a_submitted_task_is_the_annotator_s_decision_and_completes_the_review(reviewed, tmp_path):
     store, (a1, a2, a3), url = reviewed
-    tasks = {t["data"]["spinlens_analysis"]: t for t in _export_tasks(url, tmp_path / "review.json")}
+    exported = _export_tasks(url, tmp_path / "review.json", "--include-complete")
+    tasks = {t["data"]["spinlens_analysis"]: t for t in exported}
     # a3 submitted by user 7 with its one region untouched; a2 submitted with "cowards" (the model's "owards")
     # deleted and "stand firm" added; a pre-filled annotation without annotator and a skipped one count for nothing
     a2_done = _submit(
@@ -476,7 +484,7 @@ def test_a_real_label_studio_round_trip(reviewed, tmp_path):
     import httpx
 
     store, (a1, a2, a3), url = reviewed
-    tasks = _export_tasks(url, tmp_path / "review.json")
+    tasks = _export_tasks(url, tmp_path / "review.json", "--include-complete")  # a1 too: a task nobody submits
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spinlens.errors import InputError, SpinlensError
+
+if TYPE_CHECKING:
+    from spinlens.review.state import Reviewed
 
 
 class ExportFormat(StrEnum):
@@ -56,14 +60,17 @@ def export(
     limit: Annotated[
         int | None, typer.Option(min=1, help="labelstudio: at most this many tasks (the most uncertain)")
     ] = None,
+    include_complete: Annotated[
+        bool, typer.Option("--include-complete", help="labelstudio: also analyses whose review is complete")
+    ] = False,
     corrections: Annotated[
         bool, typer.Option("--corrections", hidden=True, help="Accepted for old scripts; --format says it all")
     ] = False,
 ) -> None:
     """Export a stored corpus: as Parquet; as Label Studio tasks to review; or what people decided, to train on.
 
-    labelstudio: stored analyses (all, --query, --id) as tasks, most uncertain first, the spans as predictions
-    (a score per region, model_version), never as annotations; import the reviewed project with spinlens import.
+    labelstudio: stored analyses (all not yet reviewed, --query, --id) as tasks, most uncertain first, the spans as
+    predictions (a score per region, model_version), never as annotations; import them back with spinlens import.
 
     ptc, spacy: human decisions only. Spans a person accepted, relabelled, moved or added are labels; rejected
     spans are negatives; a span nobody reviewed is never a label. Only analyses whose review a person marked
@@ -82,8 +89,12 @@ def export(
         _fail(InputError("--corrections needs --format ptc, spacy or labelstudio"))
     if fmt is ExportFormat.parquet and (ids or query or limit):
         _fail(InputError("--id, --query and --limit choose analyses for labelstudio, ptc or spacy, not parquet"))
-    if limit is not None and fmt is not ExportFormat.labelstudio:
-        _fail(InputError("--limit is for --format labelstudio (ptc and spacy take every complete review)"))
+    if (limit is not None or include_complete) and fmt is not ExportFormat.labelstudio:
+        _fail(
+            InputError(
+                "--limit and --include-complete are for --format labelstudio (ptc and spacy take every complete review)"
+            )
+        )
     try:
         store = Store(db)
         if fmt is ExportFormat.parquet:
@@ -92,7 +103,7 @@ def export(
             written = export_parquet(store, output)
             lines = [", ".join(f"{n:,} {name}" for name, n in written.items()) + f" written to {output}/"]
         else:
-            lines = _export_reviewed(store, fmt, output, ids, query, limit)
+            lines = _export_reviewed(store, fmt, output, ids, query, limit, include_complete)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:
@@ -101,29 +112,59 @@ def export(
         err.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def _export_reviewed(
-    store, fmt: ExportFormat, output: Path, ids: list[int] | None, query: str | None, limit: int | None
-) -> list[str]:  # type: ignore[no-untyped-def]
-    from spinlens.exchange import export_training, ptc_scheme
+def _export_reviewed(  # type: ignore[no-untyped-def]
+    store,
+    fmt: ExportFormat,
+    output: Path,
+    ids: list[int] | None,
+    query: str | None,
+    limit: int | None,
+    include_complete: bool = False,
+) -> list[str]:
+    from spinlens.exchange import export_training
     from spinlens.review.tables import chosen, decided_ids
 
     if fmt is not ExportFormat.labelstudio:
         if ids or query:
             items = [r for r in chosen(store, ids, query) if r.decided]
         else:  # only where a person decided something
-            items = list(chosen(store, decided_ids(store))) if decided_ids(store) else []
+            decided = decided_ids(store)
+            items = list(chosen(store, decided)) if decided else []
         if not items:
             raise InputError("no reviewed analyses to export (review some first: on the page, the API or Label Studio)")
         return export_training(items, fmt.value, output)
+    import heapq
+
     from spinlens.exchange.labelstudio import write_tasks
     from spinlens.review.state import uncertainty
 
-    items, notes = ptc_scheme(chosen(store, ids, query))
-    if limit is not None and len(items) > limit:
-        notes.append(f"the {limit} most uncertain of {len(items)} analyses")
-        items = sorted(items, key=lambda r: (-uncertainty(r), r.analysis_id or 0))[:limit]
+    left = {"scheme": 0, "complete": 0, "chosen": 0}
+
+    def candidates() -> Iterator[Reviewed]:  # streamed: with --limit only that many are held in memory
+        for r in chosen(store, ids, query):
+            if r.model.scheme != "ptc14":
+                left["scheme"] += 1
+            elif r.complete and not ids and not include_complete:  # reviewed already: not sent again unless asked
+                left["complete"] += 1
+            else:
+                left["chosen"] += 1
+                yield r
+
+    def rank(r: Reviewed) -> tuple[float, int]:
+        return -uncertainty(r), r.analysis_id or 0
+
+    items = heapq.nsmallest(limit, candidates(), key=rank) if limit is not None else list(candidates())
+    notes = [f"left out {left['scheme']} analyses of another scheme than ptc14"] if left["scheme"] else []
+    if left["complete"]:
+        notes.append(f"left out {left['complete']} analyses whose review is complete (--include-complete adds them)")
+    if limit is not None and left["chosen"] > limit:
+        notes.append(f"the {limit} most uncertain of {left['chosen']} analyses")
     if not items:
-        raise InputError("no stored analysis to export" + (f" contains {query!r}" if query else ""))
+        raise InputError(
+            "no stored analysis to review"
+            + (f" contains {query!r}" if query else "")
+            + (" (all of them are reviewed: --include-complete exports them too)" if left["complete"] else "")
+        )
     n, config = write_tasks(items, output)
     return [
         *notes,
