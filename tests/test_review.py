@@ -174,6 +174,9 @@ def test_the_api_and_pages_show_corrections_and_take_the_review_complete_mark(db
         assert c.post("/api/analyses/999/review-complete").status_code == 404
         assert c.post(f"/api/analyses/{aid}/review-complete", headers={"Authorization": ""}).status_code == 401
         assert tables.load(store, aid).mark is None and len(store.corrections(aid)) == 3  # the accepts stay
+        (listed,) = c.get("/api/analyses").json()
+        assert (listed["corrected"], listed["review_complete"], listed["n_spans"]) == (True, False, 2)
+        assert listed["propaganda_score"] == 1.0  # the model said 0.8
         spec = c.get("/openapi.json").json()["paths"]["/api/analyses/{analysis_id}/review-complete"]
         assert set(spec) == {"post", "delete"} and "every span" in spec["post"]["description"]
 

@@ -218,3 +218,34 @@ def chosen(store: Store, ids: list[int] | None = None, query: str | None = None)
         if reviewed is None:
             raise InputError(f"no analysis {analysis_id}")
         yield reviewed
+
+
+def as_left(store: Store, rows: list[dict]) -> list[dict]:
+    """History rows (`Store.search`) with the corrected number of spans and score of those people corrected, and
+    ``corrected`` / ``review_complete`` flags."""
+    ids = [r["id"] for r in rows]
+    with Session(store.engine) as s:
+        corrected = {
+            a: (n, score)
+            for a, n, score in s.execute(
+                select(
+                    CorrectedAnalysisRow.analysis_id,
+                    CorrectedAnalysisRow.n_spans,
+                    CorrectedAnalysisRow.propaganda_score,
+                ).where(CorrectedAnalysisRow.analysis_id.in_(ids))
+            )
+        }
+        complete = set(s.scalars(select(ReviewRow.analysis_id).where(ReviewRow.analysis_id.in_(ids))))
+    out = []
+    for r in rows:
+        n, score = corrected.get(r["id"], (r["n_spans"], r["propaganda_score"]))
+        out.append(
+            r
+            | {
+                "n_spans": n,
+                "propaganda_score": score,
+                "corrected": r["id"] in corrected,
+                "review_complete": r["id"] in complete,
+            }
+        )
+    return out

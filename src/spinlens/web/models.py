@@ -106,6 +106,8 @@ class HistoryItem(BaseModel):
     propaganda_score: float | None
     model: str
     model_version: str
+    corrected: bool = Field(default=False, description="People corrected it: n_spans and the score are corrected")
+    review_complete: bool = Field(default=False, description="A person marked its review complete")
 
 
 class Deleted(BaseModel):

@@ -38,8 +38,9 @@ async def analyses(
         str | None, Query(max_length=200, description="Only analyses whose title or text contains this")
     ] = None,
 ) -> list[HistoryItem]:
-    """Past analyses, most recent first, without their text."""
-    return [HistoryItem(**row) for row in await run_in_threadpool(store.search, q, limit, offset)]
+    """Past analyses, most recent first, without their text; spans and score as people left them."""
+    rows = await run_in_threadpool(store.search, q, limit, offset)
+    return [HistoryItem(**row) for row in await run_in_threadpool(tables.as_left, store, rows)]
 
 
 @router.get("/{analysis_id}", responses=NOT_FOUND)
