@@ -411,7 +411,6 @@ def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, fol
     _emit(buf.getvalue(), output)
 
 
-
 models_app = typer.Typer(help="Model tiers: list them, add the fast or accurate one.", no_args_is_help=False)
 app.add_typer(models_app, name="models")
 
