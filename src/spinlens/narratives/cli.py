@@ -23,6 +23,11 @@ DB = Annotated[
 ]
 
 
+def register(root: typer.Typer) -> None:
+    """``spinlens catalogue ...``."""
+    root.add_typer(app, name="catalogue")
+
+
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
