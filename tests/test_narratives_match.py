@@ -42,6 +42,7 @@ def test_a_paraphrase_finds_its_claim_and_a_neutral_sentence_nothing(matcher: Ma
     assert top.catalogue == "custom" and top.relation in ("states", "topic")
     assert top.confidence >= matcher.fitted.topic
     assert matcher.match(NEUTRAL) == []
+    assert matcher.match("Yes.") == [] and matcher.match("") == [], "nothing long enough to match"
 
 
 def test_the_answer_does_not_depend_on_what_surrounds_the_sentence(matcher: Matcher) -> None:

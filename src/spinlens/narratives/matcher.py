@@ -373,7 +373,10 @@ class Matcher:
                 for i in range(len(us) - 1):
                     queries.append((us[i][0], us[i + 1][1]))
                     qvecs.append(vecs[i] * (us[i][1] - us[i][0]) + vecs[i + 1] * (us[i + 1][1] - us[i + 1][0]))
-            out.append(self._decide(text, queries, np.asarray(qvecs, np.float32).reshape(len(queries), -1), len(us)))
+            if not queries:  # nothing long enough to match ("Yes.", an empty text)
+                out.append([])
+                continue
+            out.append(self._decide(text, queries, np.asarray(qvecs, np.float32), len(us)))
         return out
 
     def _decide(
