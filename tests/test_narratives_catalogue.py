@@ -228,8 +228,9 @@ def test_catalogue_commands(tmp_path: Path) -> None:
     path.write_text(CSV, encoding="utf-8")
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     runner = CliRunner()
-    added = runner.invoke(app, ["catalogue", "add", "mine", str(path), "--db", db])
+    added = runner.invoke(app, ["catalogue", "add", "mine", str(path), "--db", db], env={"SPINLENS_PROGRESS": "1"})
     assert added.exit_code == 1, "bad rows make the exit status 1"
+    assert "catalogue mine" in added.output and "ETA" in added.output and "/s" in added.output, "progress shown"
     assert f"{path}:4: field url" in added.output and "3 new" in added.output and "Traceback" not in added.output
     listed = runner.invoke(app, ["catalogue", "list", "--db", db, "--json"])
     assert json.loads(listed.stdout.splitlines()[0])["claims"] == 3
