@@ -28,8 +28,8 @@ from spinlens.narratives.encoders import SentenceEncoder, get_encoder
 from spinlens.narratives.matcher import CONFIDENCE, FEATURES, MODEL_DIR, Entry, Fitted, Index, Matcher, MatchParams
 
 CANDIDATES = 20
-TARGET_FALSE_MATCHES = 0.005  # of ordinary news sentences matched at the default ("topic") threshold; must be <= 1%
-TARGET_STATES_FALSE = 0.001  # ... at the "states" threshold
+TARGET_FALSE_MATCHES = 0.008  # of ordinary news sentences matched at the default ("topic") threshold; must be <= 1%
+TARGET_STATES_FALSE = 0.002  # ... at the "states" threshold
 
 
 # --- CLEF-2020 CheckThat! Task 2 --------------------------------------------------------------------------------
