@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from spinlens import taxonomy
 from spinlens.document import Analysis
+from spinlens.textutil import short_title
 
 
 def analysis_record(analysis: Analysis) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
         )
     return {
         "id": doc.id,
-        "title": doc.title or _first_line(doc.text),
+        "title": doc.title or short_title(doc.text),
         "source": doc.source,
         "url": doc.url,
         "published": doc.published.isoformat() if doc.published else None,
@@ -66,10 +67,6 @@ def summary(analysis: Analysis) -> str:
     return f"{n} passage{'s' if n != 1 else ''} with {len(present)} technique{'s' if len(present) != 1 else ''}: " + (
         ", ".join(taxonomy.display_name(t) for t in present)
     )
-
-
-def _first_line(text: str) -> str:
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:200] if text.strip() else ""
 
 
 def write_json(analyses: Iterable[Analysis], out: TextIO) -> None:

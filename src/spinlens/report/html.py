@@ -11,7 +11,7 @@ import html
 from spinlens import taxonomy
 from spinlens.document import Analysis
 from spinlens.formats.results import CONFIDENCE_HELP, summary
-from spinlens.textutil import title_of
+from spinlens.textutil import short_title
 
 _CSS = """
 body{font:16px/1.6 Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;display:grid;grid-template-columns:1fr 16rem;gap:2rem}
@@ -77,7 +77,7 @@ def render_analysis(analysis: Analysis) -> str:
         for v in analysis.techniques
         if v.present
     )
-    title = doc.title or title_of(text, 120) or doc.id
+    title = short_title(doc.title or text) or doc.id
     score = "n/a" if analysis.propaganda_score is None else f"{analysis.propaganda_score:.0%}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -49,6 +49,7 @@ from spinlens import taxonomy
 from spinlens.corrections import Correction, CorrectionIn, Kind
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
 from spinlens.errors import InputError, SpinlensError
+from spinlens.textutil import short_title
 
 SNIPPET_CHARS = 300  # span text kept for phrase statistics; offsets into the full text are exact
 
@@ -515,7 +516,7 @@ class Store:
             return [
                 {
                     "id": a.id,
-                    "title": title or _first_line(head),
+                    "title": title or short_title(head),
                     "source": outlet,
                     "created": a.created.isoformat() if a.created else None,
                     "n_spans": a.n_spans,
@@ -699,10 +700,6 @@ def _correction(row: CorrectionRow) -> Correction:
         author=row.author,
         created=_utc(row.created) if row.created else dt.datetime.now(dt.UTC),
     )
-
-
-def _first_line(text: str) -> str:
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:500]
 
 
 def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]

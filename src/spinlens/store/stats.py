@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
 from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, SpanRow, Store
-from spinlens.textutil import is_listable_phrase, likely_target, title_of
+from spinlens.textutil import is_listable_phrase, likely_target, short_title
 
 UNKNOWN = "(unknown)"
 PHRASE_TECHNIQUES = ("Name_Calling,Labeling", "Loaded_Language")
@@ -280,7 +280,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
         return [
             {
                 "analysis_id": r.id,
-                "title": r.title or title_of(r.text, 200),
+                "title": short_title(r.title or r.text),
                 "outlet": r.outlet or UNKNOWN,
                 "date": r.published.date().isoformat() if r.published else None,
                 "url": r.url,

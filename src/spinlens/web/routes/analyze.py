@@ -13,6 +13,7 @@ from spinlens.formats.text import decode
 from spinlens.sources import Options, read_upload
 from spinlens.store import Store
 from spinlens.store.db import unstorable
+from spinlens.textutil import short_title
 from spinlens.web.deps import DetectorDep, LanesDep, SettingsDep, StoreDep, require_token
 from spinlens.web.lanes import Detector, Lanes
 from spinlens.web.models import AnalysisOut, BatchIn, DocumentIn, Problem
@@ -153,7 +154,7 @@ async def _read_document(request: Request) -> Document:
         raise HTTPException(415, f"send text/plain or application/json, not {kind}")
     if not text.strip():
         raise HTTPException(422, "the text is empty")
-    return Document(id="pasted", text=text)
+    return Document(id="pasted", text=text, title=short_title(text))  # stored: history and reports show it
 
 
 def _decode(data: bytes) -> str:
