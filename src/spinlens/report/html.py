@@ -1,7 +1,9 @@
 """A standalone HTML page for one analysis: the article with every span highlighted.
 
 Article text, titles and ids are untrusted: everything taken from the document passes through `html.escape`,
-and the page carries a Content-Security-Policy that forbids scripts altogether (hover uses CSS only).
+and the page carries a Content-Security-Policy that forbids scripts altogether: a passage's details open in CSS
+only, on hover, on keyboard focus (each passage is in the Tab order) and on a tap (which focuses it). On a phone
+(under 700 px) the page is one column and the details open as a sheet at the bottom of the screen.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from spinlens.textutil import short_title
 _CSS = """
 body{font:16px/1.6 Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;display:grid;grid-template-columns:1fr 16rem;gap:2rem}
 h1{font-size:1.4rem;grid-column:1/3;margin-bottom:0}.meta{grid-column:1/3;color:#666;font:13px sans-serif}
-article{white-space:pre-wrap}.s{position:relative;border-radius:2px;cursor:help}
+article{white-space:pre-wrap;overflow-wrap:anywhere}.s{position:relative;border-radius:2px;cursor:help}
 .s .tip{display:none;position:absolute;left:0;top:1.6em;z-index:9;width:22rem;background:#fff;border:1px solid #999;
 box-shadow:0 2px 8px #0003;padding:.5rem;font:13px/1.4 sans-serif;white-space:normal;color:#222}
-.s:hover>.tip{display:block}.tip b{display:block}.tip p{margin:.2rem 0 .5rem}
+.s:hover>.tip,.s:focus>.tip{display:block}.tip b{display:block}.tip p{margin:.2rem 0 .5rem}
+.s:focus{outline:2px solid #1d3557;outline-offset:1px}h1,.meta{overflow-wrap:anywhere}
+@media (max-width:700px){body{grid-template-columns:1fr;margin:1rem auto;gap:1rem}h1,.meta{grid-column:1}
+.s{position:static}.s .tip{position:fixed;left:.5rem;right:.5rem;top:auto;bottom:.5rem;width:auto;max-height:45vh;overflow-y:auto}}
 aside{font:13px sans-serif}aside table{border-collapse:collapse;width:100%}aside td{padding:2px 4px;border-bottom:1px solid #eee}
 .sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin-right:4px}
 """
@@ -63,7 +68,7 @@ def render_analysis(analysis: Analysis) -> str:
             f"{taxonomy.display_name(s.technique)} {'' if s.score is None else f'{s.score:.2f}'}" for s in active
         )
         parts.append(
-            f'<span class="s" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
+            f'<span class="s" tabindex="0" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
         )
     counts: dict[str, int] = {}
     for s in spans:
@@ -82,6 +87,7 @@ def render_analysis(analysis: Analysis) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_escape(title)} &middot; spinlens</title><style>{_CSS}</style></head>
 <body><h1>{_escape(title)}</h1>
 <div class="meta">article {_escape(doc.id)} &middot; {_escape(summary(analysis))} &middot; overall score {score}
@@ -89,7 +95,7 @@ def render_analysis(analysis: Analysis) -> str:
 <article>{"".join(parts)}</article>
 <aside><h2>Spans per technique</h2><table>{rows or "<tr><td>none found</td></tr>"}</table>
 <h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>
-<p>Hover a highlighted passage for the technique, its definition and the model's two confidences.
+<p>Hover, tap or Tab to a highlighted passage for the technique, its definition and the model's two confidences.
 {_escape(CONFIDENCE_HELP)}</p></aside>
 </body></html>
 """
