@@ -296,6 +296,7 @@ def test_the_page_shortens_titles_as_the_server_does(served, browser):
         LONG_TITLE,
         "x" * 100 + " y",
         "A, b, c, " * 20,
+        "🙂 " * 50,  # (a code point each, two UTF-16 units)
         "“They lie,” he said. Then he left the room without another word to anyone there.",
         "",
     ]
