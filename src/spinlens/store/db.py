@@ -767,5 +767,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.execute("PRAGMA busy_timeout=30000")  # a second writer waits instead of failing
+    # with WAL, NORMAL cannot corrupt the database; a power loss (not a killed process) may undo the last commits,
+    # which `spinlens batch` redoes on its rerun. One fsync less per commit: 30 saves 0.27-0.65 s instead of 0.8-1.0
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
