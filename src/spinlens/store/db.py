@@ -52,6 +52,7 @@ from spinlens import taxonomy
 from spinlens.corrections import Correction, CorrectionIn, Kind
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
 from spinlens.errors import InputError, SpinlensError
+from spinlens.textutil import short_title
 
 SNIPPET_CHARS = 300  # span text kept for phrase statistics; offsets into the full text are exact
 
@@ -600,7 +601,7 @@ class Store:
             return [
                 {
                     "id": a.id,
-                    "title": title or _first_line(head),
+                    "title": title or short_title(head),
                     "source": outlet,
                     "created": a.created.isoformat() if a.created else None,
                     "n_spans": a.n_spans,
@@ -780,10 +781,6 @@ def _correction(row: CorrectionRow) -> Correction:
     )
 
 
-def _first_line(text: str) -> str:
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:500]
-
-
 def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]
     """Databases made before spans had two confidences get the two (empty) columns; their old spans keep a score."""
     from sqlalchemy import inspect, text
@@ -898,6 +895,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.execute("PRAGMA busy_timeout=30000")  # a second writer waits instead of failing
+    # with WAL, NORMAL cannot corrupt the database; a power loss (not a killed process) may undo the last commits,
+    # which `spinlens batch` redoes on its rerun. One fsync less per commit: 30 saves 0.27-0.65 s instead of 0.8-1.0
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
