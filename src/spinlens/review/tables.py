@@ -232,7 +232,9 @@ def chosen(store: Store, ids: list[int] | None = None, query: str | None = None)
             q = q.where(AnalysisRow.id.in_(found))
         with Session(store.engine) as s:
             wanted = list(s.scalars(q))
-    for analysis_id in wanted:
+    from spinlens.progress import progress
+
+    for analysis_id in progress(wanted, "reading analyses", total=len(wanted)):  # a bar on a terminal
         reviewed = load(store, analysis_id)
         if reviewed is None:
             raise InputError(f"no analysis {analysis_id}")
