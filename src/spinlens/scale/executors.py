@@ -28,6 +28,7 @@ class ExecutorConfig:
     workers: int | None = None  # pool: processes; ray: actors (None: one per core)
     chunk_size: int = 8  # documents per task (they share encoder batches)
     ray_address: str | None = None
+    ray_stall_timeout: float = 600.0  # ray: seconds without a result before the run stops (commits, exit 75)
 
 
 def analyse_chunk(nlp, chunk: list[tuple[int, Document]]) -> list[Result]:  # type: ignore[no-untyped-def]
