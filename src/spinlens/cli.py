@@ -118,7 +118,10 @@ def train(
     ] = "torch",
     extra: Annotated[
         list[Path] | None,
-        typer.Option(help="PTC-format articles + *.labels (e.g. exported corrections): join every training fold"),
+        typer.Option(
+            help="PTC-format articles + *.labels: join every training fold (e.g. spinlens export --format ptc: "
+            "complete reviews, human decisions only)"
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: ptc-minilm-bilstm / ptc-mpnet-bilstm)")] = None,
 ) -> None:
