@@ -62,7 +62,7 @@ def task(r: Reviewed) -> dict[str, Any]:
     }
     data = {
         "text": doc.text,
-        "title": doc.title or short_title(doc.text) or doc.id,
+        "title": short_title(doc.title or doc.text) or doc.id,
         "spinlens_analysis": r.analysis_id,
         "spinlens_model": prediction["model_version"],
         "spinlens_decisions": len(r.positives) + len(r.rejected),
