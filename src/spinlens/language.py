@@ -23,8 +23,10 @@ No detector's top guess is safe on a headline, so the decision is a rule on evid
   English, and says that it may not be English.
 - Cyrillic: letters only some alphabets have (ы э ё Russian, ї є ґ Ukrainian, ў Belarusian) settle what the model
   confuses on short texts.
-- A mostly English text with whole paragraphs in another language (a quoted statement, a bilingual page) is
-  analysed as English; spans in the other-language paragraphs are dropped, with a note.
+- A text of several paragraphs (lines) is also judged paragraph by paragraph (those of at least
+  `MIN_SEGMENT_LETTERS` letters): the technique model reads only its English ones, the others blanked out (same
+  length, so offsets hold), with a note. A mostly English text with a quoted Russian statement keeps its spans in
+  English; a mostly Russian text with an English paragraph gets spans there, and its language is Russian.
 
 Technique spans: English only (the models were trained on PTC, English news). Narratives: the 16 languages of the
 multilingual sentence encoder (`NARRATIVE_LANGUAGES`); other languages are matched lexically only.
@@ -45,6 +47,7 @@ NARRATIVE_LANGUAGES = frozenset(
 )
 ENGLISH_FLOOR = 0.001  # P(en) under which a Latin-script text is taken not to be English (see the table above)
 DOUBT = 0.02  # a Latin-script text with P(en) under this, and another best guess, is analysed with a note
+MIN_DOUBT_LETTERS = 20  # under this many letters ("Wait!", "Spygate Coverup?") no model can tell: no doubt is noted
 MIN_SEGMENT_LETTERS = 60  # a paragraph needs this many letters to be judged apart from the whole text
 
 NAMES = {
@@ -62,11 +65,24 @@ NAMES = {
 }  # fmt: skip
 
 
+def reads_techniques(code: str | None) -> bool:
+    """Were technique spans looked for in a text of this language? (None: not known, e.g. analysed before languages
+    were detected, or a text with no letters: it was.)"""
+    return code is None or code in TECHNIQUE_LANGUAGES
+
+
 def name(code: str | None) -> str:
     """``'ru'`` -> ``'Russian (ru)'``; an unknown code as it is."""
-    if not code:
+    if not code or code == "und":
         return "an unknown language"
-    return f"{NAMES[code]} ({code})" if code in NAMES else code
+    if code not in NAMES:
+        try:  # babel knows every ISO 639 name, where it is installed
+            from babel import Locale
+
+            return f"{Locale('en').languages[code]} ({code})"
+        except Exception:  # noqa: BLE001 - not installed, or a code it does not know
+            return f"the language coded {code!r}"
+    return f"{NAMES[code]} ({code})"
 
 
 @dataclass(frozen=True)
@@ -103,7 +119,12 @@ class LanguageGuess:
                 f"this text may be {name(self.maybe)} rather than English (too little text to tell); technique spans "
                 "were looked for as in English text"
             )
-        if self.foreign:
+        if self.foreign and self.language != "en":
+            out.append(
+                f"technique spans are English-only; this text is mostly {name(self.language)}: technique spans were "
+                "looked for only in its English paragraphs"
+            )
+        elif self.foreign:
             langs = ", ".join(name(c) for c in sorted({s.language for s in self.foreign}))
             chars = sum(s.end - s.start for s in self.foreign)
             out.append(
@@ -140,32 +161,43 @@ def _latin_share(text: str) -> tuple[int, float]:
     return letters, latin / letters if letters else 0.0
 
 
-def _guess(text: str) -> tuple[str | None, float, float, bool]:
-    """(top language, its probability, P(English), mostly Latin letters) of one stretch of text."""
+def _guess(text: str) -> tuple[str | None, float, float, bool, int]:
+    """(top language, its probability, P(English), mostly Latin letters, letters) of one stretch of text."""
     letters, latin = _latin_share(text)
     if not letters:
-        return None, 0.0, 0.0, False
+        return None, 0.0, 0.0, False, 0
     ranked = _identifier().rank(text)
     probs = dict(ranked)
     top, p = ranked[0]
-    return top, float(p), float(probs.get("en", 0.0)), latin >= 0.5
+    return top, float(p), float(probs.get("en", 0.0)), latin >= 0.5, letters
 
 
 def detect(text: str) -> LanguageGuess:
     """The language of ``text`` and what may be run on it (the rule in this module's docstring)."""
-    top, p, p_en, latin = _guess(text)
+    parts = _paragraphs(text)
+    size: dict[str, int] = {}
+    for _, _, lang, letters in parts:
+        if lang is not None:
+            size[lang] = size.get(lang, 0) + letters
+    if len(size) > 1:  # paragraphs in two languages or more: the one with most letters is the text's
+        main = max(size, key=lambda k: size[k])
+        if main == "en":
+            foreign = tuple(Segment(a, b, lang) for a, b, lang, _ in parts if lang not in (None, "en"))
+            return LanguageGuess("en", 1.0, english=True, sure=True, foreign=foreign)
+        if "en" in size:  # mostly another language, with English paragraphs: only those are read for techniques
+            others = tuple(Segment(a, b, lang or "und") for a, b, lang, _ in parts if lang != "en")
+            return LanguageGuess(main, size[main] / sum(size.values()), english=True, sure=True, foreign=others)
+    top, p, p_en, latin, letters = _guess(text)
     if top is None:
         return LanguageGuess(None, 0.0, english=True, sure=True)
-    if not latin:
-        return LanguageGuess(_cyrillic_cue(text, top), p, english=False, sure=True)
-    if p_en < ENGLISH_FLOOR:
-        return LanguageGuess(top, p, english=False, sure=True)
+    if not latin or p_en < ENGLISH_FLOOR:
+        return LanguageGuess(top if latin else _cyrillic_cue(text, top), p, english=False, sure=True)
     if top == "en":
-        return LanguageGuess("en", p, english=True, sure=True, foreign=_foreign_paragraphs(text))
+        return LanguageGuess("en", p, english=True, sure=True)
     # English is plausible but not the best guess: a headline like "Wait!" ("ha") or "The Cunning CIA" ("fo")
-    if p_en < DOUBT:
+    if p_en < DOUBT and letters >= MIN_DOUBT_LETTERS:
         return LanguageGuess("en", p_en, english=True, sure=False, maybe=top)
-    return LanguageGuess("en", p_en, english=True, sure=True, foreign=_foreign_paragraphs(text))
+    return LanguageGuess("en", p_en, english=True, sure=True)
 
 
 _CYRILLIC = frozenset({"ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "mn", "tg", "tt", "ba"})
@@ -191,16 +223,19 @@ def _cyrillic_cue(text: str, top: str) -> str:
 _PARAGRAPH = re.compile(r"[^\n]+")
 
 
-def _foreign_paragraphs(text: str) -> tuple[Segment, ...]:
-    """Paragraphs (lines) of an English text that are clearly in another language."""
+def _paragraphs(text: str) -> list[tuple[int, int, str | None, int]]:
+    """(start, end, language, letters) of each paragraph (line) of a text of several: "en", another language where
+    it is clearly one, None for a line too short to tell (a byline, a heading) or not clearly either."""
     if "\n" not in text.strip():
-        return ()
-    found = []
+        return []
+    found: list[tuple[int, int, str | None, int]] = []
     for m in _PARAGRAPH.finditer(text):
-        letters, _ = _latin_share(m.group())
-        if letters < MIN_SEGMENT_LETTERS:
-            continue
-        top, _, p_en, latin = _guess(m.group())
-        if top is not None and (not latin or p_en < ENGLISH_FLOOR):
-            found.append(Segment(m.start(), m.end(), top if latin else _cyrillic_cue(m.group(), top)))
-    return tuple(found)
+        top, _, p_en, latin, letters = _guess(m.group())
+        lang: str | None = None
+        if top is not None and letters >= MIN_SEGMENT_LETTERS:
+            if not latin or p_en < ENGLISH_FLOOR:
+                lang = top if latin else _cyrillic_cue(m.group(), top)
+            elif top == "en":
+                lang = "en"
+        found.append((m.start(), m.end(), lang, letters))
+    return found

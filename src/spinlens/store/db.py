@@ -422,6 +422,9 @@ class Store:
                     for sp in a.spans
                 ],
             )
+        from spinlens.narratives import stored
+
+        stored.insert_rows(s, row.id, a)  # language, notes, narrative matches
         return row.id
 
     def find(self, fingerprint: str, model: str, model_version: str) -> tuple[int, Analysis] | None:
@@ -471,7 +474,10 @@ class Store:
                 return None
             doc = _document(s.get(DocumentRow, row.document_id))  # type: ignore[arg-type]
             spans = s.scalars(select(SpanRow).where(SpanRow.analysis_id == analysis_id).order_by(SpanRow.id))
+            from spinlens.narratives import stored
+
             return Analysis(
+                **stored.load_rows(s, analysis_id),
                 document=doc,
                 spans=[
                     Span(
@@ -536,6 +542,9 @@ class Store:
             document_id = row.document_id
             s.execute(delete(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id))
             s.execute(delete(SpanRow).where(SpanRow.analysis_id == analysis_id))
+            from spinlens.narratives import stored
+
+            stored.delete_rows(s, analysis_id)
             s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id))
             referred = s.scalar(
                 select(
@@ -718,6 +727,8 @@ def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]
 
 def _create_tables(engine, attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
     """Create what is missing; two processes doing it at once make one fail ("already exists"): look again."""
+    from spinlens.narratives import stored  # noqa: F401 - its tables
+
     for attempt in range(attempts):
         try:
             Base.metadata.create_all(engine)
