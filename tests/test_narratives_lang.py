@@ -176,3 +176,21 @@ def test_store_keeps_language_notes_and_matches(db_url: str) -> None:
     assert checked_catalogues(store, analysis_id) == ["euvsdisinfo"]
     assert store.delete(analysis_id)
     assert store.get(analysis_id) is None
+
+
+def test_html_report_shows_the_note_the_matched_sentence_and_a_safe_link() -> None:
+    from spinlens.report import render_analysis
+
+    analysis = _russian_analysis()
+    page = render_analysis(analysis)
+    assert "technique spans are English-only; this text is Russian (ru): no technique analysis was run" in page
+    assert "not looked for: technique spans are English-only" in page and "none found" not in page
+    assert '<span class="n">Британские спецслужбы' in page and 'href="#claim-1"' in page
+    assert f'<a href="{SALISBURY}" rel="noopener noreferrer">Salisbury attack' in page
+    hostile = analysis.model_copy(
+        update={
+            "narratives": [analysis.narratives[0].model_copy(update={"url": "javascript:alert(1)", "title": "<b>x"})]
+        }
+    )
+    page = render_analysis(hostile)
+    assert "javascript:" not in page and "<b>x" not in page and "&lt;b&gt;x" in page

@@ -50,13 +50,9 @@ class Analyzer:
 
     def pipe(self, documents: Iterable[str | Document], batch_size: int = 8) -> Iterator[Analysis]:
         """Analyses in input order; ``batch_size`` documents share the detector's encoder batches."""
-        batch: list[Document] = []
-        for i, item in enumerate(documents):
-            batch.append(_as_document(item, i))
-            if len(batch) >= batch_size:
-                yield from self._analyse(batch)
-                batch = []
-        if batch:
+        from spinlens.detect.pipeline import document_batches
+
+        for batch in document_batches(documents, batch_size):
             yield from self._analyse(batch)
 
     def _analyse(self, docs: list[Document]) -> list[Analysis]:
@@ -110,12 +106,6 @@ def _masked(doc: Document, segments: Sequence[language.Segment]) -> Document:
     for s in segments:
         text = text[: s.start] + _NOT_NEWLINE.sub(" ", text[s.start : s.end]) + text[s.end :]
     return doc.model_copy(update={"text": text})
-
-
-def _as_document(item: str | Document, i: int) -> Document:
-    from spinlens.detect.pipeline import _as_document as as_document
-
-    return as_document(item, i)
 
 
 def load(model=None, threads: int | None = None, catalogues=None, db: str | None = None) -> Analyzer:  # type: ignore[no-untyped-def]

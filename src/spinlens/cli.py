@@ -312,8 +312,18 @@ def analyze(
     max_chars: Annotated[
         int, typer.Option(min=1, help="Longest document in characters (a longer one is reported, not analysed)")
     ] = 200_000,
+    catalogue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Match sentences against this catalogue of known claims: a name (spinlens catalogue list) "
+            "or a file; repeat for several"
+        ),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(help="Database of the named catalogues (default: $SPINLENS_DB or the user's SQLite)")
+    ] = None,
 ) -> None:
-    """Find and label propaganda technique spans in articles.
+    """Find and label propaganda technique spans in articles (English), and the known claims they repeat (any language).
 
     Every readable input is analysed; each one that is not is named on stderr, and the exit status is then 2.
 
@@ -327,11 +337,11 @@ def analyze(
     if not docs:
         _fail(SpinlensError("nothing to analyse" + (": no input could be read" if failures else "")))
     try:
-        nlp = spinlens.load(model)
+        nlp = spinlens.load(model, catalogues=catalogue, db=db)
         if spans is not None:
             _label_template(nlp, docs, spans, output)
         else:
-            _write_analyses(nlp, docs, fmt, output)
+            _write_analyses(nlp, docs, fmt, output, catalogue or [])
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:  # writing the output: one line, not a traceback
@@ -341,13 +351,17 @@ def analyze(
         raise typer.Exit(2)
 
 
-def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, catalogues: list[str] = ()) -> None:  # type: ignore[no-untyped-def,type-arg]
     from spinlens.formats import results
     from spinlens.progress import progress
 
     if fmt is OutputFormat.html and len(docs) > 1 and output is None:
         raise SpinlensError("--format html with several articles needs -o FOLDER (one page per article)")
     analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
+    from spinlens.narratives.report import notes_summary
+
+    for line in notes_summary(analyses, catalogues):  # e.g. that a Russian text got no technique analysis: never silent
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if fmt is OutputFormat.html:
         from spinlens.report import render_analysis
 
@@ -459,6 +473,8 @@ class StatsBy(StrEnum):
     month = "month"
     outlet_month = "outlet-month"
     technique = "technique"
+    narrative = "narrative"
+    language = "language"
     failure = "failure"
 
 
@@ -482,7 +498,11 @@ def _scope_and_profile(store, model: str | None, model_version: str | None):  # 
 @app.command()
 def stats(
     by: Annotated[
-        StatsBy, typer.Option(help="Group by outlet, month, outlet-month or technique; 'failure' lists failed inputs")
+        StatsBy,
+        typer.Option(
+            help="Group by outlet, month, outlet-month or technique; 'narrative': known claims repeated per outlet and "
+            "month; 'language': texts per language; 'failure' lists failed inputs"
+        ),
     ],
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f", help="table, csv or json")] = TableFormat.table,
@@ -502,7 +522,14 @@ def stats(
             rows = st.failures(store)
         else:
             scope, _ = _scope_and_profile(store, model, model_version)
-            rows = st.DIMENSIONS[by.value](store, scope)
+            from spinlens.narratives import stats as narrative_stats
+
+            dimensions = {
+                **st.DIMENSIONS,
+                "narrative": narrative_stats.by_narrative,
+                "language": narrative_stats.languages,
+            }
+            rows = dimensions[by.value](store, scope)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     if fmt is TableFormat.json:

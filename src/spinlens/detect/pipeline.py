@@ -65,13 +65,7 @@ class Detector:
 
     def pipe(self, documents: Iterable[str | Document], batch_size: int = 8) -> Iterator[Analysis]:
         """Analyses in input order; ``batch_size`` documents share encoder batches."""
-        batch: list[Document] = []
-        for i, item in enumerate(documents):
-            batch.append(_as_document(item, i))
-            if len(batch) >= batch_size:
-                yield from self._analyse(batch)
-                batch = []
-        if batch:
+        for batch in document_batches(documents, batch_size):
             yield from self._analyse(batch)
 
     def classify_spans(self, document: str | Document, spans: list[tuple[int, int]]) -> np.ndarray:
@@ -150,6 +144,18 @@ class Detector:
             model=self.name,
             model_version=self.version,
         )
+
+
+def document_batches(items: Iterable[str | Document], size: int) -> Iterator[list[Document]]:
+    """Lists of up to ``size`` documents; a plain string becomes a document whose id is its position."""
+    batch: list[Document] = []
+    for i, item in enumerate(items):
+        batch.append(_as_document(item, i))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _as_document(item: str | Document, i: int) -> Document:

@@ -93,22 +93,7 @@ def load_rows(s: Session, analysis_id: int) -> dict:
     return {
         "language": row.language if row else None,
         "notes": json.loads(row.notes_json) if row else [],
-        "narratives": [
-            NarrativeMatch(
-                start=m.start,
-                end=m.end,
-                catalogue=m.catalogue,
-                claim_id=m.claim_id,
-                title=m.title,
-                url=m.url,
-                date=m.date,
-                verdict=m.verdict,
-                score=m.score,
-                confidence=m.confidence,
-                relation=m.relation,
-            )
-            for m in matches
-        ],
+        "narratives": [NarrativeMatch.model_validate(m, from_attributes=True) for m in matches],
     }
 
 
