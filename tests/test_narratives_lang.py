@@ -194,3 +194,48 @@ def test_html_report_shows_the_note_the_matched_sentence_and_a_safe_link() -> No
     )
     page = render_analysis(hostile)
     assert "javascript:" not in page and "<b>x" not in page and "&lt;b&gt;x" in page
+
+
+def test_stats_by_narrative_and_language_and_technique_rates_leave_russian_out(db_url: str) -> None:
+    from spinlens.document import Span, TechniqueVerdict
+    from spinlens.narratives import stats as narrative_stats
+    from spinlens.report.corpus import render_summary
+    from spinlens.store import Store
+    from spinlens.store import stats as st
+
+    store = Store(db_url)
+    russian = _russian_analysis()
+    store.save(russian)
+    again = russian.model_copy(
+        update={"document": russian.document.model_copy(update={"id": "ru-2", "text": RUSSIAN + " "})}
+    )
+    store.save(again)
+    english = Analysis(
+        document=Document(id="en-1", text="They lie, as always.", source="Daily", published="2018-05-02"),
+        spans=[Span(start=0, end=7, technique="Loaded_Language", score=0.5)],
+        techniques=[TechniqueVerdict(technique="Loaded_Language", present=True, probability=0.5)],
+        propaganda_score=0.5,
+        model="ptc-minilm-bilstm",
+        model_version="1",
+        language="en",
+    )
+    store.save(english)
+    scope = st.Scope("ptc-minilm-bilstm", "1")
+    (row,) = narrative_stats.by_narrative(store, scope)
+    assert (row["outlet"], row["month"], row["claim_id"], row["documents"], row["sentences"]) == (
+        "RIA",
+        "2018-04",
+        SALISBURY,
+        2,
+        2,
+    )
+    languages = {
+        r["language"]: (r["documents"], r["analysed_for_techniques"]) for r in narrative_stats.languages(store, scope)
+    }
+    assert languages == {"ru": (2, 0), "en": (1, 1)}
+    outlets = {r["outlet"]: r for r in st.by_outlet(store, scope)}
+    assert set(outlets) == {"Daily"}  # the Russian texts dilute no rate per 1,000 words
+    summary = st.summarize(store, scope)
+    page = render_summary(summary)
+    assert "<h2>Narratives repeated</h2>" in page and f'<a href="{SALISBURY}"' in page
+    assert "Russian (ru)" in page

@@ -37,6 +37,14 @@ class Analyzer:
         self.name: str = detector.name
         self.version: str = detector.version
         self.techniques: list[str] = detector.techniques
+        # the names of the catalogues every text is matched against (stored with each analysis's matches)
+        self.catalogues: list[str] = list(getattr(matcher, "names", ()) or ())
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        """Everything else is the technique detector's (``model_dir``, ``config``, ``encoder``, ``params`` ...)."""
+        if name == "detector":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.detector, name)
 
     def warm_up(self) -> Analyzer:
         self.detector.warm_up()

@@ -200,6 +200,12 @@ def serve(
     model: Annotated[
         str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
     ] = None,
+    catalogue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Match every text against this catalogue of known claims (a name in --db, or a file); repeatable"
+        ),
+    ] = None,
 ) -> None:
     """Serve the web page and the REST API (OpenAPI docs at /docs).
 
@@ -212,7 +218,7 @@ def serve(
     from spinlens.web import server
 
     try:  # a model that is not there (or a tier not installed) stops the command here, in one line
-        detector = spinlens.load(model).warm_up()
+        detector = spinlens.load(model, catalogues=catalogue, db=db).warm_up()
     except SpinlensError as exc:
         _fail(exc)
     app = _serve_app(
@@ -417,6 +423,13 @@ def batch(
         int, typer.Option(help="Longest document, in characters: longer ones are recorded failures")
     ] = MAX_CHARS,
     commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
+    catalogue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Match every text against this catalogue of known claims (a name in --db, or a file); "
+            "texts analysed before are matched too; repeatable"
+        ),
+    ] = None,
 ) -> None:
     """Analyse a corpus into a database: resumable (rerun the same command after a crash), one model per core.
 
@@ -434,7 +447,9 @@ def batch(
     columns = Columns(text_field, id_field, title_field, source_field, url_field, date_field)
     options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder, max_chars=max_chars)
     executor = "ray" if ray else ("local" if workers == 0 else "pool")
-    config = ExecutorConfig(model=model, workers=workers or None, ray_address=ray_address)
+    config = ExecutorConfig(
+        model=model, workers=workers or None, ray_address=ray_address, catalogues=tuple(catalogue or ()), db=db
+    )
     missing = [str(p) for p in inputs or [] if not p.exists()]
     if missing:
         _fail(SpinlensError(f"no such file or folder: {', '.join(missing)}"))
@@ -442,6 +457,10 @@ def batch(
         with sigterm_as_interrupt():  # SIGTERM (kill, systemd, docker stop) stops a run like Ctrl-C
             store = Store(db)
             summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
+            if catalogue:  # analyses stored before, without these catalogues: their sentences matched now
+                from spinlens.narratives.catchup import match_stored
+
+                rematched = match_stored(store, config)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except KeyboardInterrupt as exc:
@@ -458,6 +477,8 @@ def batch(
     table.add_row("unreadable inputs", f"{reg.failed:,}")
     table.add_row("analysed", f"{summary.analysed:,} ({summary.rate:.1f}/s over {summary.analyse_seconds:.0f} s)")
     table.add_row("analysis failures", f"{summary.failed:,}")
+    if catalogue:
+        table.add_row("earlier analyses matched against the catalogue(s)", f"{rematched:,}")
     err.print(table)
     if summary.failures:
         shown = summary.failures[:20]

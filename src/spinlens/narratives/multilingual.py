@@ -82,6 +82,9 @@ class Usem3Encoder:
         return self
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not len(texts):
-            return np.zeros((0, self.dim), np.float32)
-        return np.asarray(self._use.encode(list(texts)), dtype=np.float32)
+        """(len(texts), 512) float32, rows of unit length; a text with nothing to encode gets a zero row."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        keep = [i for i, t in enumerate(texts) if t.strip()]
+        if keep:
+            out[keep] = np.asarray(self._use.encode([texts[i] for i in keep]), dtype=np.float32)
+        return out

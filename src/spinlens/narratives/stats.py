@@ -11,7 +11,7 @@ from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from spinlens.language import name as language_name
-from spinlens.narratives.stored import AnalysisLanguageRow, NarrativeMatchRow
+from spinlens.narratives.stored import AnalysisLanguageRow, NarrativeMatchRow, read_for_techniques
 from spinlens.store.db import AnalysisRow, DocumentRow, Store
 from spinlens.store.stats import UNKNOWN, Scope, _analysed, _month
 
@@ -97,7 +97,7 @@ def languages(store: Store, scope: Scope) -> list[dict]:
         select(
             AnalysisLanguageRow.language,
             func.count(DocumentRow.id),
-            func.sum(case((AnalysisRow.techniques_json != "[]", 1), else_=0)),
+            func.sum(case((read_for_techniques(), 1), else_=0)),
         )
         .join(AnalysisRow, _analysed(scope, for_techniques=False))
         .outerjoin(AnalysisLanguageRow, AnalysisLanguageRow.analysis_id == AnalysisRow.id)

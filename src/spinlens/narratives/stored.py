@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, delete, insert, select
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, and_, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from spinlens.document import Analysis, NarrativeMatch
-from spinlens.store.db import SNIPPET_CHARS, Base
+from spinlens.language import TECHNIQUE_LANGUAGES
+from spinlens.store.db import SNIPPET_CHARS, AnalysisRow, Base
 
 
 class AnalysisLanguageRow(Base):
@@ -47,6 +48,28 @@ class NarrativeMatchRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     relation: Mapped[str] = mapped_column(String(10))
     snippet: Mapped[str] = mapped_column(Text)
+
+
+def not_read_for_techniques():  # type: ignore[no-untyped-def]
+    """SQL: the analysis is of a text in a language the technique model cannot read, and no technique was looked
+    for (an analysis stored before languages were detected, or made elsewhere, has no language: it counts)."""
+    return (
+        select(AnalysisLanguageRow.analysis_id)
+        .where(
+            AnalysisLanguageRow.analysis_id == AnalysisRow.id, _other_language(), AnalysisRow.techniques_json == "[]"
+        )
+        .correlate(AnalysisRow)
+        .exists()
+    )
+
+
+def _other_language():  # type: ignore[no-untyped-def]
+    return AnalysisLanguageRow.language.not_in(sorted(TECHNIQUE_LANGUAGES))
+
+
+def read_for_techniques():  # type: ignore[no-untyped-def]
+    """SQL, where ``analysis_languages`` is joined already (outer): the opposite of `not_read_for_techniques`."""
+    return ~and_(AnalysisLanguageRow.language.isnot(None), _other_language(), AnalysisRow.techniques_json == "[]")
 
 
 def catalogues_of(analysis: Analysis) -> list[str]:

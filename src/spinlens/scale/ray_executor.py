@@ -23,10 +23,8 @@ WINDOW = 20_000  # documents per Ray dataset
 class _Analyser:
     """A Ray Data actor: one model, loaded when the actor starts."""
 
-    def __init__(self, model: str | None, threads: int) -> None:
-        import spinlens
-
-        self.nlp = spinlens.load(model, threads=threads).warm_up()
+    def __init__(self, config: ExecutorConfig, threads: int) -> None:
+        self.nlp = config.load(threads).warm_up()
 
     def __call__(self, batch: dict) -> dict:
         chunk = [(int(i), Document.model_validate_json(d)) for i, d in zip(batch["id"], batch["doc"], strict=True)]
@@ -79,7 +77,7 @@ def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> It
             dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in window])
             analysed = dataset.map_batches(
                 _Analyser,
-                fn_constructor_kwargs={"model": config.model, "threads": threads},
+                fn_constructor_kwargs={"config": config, "threads": threads},
                 batch_size=config.chunk_size,
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 num_cpus=threads,

@@ -52,11 +52,13 @@ def _analysed(scope: Scope, for_techniques: bool = True):  # type: ignore[no-unt
     """Documents joined with the analysis of their text (their own, or their original's); ``for_techniques``: only
     texts that technique spans were looked for in (not those in a language the model cannot read, whose words
     would otherwise dilute every rate per 1,000 words)."""
+    from spinlens.narratives.stored import not_read_for_techniques
+
     return and_(
         AnalysisRow.document_id == func.coalesce(DocumentRow.duplicate_of, DocumentRow.id),
         AnalysisRow.model == scope.model,
         AnalysisRow.model_version == scope.version,
-        *([AnalysisRow.techniques_json != "[]"] if for_techniques else []),
+        *([~not_read_for_techniques()] if for_techniques else []),
     )
 
 

@@ -9,7 +9,7 @@ token, the API takes ``Authorization: Bearer TOKEN`` or the cookie that the page
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ def create_app(
     timeout: float = 60.0,
     short_chars: int = 5_000,
     model: str | None = None,
+    catalogues: Sequence[str] = (),
 ) -> FastAPI:
     """The app `spinlens serve` runs.
 
@@ -74,7 +75,8 @@ def create_app(
     ``5 * max_chars``) per batch: beyond them the answer is 413. At most ``max_pending`` analyses at once (503
     beyond), each within ``timeout`` seconds (504 beyond); requests under ``short_chars`` characters in all have a
     lane of their own (0: one lane for all). ``model``: a tier ("fast", "default", "accurate") or a model
-    directory, loaded at start-up (``detector`` instead gives one already loaded)."""
+    directory, loaded at start-up (``detector`` instead gives one already loaded); ``catalogues``: names or files of
+    catalogues of known claims that every text is matched against (`spinlens.load`)."""
     settings = Settings(
         tokens=security.parse_tokens(token),
         max_batch=max_batch,
@@ -87,7 +89,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import spinlens
 
-        runtime.detector = detector or spinlens.load(model).warm_up()
+        runtime.detector = detector or spinlens.load(model, catalogues=list(catalogues), db=db_url).warm_up()
         runtime.store = Store(db_url)
         runtime.lanes.start(runtime.detector)
         yield
