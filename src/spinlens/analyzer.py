@@ -20,18 +20,24 @@ from spinlens import language
 from spinlens.document import Analysis, Document, NarrativeMatch
 
 
-class Matcher(Protocol):
-    """What the composition needs of narrative matching (`spinlens.narratives`)."""
+class Matchers(Protocol):
+    """What the composition needs of narrative matching (`spinlens.narratives.multilingual.LanguageMatchers`)."""
+
+    names: list[str]
 
     def match_documents(
-        self, documents: Sequence[Document], languages: Sequence[str | None]
+        self,
+        documents: Sequence[Document],
+        guesses: Sequence[language.LanguageGuess],
+        states: dict | None = None,  # type: ignore[type-arg]
+        detector=None,  # type: ignore[no-untyped-def]
     ) -> list[list[NarrativeMatch]]: ...
 
 
 class Analyzer:
     """``nlp = spinlens.load(catalogues=["euvsdisinfo"]); nlp(text) -> Analysis``; ``nlp.pipe(texts)`` for many."""
 
-    def __init__(self, detector, matcher: Matcher | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, detector, matcher: Matchers | None = None) -> None:  # type: ignore[no-untyped-def]
         self.detector = detector
         self.matcher = matcher
         self.name: str = detector.name
@@ -68,17 +74,17 @@ class Analyzer:
         english = [i for i, g in enumerate(guesses) if g.english]
         # foreign paragraphs of an English text are blanked (same length: offsets hold) for the technique model
         masked = [_masked(docs[i], guesses[i].foreign) for i in english]
-        found = dict(zip(english, self.detector.pipe(masked, batch_size=max(1, len(masked))), strict=True))
+        analysed = self.detector.analyse_encoded(masked) if masked else []
+        found = {i: a for i, (a, _) in zip(english, analysed, strict=True)}
+        states = {i: (masked[k], e) for k, (i, (_, e)) in enumerate(zip(english, analysed, strict=True))}
         matches = (
-            self.matcher.match_documents(docs, [g.language for g in guesses])
+            self.matcher.match_documents(docs, guesses, states, self.detector)
             if self.matcher is not None
             else [[] for _ in docs]
         )
         results = []
         for i, (doc, guess) in enumerate(zip(docs, guesses, strict=True)):
-            notes = guess.notes()
-            if self.matcher is not None and (note := guess.narrative_note()):
-                notes.append(note)
+            notes = _notes(guess, self.matcher)
             base = found.get(i)
             if base is None:
                 results.append(
@@ -104,6 +110,28 @@ class Analyzer:
         return self.detector.label_spans(document, spans)
 
 
+def _notes(guess: language.LanguageGuess, matchers: Matchers | None) -> list[str]:
+    notes = guess.notes()
+    if matchers is not None and (note := guess.narrative_note()):
+        notes.append(note)
+    return notes
+
+
+def narratives_of(matchers: Matchers, docs: list[Document]) -> list[tuple[list[str], str | None, list[NarrativeMatch]]]:
+    """(notes, language, matches) of each document, without technique spans: for analyses stored before, matched
+    against new catalogues (`spinlens.narratives.catchup`)."""
+    guesses = [language.detect(d.text) for d in docs]
+    found = matchers.match_documents(docs, guesses)
+    return [(_notes(g, matchers), g.language, m) for g, m in zip(guesses, found, strict=True)]
+
+
+def load_matchers(catalogues: Sequence[str], db: str | None = None, threads: int | None = None) -> Matchers:
+    """Matchers over catalogue names (in ``db``) or files, for every language (`spinlens.narratives.multilingual`)."""
+    from spinlens.narratives.multilingual import open_matchers
+
+    return open_matchers(list(catalogues), db=db, threads=threads)
+
+
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
 
@@ -121,9 +149,4 @@ def load(model=None, threads: int | None = None, catalogues=None, db: str | None
     from spinlens.detect.pipeline import load as load_detector
 
     detector = load_detector(model, threads=threads)
-    matcher = None
-    if catalogues:
-        from spinlens.narratives import open_matcher
-
-        matcher = open_matcher(list(catalogues), db=db, threads=threads)
-    return Analyzer(detector, matcher)
+    return Analyzer(detector, load_matchers(catalogues, db=db, threads=threads) if catalogues else None)

@@ -106,14 +106,21 @@ class Detector:
         return list(zip(encoded, outputs, strict=True))
 
     def _analyse(self, docs: list[Document]) -> Iterator[Analysis]:
+        yield from (analysis for analysis, _ in self.analyse_encoded(docs))
+
+    def analyse_encoded(self, docs: list[Document]) -> list[tuple[Analysis, Encoded]]:
+        """Analyses of ``docs`` together, each with the encoder's output for its text (wordpiece states, offsets,
+        units): narrative matching pools its sentence vectors from them instead of encoding the text again."""
         from threadpoolctl import threadpool_limits
 
         token_outputs = self._token_outputs(docs)
         # The decisions are small numpy products. Left to its default, OpenBLAS starts threads for them that keep
         # spinning and slow torch's next forward pass on a 2-core machine (250 -> 185 ms per article with one).
         with threadpool_limits(limits=1, user_api="blas"):
-            results = [self._decide(doc, encoded, out) for doc, (encoded, out) in zip(docs, token_outputs, strict=True)]
-        yield from results
+            return [
+                (self._decide(doc, encoded, out), encoded)
+                for doc, (encoded, out) in zip(docs, token_outputs, strict=True)
+            ]
 
     def _decide(self, doc: Document, encoded: Encoded, out: TokenOutputs) -> Analysis:
         decisions = decide_spans(
