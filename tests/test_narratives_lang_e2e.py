@@ -119,3 +119,16 @@ def test_batch_stores_matches_and_matches_what_it_analysed_before(catalogue: Pat
     assert [(r["outlet"], r["claim_id"], r["documents"]) for r in rows] == [("ria", "salisbury", 2)]
     languages = json.loads(runner.invoke(app, ["stats", "--by", "language", "--db", db, "--format", "json"]).stdout)
     assert {r["language"]: r["documents"] for r in languages} == {"ru": 1, "en": 1}
+
+
+def test_spacy_component_sets_narrative_spans(catalogue: Path) -> None:
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("spinlens", config={"catalogues": [str(catalogue)]})
+    doc = nlp(RUSSIAN)
+    (span,) = doc.spans["spinlens_narratives"]
+    assert span.label_ == "salisbury" and span.text.startswith("Британские спецслужбы")
+    assert doc.spans["spinlens_narratives"].attrs["urls"] == [SALISBURY]
+    assert doc.spans["spinlens"] == [] or len(doc.spans["spinlens"]) == 0
+    assert doc._.spinlens["language"] == "ru" and doc._.spinlens["notes"][0].startswith("technique spans are English")
+    assert doc._.spinlens["propaganda_score"] is None
