@@ -12,16 +12,16 @@ English) and 63 headlines in ten other languages written for the purpose (``test
 | langdetect (seeded), top guess | 13 / 371 | 63 / 63 | 3.5 ms a headline |
 | **py3langid, the rule below** | **0 / 371 titles, 0 / 1,847 sentences** | **58 / 63** | 0.9 s, 5 MB |
 
-No detector's top guess is safe on a headline, so the decision is a rule on evidence, in `decide`:
+No detector's top guess is safe on a headline, so the decision is a rule on evidence, in `detect`:
 
 - A text whose letters are mostly not Latin (Cyrillic, Arabic, CJK ...) is not English, however short.
 - A Latin-script text is refused as not English only when the model gives English a probability under
   `ENGLISH_FLOOR` (0.001): never on the 2,218 English titles and sentences above, while the 5 short headlines it let
   through (e.g. "Korruptionsskandal in Brüssel") are analysed as English with a note that they may be German: any
   Latin-script text of at least `MIN_DOUBT_LETTERS` letters whose P(en) is under `DOUBT` (0.02) while another
-  language is the best guess gets that note (1 of the 2,218 English ones does). English one-liners are never refused; a short foreign headline may be analysed as
-  English, and says that it may not be English. On the 371 PTC train articles: all English, one Latin paragraph
-  (a quoted papal text) found and set apart; 7 ms an article.
+  language is the best guess gets that note (1 of the 2,218 English ones does). English one-liners are never
+  refused; a short foreign headline may be analysed as English, and says that it may not be English. On the 371
+  PTC train articles: all English, one Latin paragraph (a quoted papal text) found and set apart; 7 ms an article.
 - Cyrillic: letters only some alphabets have (ы э ё Russian, ї є ґ Ukrainian, ў Belarusian) settle what the model
   confuses on short texts.
 - A text of several paragraphs (lines) is also judged paragraph by paragraph (those of at least
