@@ -1,9 +1,11 @@
 """`spinlens batch` as a process: no worker outlives a killed run, SIGTERM stops a run like Ctrl-C, and two runs
-started at once on one database analyse every document once, without a traceback."""
+started at once on one database analyse every document once, without a traceback; on a process pool and on a
+Ray cluster that the run starts itself."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from spinlens.store.db import AnalysisRow, DocumentRow, RunRow
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds processes through /proc")
 
 ENV = {**os.environ, "SPINLENS_PROGRESS": "0"}
+STOPPED = "the results done so far are committed; run the same command again to go on"
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -68,10 +71,10 @@ def _analysed(url: str) -> int:
 
 
 @contextlib.contextmanager
-def _batch(corpus: Path, url: str, *args: str) -> Iterator[subprocess.Popen]:
+def _batch(corpus: Path, url: str, *args: str, env: dict[str, str] = ENV) -> Iterator[subprocess.Popen]:
     """`spinlens batch` in its own session; whatever is left of it is killed at the end."""
     command = [sys.executable, "-m", "spinlens.cli", "batch", str(corpus), "--db", url, *args]
-    proc = subprocess.Popen(command, env=ENV, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
     try:
         yield proc
     finally:
@@ -178,3 +181,73 @@ def test_a_second_run_is_refused_while_one_is_running(tmp_path: Path, db_url: st
         per_doc = c.execute(select(AnalysisRow.document_id, func.count()).group_by(AnalysisRow.document_id)).all()
     engine.dispose()
     assert len(per_doc) == n and {count for _, count in per_doc} == {1}
+
+
+def _wait_for_results(proc: subprocess.Popen, url: str, more_than: int = 0) -> None:
+    deadline = time.monotonic() + 300
+    while _analysed(url) <= more_than:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stderr = proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
+            pytest.fail(f"the run ended or took too long before a result (exit code {proc.poll()}): {stderr}")
+        time.sleep(0.2)
+
+
+def _ray_processes(pid: int) -> set[int]:
+    """The run's descendants, its local Ray cluster included (raylet, gcs_server, agents, actors)."""
+    found = _descendants(pid)
+    names = " ".join(_cmdline(p) for p in found)
+    assert "raylet" in names and "gcs_server" in names and "ray::" in names, names[:2000]
+    return found
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'spinlens[ray]'")
+def test_ray_runs_stop_cleanly_on_sigterm_and_leave_nothing_on_sigkill(tmp_path: Path) -> None:
+    """A run that starts its own Ray cluster: SIGTERM commits and exits 143 with the one promised line (not Ray's
+    signal dump); SIGKILL of the run leaves no Ray process behind (its supervisor stops the cluster); neither
+    writes a token to ~/.ray (the run's own cluster gets a token of its own)."""
+    corpus = write_folder(tmp_path / "corpus", 400, sentences=3)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in ENV.items() if not k.startswith("RAY_")} | {"HOME": str(home)}
+    args = ("--ray", "--workers", "1", "--commit-every", "1")
+
+    with _batch(corpus, url, *args, env=env) as proc:
+        _wait_for_results(proc, url)
+        cluster = _ray_processes(proc.pid)
+        at_signal = _analysed(url)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 143, stderr
+        assert stderr == f"stopped (SIGTERM): {STOPPED}\n"
+        assert not _wait_gone(cluster, 30), "Ray processes outlived a stopped run"
+    assert _analysed(url) >= at_signal
+
+    before = _analysed(url)
+    with _batch(corpus, url, *args, env=env) as proc:
+        _wait_for_results(proc, url, more_than=before)
+        cluster = _ray_processes(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # the runner only, as the OOM killer would
+        proc.wait()
+        left = _wait_gone(cluster, 30)
+        assert not left, f"alive 30 s after the run was killed: {[_cmdline(p)[:100] for p in left]}"
+    assert not (home / ".ray").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'spinlens[ray]'")
+def test_a_ray_run_whose_raylet_dies_stops_with_one_line(tmp_path: Path) -> None:
+    """The raylet of the run's Ray node (the head's, here) killed: exit 75 and one line, not Ray's crash dump, what
+    came back committed, and no Ray process left."""
+    corpus = write_folder(tmp_path / "corpus", 400, sentences=3)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with _batch(corpus, url, "--ray", "--workers", "1", "--commit-every", "1") as proc:
+        _wait_for_results(proc, url)
+        cluster = _ray_processes(proc.pid)
+        raylet = next(p for p in cluster if "raylet/raylet" in _cmdline(p))
+        os.kill(raylet, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 75, stderr
+        assert stderr.startswith("error: the Ray node this run is on stopped (its raylet at "), stderr
+        assert stderr.count("\n") == 1 and stderr.endswith(f"; {STOPPED}\n"), stderr
+        assert not _wait_gone(cluster, 30), "Ray processes outlived the run"
+    assert 0 < _analysed(url) < 400

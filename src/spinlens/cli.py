@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from spinlens.errors import InputError, SpinlensError
-from spinlens.sources.base import MAX_CHARS
 
 app = typer.Typer(
     help="spinlens: find, label and explain propaganda techniques in news.",
@@ -278,15 +277,35 @@ def _read_inputs(paths: list[str], max_chars: int = 200_000) -> tuple[list, list
         else:
             items = iter_items(_ptc_articles(Path(p)) or [p], options)
         for item in items:
-            if item.document is None:
+            doc = item.document
+            if doc is not None and doc.id in seen and seen[doc.id] != item.ref and _renamable(item.ref):
+                doc = doc.model_copy(update={"id": _distinct_id(doc.id, Path(item.ref), seen)})  # a.txt, then a.html
+            if doc is None:
                 reason = item.error
-            elif (first := seen.setdefault(item.document.id, item.ref)) != item.ref:
-                reason = f"id {item.document.id!r} is also the id of {first}; ids must be unique"
+            elif (first := seen.setdefault(doc.id, item.ref)) != item.ref:
+                reason = f"id {doc.id!r} is also the id of {first}; ids must be unique"
             else:
-                docs.append(item.document)
+                docs.append(doc)
                 continue
             failures.append(one_line(f"{item.ref}: {reason}", 2000))  # one line, whatever a name or an id holds
     return docs, failures
+
+
+def _distinct_id(doc_id: str, path: Path, taken: dict[str, str]) -> str:
+    """An id for a file whose name (less its suffix) another input has: its suffix added where that differs ("a"
+    from a.txt, "a-html" from a.html), else numbered ("x-2" from another folder's x.txt)."""
+    suffix = path.suffix.lstrip(".")
+    first = Path(taken[doc_id]).suffix.lstrip(".")
+    candidates = [f"{doc_id}-{suffix}"] if suffix and suffix != first else []
+    candidates += [f"{doc_id}-{n}" for n in range(2, len(taken) + 3)]
+    return next(c for c in candidates if c not in taken)
+
+
+def _renamable(ref: str) -> bool:
+    """A whole file whose id is its name: another id may be given (not a PTC article<ID>.txt, whose id is PTC's)."""
+    import re
+
+    return Path(ref).is_file() and not re.fullmatch(r"article\d+\.txt", Path(ref).name)
 
 
 def _ptc_articles(path: Path) -> list[Path] | None:
@@ -307,7 +326,13 @@ def analyze(
     ],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format")] = OutputFormat.json,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (html: a folder for several articles)")
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file; a folder (a trailing / or one that exists) gets one file per article "
+            "(html, json) or analyses.jsonl / analyses.labels",
+        ),
     ] = None,
     spans: Annotated[
         Path | None, typer.Option(help="PTC span template (ID ? START END): label these spans instead of finding spans")
@@ -342,12 +367,13 @@ def analyze(
         err.print(line, markup=False, highlight=False, soft_wrap=True)
     if not docs:
         _fail(SpinlensError("nothing to analyse" + (": no input could be read" if failures else "")))
+    folder = output is not None and (output.endswith(("/", "\\")) or Path(output).is_dir())
     try:
         nlp = spinlens.load(model, catalogues=catalogue, db=db)
         if spans is not None:
-            _label_template(nlp, docs, spans, output)
+            _label_template(nlp, docs, spans, Path(output) / "analyses.labels" if folder else _path(output))
         else:
-            _write_analyses(nlp, docs, fmt, output, catalogue or [])
+            _write_analyses(nlp, docs, fmt, _path(output), folder, catalogue or [])
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:  # writing the output: one line, not a traceback
@@ -357,7 +383,21 @@ def analyze(
         raise typer.Exit(2)
 
 
-def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, catalogues: list[str] = ()) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _path(output: str | None) -> Path | None:
+    return Path(output) if output is not None else None
+
+
+def _write_analyses(  # type: ignore[no-untyped-def]
+    nlp,
+    docs: list,
+    fmt: OutputFormat,
+    output: Path | None,
+    folder: bool = False,
+    catalogues: list[str] = (),  # type: ignore[type-arg]
+) -> None:
+    """Write the analyses to ``output`` (stdout if None); a ``folder`` (or html for several articles) gets one file
+    per article (html, json) or one analyses.jsonl / analyses.labels. What a reader must know (a text not read for
+    techniques, the claims found) goes to stderr."""
     from spinlens.formats import results
     from spinlens.progress import progress
 
@@ -368,15 +408,25 @@ def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, cat
 
     for line in notes_summary(analyses, catalogues):  # e.g. that a Russian text got no technique analysis: never silent
         err.print(line, markup=False, highlight=False, soft_wrap=True)
+    folder = folder or (fmt is OutputFormat.html and len(analyses) > 1)
+    if folder and fmt in (OutputFormat.html, OutputFormat.json):
+        from spinlens.report import render_analysis
+
+        assert output is not None
+        output.mkdir(parents=True, exist_ok=True)
+        for a in analyses:
+            page = render_analysis(a) if fmt is OutputFormat.html else results.analysis_json(a)
+            (output / f"{_safe_name(a.document.id)}.{fmt.value}").write_text(page, encoding="utf-8")
+        n = len(analyses)
+        err.print(f"wrote {n} {fmt.value} file{'s' if n != 1 else ''} to {output}/", markup=False, highlight=False)
+        return
+    if folder:
+        assert output is not None
+        output.mkdir(parents=True, exist_ok=True)
+        output = output / ("analyses.jsonl" if fmt is OutputFormat.jsonl else "analyses.labels")
     if fmt is OutputFormat.html:
         from spinlens.report import render_analysis
 
-        if output is not None and len(analyses) > 1:
-            output.mkdir(parents=True, exist_ok=True)
-            for a in analyses:
-                (output / f"{_safe_name(a.document.id)}.html").write_text(render_analysis(a), encoding="utf-8")
-            err.print(f"wrote {len(analyses)} pages to {output}")
-            return
         _emit(render_analysis(analyses[0]), output)
         return
     buf = io.StringIO()
@@ -387,341 +437,6 @@ def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, cat
     else:
         buf.write("".join(line + "\n" for a in analyses for line in results.ptc_lines(a)))
     _emit(buf.getvalue(), output)
-
-
-@app.command()
-def batch(
-    inputs: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Files and folders: .txt, .html, .jsonl, .csv, RSS/Atom (.rss .atom .xml); none: resume"),
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or SQLite in the user data directory)")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Worker processes (default: one per core that free memory allows; 0: in this process)"),
-    ] = None,
-    ray: Annotated[bool, typer.Option("--ray", help="Run on a Ray cluster (pip install 'spinlens\\[ray]')")] = False,
-    ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
-    ] = None,
-    text_field: Annotated[str, typer.Option(help="CSV column / JSON field with the text")] = "text",
-    id_field: Annotated[str, typer.Option(help="... with the document id")] = "id",
-    title_field: Annotated[str, typer.Option(help="... with the title")] = "title",
-    source_field: Annotated[str, typer.Option(help="... with the outlet")] = "source",
-    url_field: Annotated[str, typer.Option(help="... with the URL")] = "url",
-    date_field: Annotated[str, typer.Option(help="... with the publication date (ISO 8601)")] = "date",
-    outlet: Annotated[str | None, typer.Option(help="Outlet of every input (overrides what the files say)")] = None,
-    outlet_from_folder: Annotated[
-        bool, typer.Option(help="Outlet = the first sub-folder under an input folder (corpus/<outlet>/...)")
-    ] = False,
-    model: Annotated[
-        str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
-    ] = None,
-    max_chars: Annotated[
-        int, typer.Option(help="Longest document, in characters: longer ones are recorded failures")
-    ] = MAX_CHARS,
-    commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
-    catalogue: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Match every text against this catalogue of known claims (a name in --db, or a file); "
-            "texts analysed before are matched too; repeatable"
-        ),
-    ] = None,
-) -> None:
-    """Analyse a corpus into a database: resumable (rerun the same command after a crash), one model per core.
-
-    Example: spinlens batch corpus/ feeds/world.rss --db sqlite:///corpus.db --outlet-from-folder
-    """
-    from concurrent.futures.process import BrokenProcessPool
-
-    from spinlens.formats.rows import Columns
-    from spinlens.scale import run_batch
-    from spinlens.scale.batch import Terminated, sigterm_as_interrupt
-    from spinlens.scale.executors import ExecutorConfig
-    from spinlens.sources import Options
-    from spinlens.store import Store
-
-    columns = Columns(text_field, id_field, title_field, source_field, url_field, date_field)
-    options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder, max_chars=max_chars)
-    executor = "ray" if ray else ("local" if workers == 0 else "pool")
-    config = ExecutorConfig(
-        model=model, workers=workers or None, ray_address=ray_address, catalogues=tuple(catalogue or ()), db=db
-    )
-    missing = [str(p) for p in inputs or [] if not p.exists()]
-    if missing:
-        _fail(SpinlensError(f"no such file or folder: {', '.join(missing)}"))
-    try:
-        with sigterm_as_interrupt():  # SIGTERM (kill, systemd, docker stop) stops a run like Ctrl-C
-            store = Store(db)
-            summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
-            if catalogue:  # analyses stored before, without these catalogues: their sentences matched now
-                from spinlens.narratives.catchup import match_stored
-
-                rematched = match_stored(store, config)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    except KeyboardInterrupt as exc:
-        how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        err.print(f"{how}: the results done so far are committed; run the same command again to go on", soft_wrap=True)
-        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
-    except BrokenProcessPool:
-        _fail(SpinlensError("a worker process died (out of memory?); what was committed stays: run the command again"))
-    reg = summary.registered
-    table = Table(title=f"spinlens batch: {store.engine.url.render_as_string(hide_password=True)}", show_header=False)
-    table.add_row("new documents", f"{reg.new:,}")
-    table.add_row("duplicates linked (not analysed again)", f"{reg.duplicates:,}")
-    table.add_row("skipped: already in the database", f"{reg.known:,}")
-    table.add_row("unreadable inputs", f"{reg.failed:,}")
-    table.add_row("analysed", f"{summary.analysed:,} ({summary.rate:.1f}/s over {summary.analyse_seconds:.0f} s)")
-    table.add_row("analysis failures", f"{summary.failed:,}")
-    if catalogue:
-        table.add_row("earlier analyses matched against the catalogue(s)", f"{rematched:,}")
-    err.print(table)
-    if summary.failures:
-        shown = summary.failures[:20]
-        err.print(f"failures ({len(shown)} shown; all of them: spinlens stats --by failure):")
-        for ref, reason in shown:
-            err.print(f"  {ref}: {reason}", highlight=False, markup=False)
-    if inputs and reg.new + reg.duplicates + reg.known == 0:
-        _fail(SpinlensError(f"no document found in {', '.join(map(str, inputs))}"))
-
-
-class StatsBy(StrEnum):
-    outlet = "outlet"
-    month = "month"
-    outlet_month = "outlet-month"
-    technique = "technique"
-    narrative = "narrative"
-    language = "language"
-    failure = "failure"
-
-
-class TableFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-def _scope_and_profile(store, model: str | None, model_version: str | None):  # type: ignore[no-untyped-def]
-    """The analyses to count, and the training profile of their model (when it is installed here)."""
-    from spinlens.detect.pipeline import model_path
-    from spinlens.store import stats
-
-    scope = stats.choose_scope(store, model, model_version)
-    config = model_path(scope.model) / "config.json"
-    profile = json.loads(config.read_text()).get("training_data") if config.is_file() else None
-    return scope, profile
-
-
-@app.command()
-def stats(
-    by: Annotated[
-        StatsBy,
-        typer.Option(
-            help="Group by outlet, month, outlet-month or technique; 'narrative': known claims repeated per outlet and "
-            "month; 'language': texts per language; 'failure' lists failed inputs"
-        ),
-    ],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-f", help="table, csv or json")] = TableFormat.table,
-    model: Annotated[str | None, typer.Option(help="Count this model's analyses (default: the most used)")] = None,
-    model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
-) -> None:
-    """Corpus numbers as a table: techniques per outlet or month (per 1,000 words), per technique, or failures.
-
-    Example: spinlens stats --db sqlite:///corpus.db --by outlet --format csv > outlets.csv
-    """
-    from spinlens.store import Store
-    from spinlens.store import stats as st
-
-    try:
-        store = Store(db)
-        if by is StatsBy.failure:
-            rows = st.failures(store)
-        else:
-            scope, _ = _scope_and_profile(store, model, model_version)
-            from spinlens.narratives import stats as narrative_stats
-
-            dimensions = {
-                **st.DIMENSIONS,
-                "narrative": narrative_stats.by_narrative,
-                "language": narrative_stats.languages,
-            }
-            rows = dimensions[by.value](store, scope)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    if fmt is TableFormat.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return
-    if fmt is TableFormat.csv:
-        import csv
-
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["none"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    _print_stats_table(rows, by)
-
-
-_SHORT_HEADERS = {
-    "documents": "articles",
-    "spans_per_1000_words": "per 1k words",
-    "mean_propaganda_score": "mean score",
-    "documents_with_spans": "articles with it",
-    "share_of_documents": "share",
-    "mean_span_confidence": "mean conf.",
-}
-
-
-def _print_stats_table(rows: list[dict], by: StatsBy) -> None:
-    if not rows:
-        err.print("nothing to show")
-        return
-    per_technique = [k for k in rows[0] if k.endswith("_per_1000_words") and k != "spans_per_1000_words"]
-    table = Table(title=f"by {by.value}" + (" (rates per 1,000 words)" if per_technique else ""))
-    plain = [k for k in rows[0] if k not in per_technique]
-    for k in plain:
-        table.add_column(_SHORT_HEADERS.get(k, k.replace("_", " ")), overflow="fold")
-    if per_technique:
-        table.add_column("top techniques", overflow="fold")
-    from spinlens.taxonomy import display_name
-
-    for r in rows:
-        cells = [display_name(str(r[k])) if k == "technique" else str(r[k]) for k in plain]
-        if per_technique:
-            top = sorted(((r[k], k.removesuffix("_per_1000_words")) for k in per_technique), reverse=True)[:3]
-            cells.append(", ".join(f"{display_name(t)} {v:g}" for v, t in top if v))
-        table.add_row(*cells)
-    Console().print(table)
-
-
-@app.command()
-def report(
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The report (its article pages go beside it)")] = Path(
-        "report.html"
-    ),
-    articles: Annotated[int, typer.Option(help="Most propaganda-dense articles listed, each with its own page")] = 20,
-    model: Annotated[str | None, typer.Option(help="Report this model's analyses (default: the most used)")] = None,
-    model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
-) -> None:
-    """A standalone HTML report of a corpus: techniques per outlet and over time, phrases, densest articles.
-
-    Example: spinlens report --db sqlite:///corpus.db -o report.html
-    """
-    from spinlens.report.corpus import write_corpus_report
-    from spinlens.store import Store
-
-    try:
-        store = Store(db)
-        scope, profile = _scope_and_profile(store, model, model_version)
-        path = write_corpus_report(store, output, scope, profile, articles)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(f"wrote {path} (and {articles} article pages in {path.with_name(path.stem + '-articles')}/)")
-
-
-class CorrectionsFormat(StrEnum):
-    ptc = "ptc"
-    labelstudio = "labelstudio"
-    spacy = "spacy"
-
-
-@app.command()
-def export(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Folder for documents/analyses/spans.parquet; with --corrections: a folder (ptc), "
-            "a .json file (labelstudio, its labelling config beside it) or a .spacy file (spacy)",
-        ),
-    ],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    corrections: Annotated[
-        bool, typer.Option("--corrections", help="Export the corrected analyses (in --format) instead of Parquet")
-    ] = False,
-    fmt: Annotated[
-        CorrectionsFormat | None,
-        typer.Option("--format", "-f", help="With --corrections: ptc (to train on), labelstudio (to review), spacy"),
-    ] = None,
-) -> None:
-    """Export a stored corpus as Parquet (documents, analyses, spans) for pandas, DuckDB or Spark; or, with
-    --corrections, the analyses people corrected, as PTC files, Label Studio tasks or a spaCy DocBin.
-
-    Example: spinlens export --db sqlite:///corpus.db -o corpus-parquet/
-
-    Example: spinlens export --corrections --format ptc -o corrected/ && spinlens train --extra corrected/
-    """
-    from spinlens.store import Store
-
-    if (fmt is None) == corrections:
-        _fail(InputError("--corrections and --format go together: --corrections --format ptc|labelstudio|spacy"))
-    try:
-        if corrections:
-            from spinlens.exchange import export_corrections
-
-            for line in export_corrections(Store(db).corrected(), fmt.value, output):  # type: ignore[union-attr]
-                err.print(line, highlight=False, markup=False)
-            return
-        from spinlens.store.export import export_parquet
-
-        written = export_parquet(Store(db), output)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(", ".join(f"{n:,} {name}" for name, n in written.items()) + f" written to {output}/")
-
-
-class ImportTool(StrEnum):
-    labelstudio = "labelstudio"
-
-
-@app.command("import")
-def import_corrections(
-    tool: Annotated[ImportTool, typer.Argument(help="labelstudio: a Label Studio JSON export")],
-    path: Annotated[Path, typer.Argument(help="The exported file")],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-) -> None:
-    """Read reviews back as corrections: each task with data.spinlens_analysis becomes the fewest corrections
-    (accept, reject, relabel, add) that make its analysis match the task's latest annotation. Everything is
-    checked first; a bad file stores nothing.
-
-    Example: spinlens import labelstudio project-1-at-2026-11-28.json --db sqlite:///corpus.db
-    """
-    from spinlens.corrections import Correction
-    from spinlens.document import Analysis
-    from spinlens.exchange.labelstudio import read_export
-    from spinlens.store import Store
-
-    try:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"not JSON: {exc}", path) from None
-        store = Store(db)
-
-        def lookup(analysis_id: int) -> tuple[Analysis, list[Correction]] | None:
-            analysis = store.get(analysis_id)
-            return (analysis, store.corrections(analysis_id)) if analysis is not None else None
-
-        imported, skipped = read_export(data, lookup, path)
-        stored = store.add_corrections(
-            {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
-        )
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(
-        f"stored {len(stored)} corrections of {len(imported)} analyses"
-        + (f" ({skipped} tasks skipped: no spinlens_analysis or no annotation)" if skipped else ""),
-        highlight=False,
-        markup=False,
-    )
 
 
 models_app = typer.Typer(help="Model tiers: list them, add the fast or accurate one.", no_args_is_help=False)
@@ -796,6 +511,20 @@ def _emit(text: str, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _register_commands() -> None:
+    """Commands that live with their concern (each module's ``register(app)``)."""
+    from spinlens.monitor import cli as monitor_cli
+    from spinlens.report import cli as report_cli
+    from spinlens.review import cli as review_cli
+    from spinlens.scale import cli as scale_cli
+
+    for module in (scale_cli, report_cli, monitor_cli, review_cli):  # review: export, import
+        module.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover

@@ -28,6 +28,7 @@ class ExecutorConfig:
     workers: int | None = None  # pool: processes; ray: actors (None: one per core)
     chunk_size: int = 8  # documents per task (they share encoder batches)
     ray_address: str | None = None
+    ray_stall_timeout: float = 600.0  # ray: seconds without a result before the run stops (commits, exit 75)
     catalogues: tuple[str, ...] = ()  # catalogues of known claims every text is matched against (`spinlens.load`)
     db: str | None = None  # the database that holds them
 

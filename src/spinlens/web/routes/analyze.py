@@ -11,6 +11,8 @@ from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
 from spinlens.narratives.stored import checked_catalogues, replace_narratives
+from spinlens.review import tables
+from spinlens.review.state import Reviewed
 from spinlens.sources import Options, read_upload
 from spinlens.store import Store
 from spinlens.store.db import unstorable
@@ -98,9 +100,10 @@ async def analyze_batch(
     return await _analyse_and_store(docs, store, detector, lanes)
 
 
-def record(analysis_id: int, analysis: Analysis, cached: bool) -> AnalysisOut:
-    """The JSON record of the CLI, plus the stored id and the full text (the page highlights spans in it)."""
-    fields = analysis_record(analysis)
+def record(analysis_id: int, analysis: Analysis, cached: bool, reviewed: Reviewed | None = None) -> AnalysisOut:
+    """The JSON record of the CLI (as people left it, with ``reviewed``), plus the stored id and the full text (the
+    page highlights spans in it)."""
+    fields = analysis_record(analysis, reviewed)
     fields["document_id"] = fields.pop("id")
     return AnalysisOut(id=analysis_id, cached=cached, **fields, text=analysis.document.text)
 
@@ -115,16 +118,20 @@ async def _analyse_and_store(docs: list[Document], store: Store, detector: Detec
             raise HTTPException(422, f"document {i}: {problem}")
         found = await run_in_threadpool(store.find, d.fingerprint, detector.name, detector.version)
         if found and not await run_in_threadpool(_unmatched, store, found[0], catalogues):
-            results[i] = record(found[0], found[1], cached=True)
+            # as people left it, if they reviewed it
+            reviewed = await run_in_threadpool(tables.load, store, found[0])
+            results[i] = record(found[0], found[1], cached=True, reviewed=reviewed)
         else:
             todo.append(i)
     if todo:
         done = await lanes.analyse([docs[i] for i in todo])
         for i, a in zip(todo, done, strict=True):
             analysis_id = await run_in_threadpool(store.save, a)
-            if catalogues:  # stored before (without this server's catalogues): its matches and notes brought up to date
+            reviewed = None
+            if catalogues:  # stored before (without this server's catalogues)? its matches and notes brought up to date
                 await run_in_threadpool(replace_narratives, store, analysis_id, a, catalogues)
-            results[i] = record(analysis_id, a, cached=False)
+                reviewed = await run_in_threadpool(tables.load, store, analysis_id)  # and people may have reviewed it
+            results[i] = record(analysis_id, a, cached=False, reviewed=reviewed)
     return [r for r in results if r is not None]
 
 
