@@ -17,6 +17,7 @@ from spinlens.document import Analysis, Span
 from spinlens.language import name as language_name
 from spinlens.language import reads_techniques
 from spinlens.review.state import Reviewed, decision
+from spinlens.textutil import short_title
 
 
 def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dic
     corrected = reviewed is not None and reviewed.corrected
     return {
         "id": doc.id,
-        "title": doc.title or _first_line(doc.text),
+        "title": doc.title or short_title(doc.text),
         "source": doc.source,
         "url": doc.url,
         "published": doc.published.isoformat() if doc.published else None,
@@ -172,9 +173,6 @@ def _claims(analysis: Analysis) -> str:
     n = len({m.claim_id for m in analysis.narratives})
     return f"; repeats {n} known claim{'s' if n != 1 else ''}" if n else ""
 
-
-def _first_line(text: str) -> str:
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:200] if text.strip() else ""
 
 
 def analysis_json(analysis: Analysis) -> str:
