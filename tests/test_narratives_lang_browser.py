@@ -14,7 +14,6 @@ pytestmark = browser_mark
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):  # type: ignore[no-untyped-def]
-    pytest.importorskip("spinlens.narratives.matcher", reason="the narratives package (branch narr-match) not merged")
     from .test_narratives_lang_e2e import write_catalogue
 
     db = tmp_path_factory.mktemp("db") / "spinlens.db"

@@ -25,9 +25,6 @@ CLAIMS = [
 ENGLISH = "Officials denied it again. The British secret services forged the Salisbury evidence to blackmail Moscow."
 
 
-pytest.importorskip("spinlens.narratives.matcher", reason="the narratives package (branch narr-match) not merged")
-
-
 def write_catalogue(path: Path) -> Path:
     rows = ["id,claim,url,verdict"] + [
         f"{cid},{claim},{SALISBURY if cid == 'salisbury' else 'https://example.org/' + cid},Disinformation"

@@ -174,7 +174,6 @@ def _claims(analysis: Analysis) -> str:
     return f"; repeats {n} known claim{'s' if n != 1 else ''}" if n else ""
 
 
-
 def analysis_json(analysis: Analysis) -> str:
     """One analysis's record as indented JSON (what `write_json` writes for one article)."""
     return json.dumps(analysis_record(analysis), ensure_ascii=False, indent=1) + "\n"

