@@ -386,8 +386,10 @@ def test_analyze_inputs_keep_ptc_ids_and_refuse_a_second_document_with_the_same_
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    (tmp_path / "a" / "x.txt").write_text("First text.", encoding="utf-8")
-    (tmp_path / "b" / "x.txt").write_text("Second text.", encoding="utf-8")
+    (tmp_path / "a" / "article111.txt").write_text("First text.", encoding="utf-8")
+    (tmp_path / "b" / "article111.txt").write_text("Second text.", encoding="utf-8")
     docs, failures = _read_inputs([str(tmp_path / "a"), str(tmp_path / "b")])
-    assert [d.text for d in docs] == ["First text."]
-    assert failures == [f"{tmp_path}/b/x.txt: id 'x' is also the id of {tmp_path}/a/x.txt; ids must be unique"]
+    assert [d.text for d in docs] == ["First text."]  # a PTC id is PTC's: never renamed
+    assert failures == [
+        f"{tmp_path}/b/article111.txt: id '111' is also the id of {tmp_path}/a/article111.txt; ids must be unique"
+    ]

@@ -387,8 +387,10 @@ def test_each_kind_of_correction_is_stored_and_changes_the_corrected_state(db_ur
         added = made[4].json()["id"]
         assert c.post(url, json={"kind": "reject", "added": added}).status_code == 201
         assert [s[0] for s in _span_texts(c.get(url).json())] == ["lie", "regime"]
-        # the analysis itself is unchanged
-        assert [s["text"] for s in c.get(f"/api/analyses/{aid}").json()["spans"]] == ["lie", "Kiev regime", "traitors"]
+        # the analysis shows the corrected state, marked as such; the model's own output is beside it, unchanged
+        shown = c.get(f"/api/analyses/{aid}").json()
+        assert shown["corrected"] and [s["text"] for s in shown["spans"]] == ["lie", "regime", "regime"]
+        assert [s["text"] for s in shown["model_spans"]] == ["lie", "Kiev regime", "traitors"]
     stored = Store(db_url).corrections(aid)
     assert [(x.kind, x.author) for x in stored] == [
         ("accept", "local"),

@@ -271,15 +271,35 @@ def _read_inputs(paths: list[str], max_chars: int = 200_000) -> tuple[list, list
         else:
             items = iter_items(_ptc_articles(Path(p)) or [p], options)
         for item in items:
-            if item.document is None:
+            doc = item.document
+            if doc is not None and doc.id in seen and seen[doc.id] != item.ref and _renamable(item.ref):
+                doc = doc.model_copy(update={"id": _distinct_id(doc.id, Path(item.ref), seen)})  # a.txt, then a.html
+            if doc is None:
                 reason = item.error
-            elif (first := seen.setdefault(item.document.id, item.ref)) != item.ref:
-                reason = f"id {item.document.id!r} is also the id of {first}; ids must be unique"
+            elif (first := seen.setdefault(doc.id, item.ref)) != item.ref:
+                reason = f"id {doc.id!r} is also the id of {first}; ids must be unique"
             else:
-                docs.append(item.document)
+                docs.append(doc)
                 continue
             failures.append(one_line(f"{item.ref}: {reason}", 2000))  # one line, whatever a name or an id holds
     return docs, failures
+
+
+def _distinct_id(doc_id: str, path: Path, taken: dict[str, str]) -> str:
+    """An id for a file whose name (less its suffix) another input has: its suffix added where that differs ("a"
+    from a.txt, "a-html" from a.html), else numbered ("x-2" from another folder's x.txt)."""
+    suffix = path.suffix.lstrip(".")
+    first = Path(taken[doc_id]).suffix.lstrip(".")
+    candidates = [f"{doc_id}-{suffix}"] if suffix and suffix != first else []
+    candidates += [f"{doc_id}-{n}" for n in range(2, len(taken) + 3)]
+    return next(c for c in candidates if c not in taken)
+
+
+def _renamable(ref: str) -> bool:
+    """A whole file whose id is its name: another id may be given (not a PTC article<ID>.txt, whose id is PTC's)."""
+    import re
+
+    return Path(ref).is_file() and not re.fullmatch(r"article\d+\.txt", Path(ref).name)
 
 
 def _ptc_articles(path: Path) -> list[Path] | None:
@@ -300,7 +320,13 @@ def analyze(
     ],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format")] = OutputFormat.json,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (html: a folder for several articles)")
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file; a folder (a trailing / or one that exists) gets one file per article "
+            "(html, json) or analyses.jsonl / analyses.labels",
+        ),
     ] = None,
     spans: Annotated[
         Path | None, typer.Option(help="PTC span template (ID ? START END): label these spans instead of finding spans")
@@ -325,12 +351,13 @@ def analyze(
         err.print(line, markup=False, highlight=False, soft_wrap=True)
     if not docs:
         _fail(SpinlensError("nothing to analyse" + (": no input could be read" if failures else "")))
+    folder = output is not None and (output.endswith(("/", "\\")) or Path(output).is_dir())
     try:
         nlp = spinlens.load(model)
         if spans is not None:
-            _label_template(nlp, docs, spans, output)
+            _label_template(nlp, docs, spans, Path(output) / "analyses.labels" if folder else _path(output))
         else:
-            _write_analyses(nlp, docs, fmt, output)
+            _write_analyses(nlp, docs, fmt, _path(output), folder)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:  # writing the output: one line, not a traceback
@@ -340,22 +367,38 @@ def analyze(
         raise typer.Exit(2)
 
 
-def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _path(output: str | None) -> Path | None:
+    return Path(output) if output is not None else None
+
+
+def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, folder: bool = False) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """Write the analyses to ``output`` (stdout if None); a ``folder`` (or html for several articles) gets one file
+    per article (html, json) or one analyses.jsonl / analyses.labels."""
     from spinlens.formats import results
     from spinlens.progress import progress
 
     if fmt is OutputFormat.html and len(docs) > 1 and output is None:
         raise SpinlensError("--format html with several articles needs -o FOLDER (one page per article)")
     analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
+    folder = folder or (fmt is OutputFormat.html and len(analyses) > 1)
+    if folder and fmt in (OutputFormat.html, OutputFormat.json):
+        from spinlens.report import render_analysis
+
+        assert output is not None
+        output.mkdir(parents=True, exist_ok=True)
+        for a in analyses:
+            page = render_analysis(a) if fmt is OutputFormat.html else results.analysis_json(a)
+            (output / f"{_safe_name(a.document.id)}.{fmt.value}").write_text(page, encoding="utf-8")
+        n = len(analyses)
+        err.print(f"wrote {n} {fmt.value} file{'s' if n != 1 else ''} to {output}/", markup=False, highlight=False)
+        return
+    if folder:
+        assert output is not None
+        output.mkdir(parents=True, exist_ok=True)
+        output = output / ("analyses.jsonl" if fmt is OutputFormat.jsonl else "analyses.labels")
     if fmt is OutputFormat.html:
         from spinlens.report import render_analysis
 
-        if output is not None and len(analyses) > 1:
-            output.mkdir(parents=True, exist_ok=True)
-            for a in analyses:
-                (output / f"{_safe_name(a.document.id)}.html").write_text(render_analysis(a), encoding="utf-8")
-            err.print(f"wrote {len(analyses)} pages to {output}")
-            return
         _emit(render_analysis(analyses[0]), output)
         return
     buf = io.StringIO()
@@ -366,106 +409,6 @@ def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None) -> 
     else:
         buf.write("".join(line + "\n" for a in analyses for line in results.ptc_lines(a)))
     _emit(buf.getvalue(), output)
-
-
-class CorrectionsFormat(StrEnum):
-    ptc = "ptc"
-    labelstudio = "labelstudio"
-    spacy = "spacy"
-
-
-@app.command()
-def export(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Folder for documents/analyses/spans.parquet; with --corrections: a folder (ptc), "
-            "a .json file (labelstudio, its labelling config beside it) or a .spacy file (spacy)",
-        ),
-    ],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    corrections: Annotated[
-        bool, typer.Option("--corrections", help="Export the corrected analyses (in --format) instead of Parquet")
-    ] = False,
-    fmt: Annotated[
-        CorrectionsFormat | None,
-        typer.Option("--format", "-f", help="With --corrections: ptc (to train on), labelstudio (to review), spacy"),
-    ] = None,
-) -> None:
-    """Export a stored corpus as Parquet (documents, analyses, spans) for pandas, DuckDB or Spark; or, with
-    --corrections, the analyses people corrected, as PTC files, Label Studio tasks or a spaCy DocBin.
-
-    Example: spinlens export --db sqlite:///corpus.db -o corpus-parquet/
-
-    Example: spinlens export --corrections --format ptc -o corrected/ && spinlens train --extra corrected/
-    """
-    from spinlens.store import Store
-
-    if (fmt is None) == corrections:
-        _fail(InputError("--corrections and --format go together: --corrections --format ptc|labelstudio|spacy"))
-    try:
-        if corrections:
-            from spinlens.exchange import export_corrections
-
-            for line in export_corrections(Store(db).corrected(), fmt.value, output):  # type: ignore[union-attr]
-                err.print(line, highlight=False, markup=False)
-            return
-        from spinlens.store.export import export_parquet
-
-        written = export_parquet(Store(db), output)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(", ".join(f"{n:,} {name}" for name, n in written.items()) + f" written to {output}/")
-
-
-class ImportTool(StrEnum):
-    labelstudio = "labelstudio"
-
-
-@app.command("import")
-def import_corrections(
-    tool: Annotated[ImportTool, typer.Argument(help="labelstudio: a Label Studio JSON export")],
-    path: Annotated[Path, typer.Argument(help="The exported file")],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-) -> None:
-    """Read reviews back as corrections: each task with data.spinlens_analysis becomes the fewest corrections
-    (accept, reject, relabel, add) that make its analysis match the task's latest annotation. Everything is
-    checked first; a bad file stores nothing.
-
-    Example: spinlens import labelstudio project-1-at-2026-11-28.json --db sqlite:///corpus.db
-    """
-    from spinlens.corrections import Correction
-    from spinlens.document import Analysis
-    from spinlens.exchange.labelstudio import read_export
-    from spinlens.store import Store
-
-    try:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"not JSON: {exc}", path) from None
-        store = Store(db)
-
-        def lookup(analysis_id: int) -> tuple[Analysis, list[Correction]] | None:
-            analysis = store.get(analysis_id)
-            return (analysis, store.corrections(analysis_id)) if analysis is not None else None
-
-        imported, skipped = read_export(data, lookup, path)
-        stored = store.add_corrections(
-            {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
-        )
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(
-        f"stored {len(stored)} corrections of {len(imported)} analyses"
-        + (f" ({skipped} tasks skipped: no spinlens_analysis or no annotation)" if skipped else ""),
-        highlight=False,
-        markup=False,
-    )
 
 
 models_app = typer.Typer(help="Model tiers: list them, add the fast or accurate one.", no_args_is_help=False)
@@ -546,9 +489,10 @@ def _register_commands() -> None:
     """Commands that live with their concern (each module's ``register(app)``)."""
     from spinlens.monitor import cli as monitor_cli
     from spinlens.report import cli as report_cli
+    from spinlens.review import cli as review_cli
     from spinlens.scale import cli as scale_cli
 
-    for module in (scale_cli, report_cli, monitor_cli):
+    for module in (scale_cli, report_cli, monitor_cli, review_cli):  # review: export, import
         module.register(app)
 
 

@@ -92,10 +92,20 @@ class CorrectedSpan(BaseModel):
     start: int
     end: int
     techniques: list[str]
-    status: str = Field(description="model (not reviewed); added; or what was done to it: accepted, relabelled, moved")
+    status: str = Field(
+        description="model (not reviewed); added; rejected (only where rejected spans are asked for); or what was "
+        "done to it, in order: accepted, relabelled, moved (e.g. 'moved, accepted')"
+    )
     origin: int | None = None
     correction: int | None = Field(default=None, description="Id of the correction that decided it")
+    author: str | None = Field(default=None, description="Who decided it (None: nobody, the model's own)")
+    decided: dt.datetime | None = Field(default=None, description="When it was decided")
     model_span: Span | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        """A person decided this span (accepted, relabelled, moved or added it)."""
+        return self.status != "model"
 
 
 def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
@@ -119,6 +129,16 @@ def corrected_spans(text: str, spans: list[Span], corrections: list[Correction])
     techniques, an accept confirms it as it then stands, a reject removes it, and a later correction of any kind
     brings it back. Model spans that share a passage (one per technique) are reviewed one by one.
     """
+    return [s for s in fold_spans(text, spans, corrections) if s.status != "rejected"]
+
+
+def rejected_spans(text: str, spans: list[Span], corrections: list[Correction]) -> list[CorrectedSpan]:
+    """The model spans people rejected (status "rejected"), as they stood when rejected: negatives to learn from."""
+    return [s for s in fold_spans(text, spans, corrections) if s.status == "rejected"]
+
+
+def fold_spans(text: str, spans: list[Span], corrections: list[Correction]) -> list[CorrectedSpan]:
+    """Every model span with what people did to it (rejected ones included), and the added spans, by start."""
     per_span: dict[int, list[Correction]] = {}
     added: dict[int, Correction] = {}
     withdrawn: set[int] = set()
@@ -134,31 +154,39 @@ def corrected_spans(text: str, spans: list[Span], corrections: list[Correction])
         start, end, techniques, done, last = span.start, span.end, [span.technique], [], None
         rejected = False
         for c in per_span.get(i, []):
-            last, rejected = c.id, c.kind == Kind.reject
+            last, rejected = c, c.kind == Kind.reject
             if c.kind == Kind.move:
                 start, end = _snap_or_keep(text, c.start, c.end)  # type: ignore[arg-type]
             elif c.kind == Kind.relabel:
                 techniques = list(c.techniques)
             if c.kind != Kind.reject and _STATUS[c.kind] not in done:
                 done.append(_STATUS[c.kind])
-        if not rejected:
-            status = ", ".join(done) or "model"
-            out.append(
-                CorrectedSpan(
-                    start=start,
-                    end=end,
-                    techniques=techniques,
-                    status=status,
-                    origin=i,
-                    correction=last,
-                    model_span=span,
-                )
+        out.append(
+            CorrectedSpan(
+                start=start,
+                end=end,
+                techniques=techniques,
+                status="rejected" if rejected else ", ".join(done) or "model",
+                origin=i,
+                correction=last.id if last else None,
+                author=last.author if last else None,
+                decided=last.created if last else None,
+                model_span=span,
             )
+        )
     for cid, c in added.items():
         if cid not in withdrawn:
             start, end = _snap_or_keep(text, c.start, c.end)  # type: ignore[arg-type]
             out.append(
-                CorrectedSpan(start=start, end=end, techniques=list(c.techniques), status="added", correction=cid)
+                CorrectedSpan(
+                    start=start,
+                    end=end,
+                    techniques=list(c.techniques),
+                    status="added",
+                    correction=cid,
+                    author=c.author,
+                    decided=c.created,
+                )
             )
     return sorted(out, key=lambda s: (s.start, s.end, s.techniques))
 

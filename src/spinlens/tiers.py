@@ -59,10 +59,12 @@ def tier_info(tier: str) -> TierInfo:
     except InputError as exc:
         return TierInfo(tier, TIERS[tier], False, str(exc), {}, {})
     why_not = None
+    encoder = Encoder(config.encoder_layers, kind=config.encoder_kind, runtime=config.runtime)
     try:
-        Encoder(config.encoder_layers, kind=config.encoder_kind, runtime=config.runtime).weights()
+        encoder.weights()
     except InputError as exc:
         why_not = str(exc)
+    why_not = why_not or encoder.runtime_missing()  # weights without the library that runs them: not installed
     cv = config.cross_validation or {}
     mean = cv.get("mean", {}) if isinstance(cv, dict) else {}
     scores = {k: float(v) for k, v in mean.items()} if isinstance(mean, dict) else {}

@@ -156,6 +156,16 @@ class Encoder:
             apply_delta(bert, load_file(str(self.delta)))
         return bert
 
+    def runtime_missing(self) -> str | None:
+        """What to install when this encoder's runtime (ONNX Runtime, transformers) is not there; None if it is."""
+        from importlib.util import find_spec
+
+        if self.runtime == "onnx-int8" and find_spec("onnxruntime") is None:
+            return NEEDS_ONNXRUNTIME
+        if self.runtime == "torch" and self.kind == "mpnet" and find_spec("transformers") is None:
+            return NEEDS_TRANSFORMERS
+        return None
+
     def weights(self) -> Path:
         """Where this encoder's weights are; `InputError` saying how to install them when they are not there."""
         if self.runtime == "onnx-int8":
@@ -248,6 +258,10 @@ class Encoder:
         return np.concatenate(ids), np.concatenate(offsets), np.asarray(units, dtype=np.int64)
 
 
+NEEDS_TRANSFORMERS = "the accurate tier needs transformers: pip install 'spinlens[accurate]'"
+NEEDS_ONNXRUNTIME = "the fast tier needs ONNX Runtime: pip install 'spinlens[fast]'"
+
+
 class _HiddenStates:
     """A ``transformers`` model called like `detect.bert.Bert`: (ids, mask) -> every layer's states."""
 
@@ -261,7 +275,7 @@ class _HiddenStates:
             from transformers import AutoModel
             from transformers.utils import logging
         except ImportError:
-            raise InputError("the accurate tier needs transformers: pip install 'spinlens[accurate]'") from None
+            raise InputError(NEEDS_TRANSFORMERS) from None
 
         logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
         logging.disable_progress_bar()
@@ -279,7 +293,7 @@ class _OnnxStates:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise InputError("the fast tier needs ONNX Runtime: pip install 'spinlens[fast]'") from None
+            raise InputError(NEEDS_ONNXRUNTIME) from None
         import torch
 
         # Windows run alone (see __call__), so the cores share out windows, not the matrices of one small window:

@@ -1,9 +1,18 @@
-"""Corrected analyses in and out of other tools: PTC files (to train on), Label Studio (to review), spaCy DocBin.
+"""Reviewed analyses in and out of other tools: PTC files and a spaCy DocBin (to train on), Label Studio (to review).
 
-Every converter takes what `Store.corrected()` yields, ``(analysis id, analysis as the model made it,
-corrections)``, and writes the corrected state that `spinlens.corrections.corrected_spans` gives, so the page,
-the API and every export agree. `spinlens.exchange.review` goes the other way: from spans a reviewer ended with
-to the fewest corrections that produce them.
+Every converter takes `spinlens.review.state.Reviewed` analyses, so the page, the API and every export agree.
+
+Training exports (PTC, spaCy) take only what people decided, never the model's own output:
+
+- spans a person accepted, relabelled, moved or added are the positive labels;
+- spans a person rejected are negatives (PTC: text without a label; spaCy: ``doc.spans["spinlens_rejected"]``);
+- a span nobody reviewed is never a label, and the text outside the labels counts as "no technique" only in an
+  article whose review a person marked complete. So only those articles go out: PTC (and spaCy's span
+  categorizer) read every character without a label as "no technique", and in a half-reviewed article that would
+  teach the model that the passages nobody looked at yet are clean.
+
+Label Studio gets the opposite: the model's spans as predictions to review (`spinlens.exchange.labelstudio`).
+`spinlens.exchange.review` goes back: from the spans a reviewer ended with to the fewest corrections.
 """
 
 from __future__ import annotations
@@ -11,45 +20,55 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from spinlens.corrections import Correction
-from spinlens.document import Analysis
 from spinlens.errors import InputError
+from spinlens.review.state import Reviewed
 
-Corrected = tuple[int, Analysis, list[Correction]]
-FORMATS = ("ptc", "labelstudio", "spacy")
+TRAINING_FORMATS = ("ptc", "spacy")
+FORMATS = ("parquet", "labelstudio", *TRAINING_FORMATS)
 
 
-def export_corrections(items: Iterable[Corrected], fmt: str, output: Path) -> list[str]:
-    """Write corrected analyses in ``fmt`` (ptc: a folder; labelstudio: a JSON file; spacy: a .spacy file).
-
-    Returns lines to tell the user (what was written, what was left out). Only PTC-scheme analyses go out: the
-    corrections name PTC techniques.
-    """
+def ptc_scheme(items: Iterable[Reviewed]) -> tuple[list[Reviewed], list[str]]:
+    """The analyses in the PTC scheme (corrections name PTC techniques), and a note on those left out."""
     items = list(items)
-    kept = [item for item in items if item[1].scheme == "ptc14"]
-    notes = (
-        [f"left out {len(items) - len(kept)} analyses of another scheme than ptc14"] if len(kept) < len(items) else []
-    )
-    if not kept:
-        raise InputError("no corrected analyses to export (correct some spans first)")
+    kept = [r for r in items if r.model.scheme == "ptc14"]
+    left = len(items) - len(kept)
+    return kept, [f"left out {left} analyses of another scheme than ptc14"] if left else []
+
+
+def export_training(items: Iterable[Reviewed], fmt: str, output: Path) -> list[str]:
+    """Write the human decisions of analyses whose review is complete in ``fmt`` (ptc: a new folder; spacy: a
+    .spacy file). Returns lines to tell the user (what was written, what was left out and why)."""
+    kept, notes = ptc_scheme(items)
+    complete = [r for r in kept if r.complete]
+    partial = [r for r in kept if not r.complete and r.decided]
+    if partial:
+        notes.append(
+            f"left out {len(partial)} analyses with corrections but no 'review complete' mark (their unreviewed text "
+            "would count as 'no technique'): mark them complete on the page, with POST "
+            "/api/analyses/ID/review-complete, or by submitting them in Label Studio"
+        )
+    if not complete:
+        raise InputError(
+            "no analysis with a complete review to export; mark reviewed analyses complete first"
+            + (f" ({len(partial)} have corrections)" if partial else "")
+        )
     if fmt == "ptc":
         from spinlens.exchange.ptc import write_ptc
 
-        n_labels = write_ptc(kept, output)
-        return [*notes, f"wrote {len(kept)} articles and {n_labels} labels to {output}/ (train with --extra {output})"]
-    if fmt == "labelstudio":
-        from spinlens.exchange.labelstudio import write_tasks
-
-        config = write_tasks(kept, output)
-        return [*notes, f"wrote {len(kept)} Label Studio tasks to {output} and their labelling config to {config}"]
+        n_labels = write_ptc(complete, output)
+        return [
+            *notes,
+            f"wrote {len(complete)} reviewed articles and {n_labels} labels (human decisions only) to {output}/ "
+            f"(train with --extra {output})",
+        ]
     if fmt == "spacy":
         from spinlens.exchange.spacy_docbin import write_docbin
 
-        path, aligned = write_docbin(kept, output)
-        notes.append(f"wrote {len(kept)} docs with {aligned.spans} spans to {path}")
+        path, aligned = write_docbin(complete, output)
+        notes.append(f"wrote {len(complete)} reviewed docs with {aligned.spans} spans to {path}")
         if aligned.expanded:
             notes.append(f"{aligned.expanded} spans did not fall on token edges and were expanded to whole tokens")
         if aligned.unmapped:
             notes.append(f"{aligned.unmapped} spans cover no token and were left out")
         return notes
-    raise InputError(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+    raise InputError(f"unknown training format {fmt!r}; expected one of: {', '.join(TRAINING_FORMATS)}")

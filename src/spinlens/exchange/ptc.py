@@ -1,7 +1,8 @@
-"""Corrected analyses as PTC files: ``articles/article<ID>.txt`` and ``corrections.labels``, trainable as is.
+"""Reviewed analyses as PTC files: ``articles/article<ID>.txt`` and ``corrections.labels``, trainable as is.
 
-The analysis id is the article id, so ``spinlens train --extra DIR`` (and `read_articles`/`read_labels`) load
-the folder. A corrected span with two techniques gives two label lines, as in PTC.
+Only what people decided becomes a label (`spinlens.exchange`): the spans accepted, relabelled, moved or added.
+The analysis id is the article id, so ``spinlens train --extra DIR`` (and `read_articles`/`read_labels`) load the
+folder. A span with two techniques gives two label lines, as in PTC.
 """
 
 from __future__ import annotations
@@ -9,28 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from spinlens.corrections import corrected_spans
 from spinlens.document import Document
 from spinlens.errors import InputError
-from spinlens.exchange import Corrected
 from spinlens.formats.ptc import Label, write_labels
 from spinlens.formats.text import write_text
+from spinlens.review.state import Reviewed
 
 LABELS_FILE = "corrections.labels"
 
 
-def ptc_labels(items: Iterable[Corrected]) -> list[Label]:
-    """One TC label per technique of each corrected span, by article then offset (a label twice: once)."""
+def ptc_labels(items: Iterable[Reviewed]) -> list[Label]:
+    """One TC label per technique of each span a person decided, by article then offset (a label twice: once)."""
     labels = (
-        Label(str(aid), span.start, span.end, technique)
-        for aid, analysis, corrections in items
-        for span in corrected_spans(analysis.document.text, analysis.spans, corrections)
+        Label(str(r.analysis_id), span.start, span.end, technique)
+        for r in items
+        for span in r.positives
         for technique in span.techniques
     )
     return list(dict.fromkeys(labels))
 
 
-def write_ptc(items: Iterable[Corrected], folder: Path) -> int:
+def write_ptc(items: Iterable[Reviewed], folder: Path) -> int:
     """Write the articles (exact text) and their labels into ``folder``, which must be new or empty; returns
     the number of label lines."""
     items = list(items)
@@ -38,6 +38,8 @@ def write_ptc(items: Iterable[Corrected], folder: Path) -> int:
         raise InputError("exists and is not an empty folder; choose a new one (old articles would be read too)", folder)
     articles = folder / "articles"
     articles.mkdir(parents=True, exist_ok=True)
-    for aid, analysis, _ in items:
-        write_text(Document(id=str(aid), text=analysis.document.text), articles / f"article{aid}.txt")
+    for r in items:
+        write_text(
+            Document(id=str(r.analysis_id), text=r.model.document.text), articles / f"article{r.analysis_id}.txt"
+        )
     return write_labels(ptc_labels(items), folder / LABELS_FILE)

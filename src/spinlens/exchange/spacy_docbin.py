@@ -1,6 +1,8 @@
-"""Corrected analyses as a spaCy ``DocBin``: each doc's ``doc.spans["spinlens"]`` holds its corrected spans.
+"""Reviewed analyses as a spaCy ``DocBin``: ``doc.spans["spinlens"]`` holds the spans people decided (accepted,
+relabelled, moved, added), ``doc.spans["spinlens_rejected"]`` the model spans they rejected (negatives).
 
-A span's label is its technique (a span with two techniques is there twice). Character offsets are mapped onto
+Only analyses whose review is complete go out (`spinlens.exchange`), so a span categorizer may read the text
+outside ``doc.spans["spinlens"]`` as "no technique". A span's label is its technique (two techniques: twice). Character offsets are mapped onto
 tokens by `spinlens.spacy_component.align_spans`: exactly where they can be, else expanded to whole tokens.
 Needs spaCy (``pip install 'spinlens[spacy]'``).
 """
@@ -11,15 +13,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from spinlens.corrections import corrected_spans
+from spinlens.corrections import CorrectedSpan
 from spinlens.document import Span
 from spinlens.errors import SpinlensError
-from spinlens.exchange import Corrected
+from spinlens.review.state import Reviewed
 
 if TYPE_CHECKING:
     from spacy.tokens import DocBin
 
 SPANS_KEY = "spinlens"
+REJECTED_KEY = "spinlens_rejected"
 
 
 class Aligned(NamedTuple):
@@ -30,8 +33,9 @@ class Aligned(NamedTuple):
     unmapped: int
 
 
-def to_docbin(items: Iterable[Corrected], lang: str = "en") -> tuple[DocBin, Aligned]:
-    """One doc per analysis (``doc.user_data["spinlens_analysis"]`` its id), tokenized by ``spacy.blank(lang)``."""
+def to_docbin(items: Iterable[Reviewed], lang: str = "en") -> tuple[DocBin, Aligned]:
+    """One doc per analysis (``doc.user_data["spinlens_analysis"]`` its id), tokenized by ``spacy.blank(lang)``;
+    the counts are those of the positive spans."""
     try:
         import spacy
         from spacy.tokens import DocBin
@@ -42,17 +46,13 @@ def to_docbin(items: Iterable[Corrected], lang: str = "en") -> tuple[DocBin, Ali
     nlp = spacy.blank(lang)
     docs = DocBin(store_user_data=True)
     spans = expanded = unmapped = 0
-    for analysis_id, analysis, corrections in items:
-        text = analysis.document.text
-        doc = nlp.make_doc(text)
-        flat = [
-            Span(start=s.start, end=s.end, technique=t)
-            for s in corrected_spans(text, analysis.spans, corrections)
-            for t in s.techniques
-        ]
-        group, infos, missed = align_spans(doc, flat, SPANS_KEY)
+    for r in items:
+        doc = nlp.make_doc(r.model.document.text)
+        group, infos, missed = align_spans(doc, _flat(r.positives), SPANS_KEY)
         doc.spans[SPANS_KEY] = group
-        doc.user_data["spinlens_analysis"] = analysis_id
+        doc.spans[REJECTED_KEY] = align_spans(doc, _flat(r.rejected), REJECTED_KEY)[0]
+        doc.user_data["spinlens_analysis"] = r.analysis_id
+        doc.user_data["spinlens_review_complete"] = r.complete
         docs.add(doc)
         spans += len(infos)
         expanded += sum(info["expanded"] for info in infos)
@@ -60,7 +60,11 @@ def to_docbin(items: Iterable[Corrected], lang: str = "en") -> tuple[DocBin, Ali
     return docs, Aligned(spans, expanded, unmapped)
 
 
-def write_docbin(items: Iterable[Corrected], output: Path) -> tuple[Path, Aligned]:
+def _flat(spans: list[CorrectedSpan]) -> list[Span]:
+    return [Span(start=s.start, end=s.end, technique=t) for s in spans for t in s.techniques]
+
+
+def write_docbin(items: Iterable[Reviewed], output: Path) -> tuple[Path, Aligned]:
     """Write the DocBin to ``output`` (``.spacy`` added when it has another suffix); returns the path written."""
     path = output if output.suffix == ".spacy" else output.with_name(output.name + ".spacy")
     docs, aligned = to_docbin(items)

@@ -1,4 +1,9 @@
-"""Analyses out: JSON records for people and programs, and PTC label lines for scorers."""
+"""Analyses out: JSON records for people and programs, and PTC label lines for scorers.
+
+A record of a stored analysis people reviewed shows the corrected state (`spinlens.review.state`): its spans,
+verdicts and score, each span's ``review`` (what was decided, by whom, when), ``corrected`` and ``review`` at the
+top, and the model's own spans and score beside them (``model_spans``, ``model_propaganda_score``).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,27 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from spinlens import taxonomy
-from spinlens.document import Analysis
+from spinlens.corrections import CorrectedSpan
+from spinlens.document import Analysis, Span
+from spinlens.review.state import Reviewed, decision
 
 
-def analysis_record(analysis: Analysis) -> dict[str, Any]:
-    """A self-explanatory JSON-ready record: every span with its text, category and definition."""
+def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dict[str, Any]:
+    """A self-explanatory JSON-ready record: every span with its text, category and definition; with ``reviewed``
+    (the same analysis as people left it), the corrected state, marked as such, and the model's own beside it
+    (an analysis nobody reviewed gives the model's record, ``"review": null``)."""
+    if reviewed is not None and not (reviewed.corrected or reviewed.complete):
+        reviewed = None  # nobody reviewed it: the same record as the model's answer
+    if reviewed is not None:
+        analysis = reviewed.analysis
+        pairs = list(zip(analysis.spans, reviewed.span_reviews, strict=True))
+    else:
+        pairs = [(s, None) for s in analysis.spans]
     doc = analysis.document
-    spans = []
-    for s in sorted(analysis.spans, key=lambda s: (s.start, s.end, s.technique)):
-        t = taxonomy.get(s.technique, analysis.scheme)
-        spans.append(
-            {
-                "start": s.start,
-                "end": s.end,
-                "text": doc.text[s.start : s.end],
-                "technique": s.technique,
-                "category": t.category,
-                "score": s.score,
-                "span_confidence": s.span_confidence,
-                "technique_confidence": s.technique_confidence,
-                "definition": t.definition,
-                "explanation": s.note,
-            }
-        )
+    spans = [
+        _span_record(analysis, s, r) for s, r in sorted(pairs, key=lambda p: (p[0].start, p[0].end, p[0].technique))
+    ]
+    corrected = reviewed is not None and reviewed.corrected
     return {
         "id": doc.id,
         "title": doc.title or _first_line(doc.text),
@@ -47,7 +50,73 @@ def analysis_record(analysis: Analysis) -> dict[str, Any]:
         ],
         "spans": spans,
         "characters": len(doc.text),
+        "corrected": corrected,
+        "review": review_record(reviewed) if reviewed is not None else None,
+        "model_propaganda_score": reviewed.model.propaganda_score if corrected else None,  # type: ignore[union-attr]
+        "model_spans": [
+            _span_record(reviewed.model, s, None)  # type: ignore[union-attr]
+            for s in sorted(reviewed.model.spans, key=lambda s: (s.start, s.end, s.technique))  # type: ignore[union-attr]
+        ]
+        if corrected
+        else None,
     }
+
+
+def _span_record(analysis: Analysis, s: Span, review: CorrectedSpan | None) -> dict[str, Any]:
+    t = taxonomy.get(s.technique, analysis.scheme)
+    record = {
+        "start": s.start,
+        "end": s.end,
+        "text": analysis.document.text[s.start : s.end],
+        "technique": s.technique,
+        "category": t.category,
+        "score": s.score,
+        "span_confidence": s.span_confidence,
+        "technique_confidence": s.technique_confidence,
+        "definition": t.definition,
+        "explanation": s.note,
+    }
+    if review is not None:
+        record["review"] = {
+            "status": decision(review).value,
+            "author": review.author,
+            "decided": review.decided.isoformat() if review.decided else None,
+        }
+    return record
+
+
+def review_record(reviewed: Reviewed) -> dict[str, Any]:
+    """What people did to an analysis: counts per decision, who, whether the review is complete, in one line too."""
+    counts: dict[str, int] = {}
+    for s in [*reviewed.spans, *reviewed.rejected]:
+        counts[decision(s).value] = counts.get(decision(s).value, 0) + 1
+    authors = sorted({c.author for c in reviewed.corrections} | ({reviewed.mark.author} if reviewed.mark else set()))
+    return {
+        "corrections": len(reviewed.corrections),
+        "spans": counts,
+        "authors": authors,
+        "complete": reviewed.complete,
+        "completed_by": reviewed.mark.author if reviewed.mark else None,
+        "completed": reviewed.mark.marked.isoformat() if reviewed.mark else None,
+        "summary": review_line(reviewed),
+    }
+
+
+def review_line(reviewed: Reviewed) -> str:
+    """One line: "corrected by alice: 2 accepted, 1 rejected, 1 added, 3 not reviewed; review complete"."""
+    if not reviewed.corrected and not reviewed.complete:
+        return "not reviewed: the model's output"
+    counts: dict[str, int] = {}
+    for s in [*reviewed.spans, *reviewed.rejected]:
+        counts[decision(s).value] = counts.get(decision(s).value, 0) + 1
+    authors = sorted({c.author for c in reviewed.corrections})
+    parts = [f"{n} {d}" for d in ("accepted", "relabelled", "moved", "added", "rejected") if (n := counts.get(d))]
+    if counts.get("model"):
+        parts.append(f"{counts['model']} not reviewed")
+    line = f"corrected by {', '.join(authors)}: {', '.join(parts) or 'no span'}" if authors else "not corrected"
+    if reviewed.mark:
+        line += f"; review complete ({reviewed.mark.author}, {reviewed.mark.marked:%Y-%m-%d})"
+    return line
 
 
 CONFIDENCE_HELP = (
@@ -70,6 +139,11 @@ def summary(analysis: Analysis) -> str:
 
 def _first_line(text: str) -> str:
     return text.lstrip("\ufeff").strip().split("\n", 1)[0][:200] if text.strip() else ""
+
+
+def analysis_json(analysis: Analysis) -> str:
+    """One analysis's record as indented JSON (what `write_json` writes for one article)."""
+    return json.dumps(analysis_record(analysis), ensure_ascii=False, indent=1) + "\n"
 
 
 def write_json(analyses: Iterable[Analysis], out: TextIO) -> None:

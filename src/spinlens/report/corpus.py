@@ -192,8 +192,9 @@ def render_summary(
     top_techniques = [r["technique"] for r in techniques if r["spans"]][:5]
 
     def article_cell(r: dict, key: str) -> str:
+        corrected = " <small>(corrected)</small>" if r.get("corrected") else ""
         if key == "title" and article_link:
-            return f'<a href="{_e(article_link(r["analysis_id"]))}">{_e(r["title"])}</a>'
+            return f'<a href="{_e(article_link(r["analysis_id"]))}">{_e(r["title"])}</a>{corrected}'
         if key == "url" and r.get("url"):
             url = str(r["url"])
             return f'<a href="{_e(url)}" rel="noreferrer">source</a>' if url.startswith(("http://", "https://")) else ""
@@ -256,7 +257,14 @@ def render_summary(
         f"{info['words']:,} words, {info['outlets']:,} outlets"
         + (f", {_e(info['first_date'])} to {_e(info['last_date'])}" if info["first_date"] else "")
         + f". Model {_e(scope.model)} {_e(scope.version)}. {info['pending']:,} documents not analysed yet, "
-        f"{info['failures']:,} inputs failed (<code>spinlens stats --by failure</code>).</p>",
+        f"{info['failures']:,} inputs failed (<code>spinlens stats --by failure</code>)."
+        + (
+            f" {info['corrected']:,} analyses were corrected by people: they count as corrected (their spans, "
+            "score and techniques as people left them)."
+            if info.get("corrected")
+            else ""
+        )
+        + "</p>",
         "<h2>Who uses which techniques</h2>",
         f"<figure>{outlet_heatmap(plotted_outlets)}</figure>"
         if plotted_outlets
@@ -370,14 +378,16 @@ def write_corpus_report(
 ) -> Path:
     """``output`` and, beside it, ``<name>-articles/<id>.html``: the highlighted pages the report links to."""
     from spinlens.report.html import render_analysis
+    from spinlens.review.tables import load
 
     output = Path(output)
     summary = st.summarize(store, scope, training, n_articles)
     pages = output.with_name(output.stem + "-articles")
     pages.mkdir(parents=True, exist_ok=True)
     for row in summary.densest:
-        analysis = store.get(row["analysis_id"])
-        if analysis is not None:
-            (pages / f"{row['analysis_id']}.html").write_text(render_analysis(analysis), encoding="utf-8")
+        reviewed = load(store, row["analysis_id"])  # as people left it
+        if reviewed is not None:
+            page = render_analysis(reviewed.model, reviewed)
+            (pages / f"{row['analysis_id']}.html").write_text(page, encoding="utf-8")
     output.write_text(render_summary(summary, lambda i: f"{pages.name}/{i}.html", limits), encoding="utf-8")
     return output

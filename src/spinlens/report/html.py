@@ -1,5 +1,9 @@
 """A standalone HTML page for one analysis: the article with every span highlighted.
 
+Given how people reviewed it (`spinlens.review.state.Reviewed`), the page shows the corrected state: spans a person
+decided are outlined and say who decided what, the header says it was corrected, and a "Review" section gives the
+model's own score and the spans people rejected.
+
 Article text, titles and ids are untrusted: everything taken from the document passes through `html.escape`,
 and the page carries a Content-Security-Policy that forbids scripts altogether (hover uses CSS only).
 """
@@ -9,8 +13,10 @@ from __future__ import annotations
 import html
 
 from spinlens import taxonomy
+from spinlens.corrections import CorrectedSpan
 from spinlens.document import Analysis
-from spinlens.formats.results import CONFIDENCE_HELP, summary
+from spinlens.formats.results import CONFIDENCE_HELP, review_line, summary
+from spinlens.review.state import Reviewed, decision
 from spinlens.textutil import title_of
 
 _CSS = """
@@ -29,7 +35,12 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def render_analysis(analysis: Analysis) -> str:
+def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str:
+    """The page of ``analysis``; with ``reviewed`` (how people reviewed it), of its corrected state."""
+    decided: dict[int, CorrectedSpan] = {}
+    if reviewed is not None:
+        analysis = reviewed.analysis
+        decided = {id(s): r for s, r in zip(analysis.spans, reviewed.span_reviews, strict=True) if r.reviewed}
     doc = analysis.document
     text = doc.text
     spans = sorted(analysis.spans, key=lambda s: (s.start, -s.end))
@@ -47,6 +58,8 @@ def render_analysis(analysis: Analysis) -> str:
         style = f"background:{colours[0]}40;border-bottom:2px solid {colours[0]}" + (
             f";box-shadow:{shadows}" if shadows else ""
         )
+        if any(id(s) in decided for s in active):
+            style += ";outline:1px dashed #333"  # a person decided it
         tip = "".join(
             f"<b>{_escape(taxonomy.display_name(s.technique))} &middot; {_escape(taxonomy.get(s.technique, analysis.scheme).category)}"
             f" &middot; {'' if s.score is None else f'{s.score:.0%}'}</b>"
@@ -57,6 +70,7 @@ def render_analysis(analysis: Analysis) -> str:
                 f"{s.technique_confidence:.0%} likely</p>"
             )
             + f"<p>{_escape(taxonomy.get(s.technique, analysis.scheme).definition)}</p>"
+            + (f"<p>{_escape(_decided(decided[id(s)]))}</p>" if id(s) in decided else "")
             for s in active
         )
         label = "; ".join(
@@ -78,6 +92,8 @@ def render_analysis(analysis: Analysis) -> str:
         if v.present
     )
     title = doc.title or title_of(text, 120) or doc.id
+    review = "" if reviewed is None or not (reviewed.corrected or reviewed.complete) else _review_section(reviewed)
+    corrected = f" &middot; {_escape(review_line(reviewed))}" if review else ""  # type: ignore[arg-type]
     score = "n/a" if analysis.propaganda_score is None else f"{analysis.propaganda_score:.0%}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -85,11 +101,33 @@ def render_analysis(analysis: Analysis) -> str:
 <title>{_escape(title)} &middot; spinlens</title><style>{_CSS}</style></head>
 <body><h1>{_escape(title)}</h1>
 <div class="meta">article {_escape(doc.id)} &middot; {_escape(summary(analysis))} &middot; overall score {score}
-&middot; model {_escape(analysis.model)} {_escape(analysis.model_version)}</div>
+&middot; model {_escape(analysis.model)} {_escape(analysis.model_version)}{corrected}</div>
 <article>{"".join(parts)}</article>
 <aside><h2>Spans per technique</h2><table>{rows or "<tr><td>none found</td></tr>"}</table>
-<h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>
+<h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>{review}
 <p>Hover a highlighted passage for the technique, its definition and the model's two confidences.
 {_escape(CONFIDENCE_HELP)}</p></aside>
 </body></html>
 """
+
+
+def _decided(span: CorrectedSpan) -> str:
+    when = f", {span.decided:%Y-%m-%d %H:%M} UTC" if span.decided else ""
+    return f"Corrected: {decision(span).value} by {span.author or 'a reviewer'}{when}"
+
+
+def _review_section(reviewed: Reviewed) -> str:
+    """What people did, and the model's original: its score and the spans they rejected."""
+    model = reviewed.model
+    score = "n/a" if model.propaganda_score is None else f"{model.propaganda_score:.0%}"
+    rejected = "".join(
+        f"<li>&ldquo;{_escape(model.document.text[s.start : s.end][:120])}&rdquo;: "
+        f"{_escape(' + '.join(taxonomy.display_name(t) for t in s.techniques))} ({_escape(s.author or '')})</li>"
+        for s in reviewed.rejected
+    )
+    return (
+        f'<h2>Review</h2><p class="review">{_escape(review_line(reviewed))}. Outlined passages were decided by a '
+        "person; their confidence is 1, and the article's score is recomputed from the corrected spans.</p>"
+        f"<p>The model's own output: {len(model.spans)} span{'s' if len(model.spans) != 1 else ''}, "
+        f"overall score {score}.</p>" + (f"<p>Rejected by people:</p><ul>{rejected}</ul>" if rejected else "")
+    )

@@ -23,7 +23,7 @@ import secrets
 import socket
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,12 +103,9 @@ class AnalysisRow(Base):
     techniques_json: Mapped[str] = mapped_column(Text)  # article-level verdicts
 
 
-class SpanRow(Base):
-    __tablename__ = "spans"
-    __table_args__ = (Index("spans_by_technique", "technique", "analysis_id"),)
+class SpanColumns:
+    """What is stored of a span: the model's (`SpanRow`) and a corrected one (`spinlens.review.tables`) alike."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     technique: Mapped[str] = mapped_column(String(60))
@@ -116,6 +113,27 @@ class SpanRow(Base):
     span_confidence: Mapped[float | None] = mapped_column(Float)
     technique_confidence: Mapped[float | None] = mapped_column(Float)
     snippet: Mapped[str] = mapped_column(Text)
+
+    @staticmethod
+    def values(span: Span, text: str) -> dict:
+        """The columns of ``span`` of ``text``."""
+        return {
+            "start": span.start,
+            "end": span.end,
+            "technique": span.technique,
+            "score": span.score,
+            "span_confidence": span.span_confidence,
+            "technique_confidence": span.technique_confidence,
+            "snippet": text[span.start : span.end][:SNIPPET_CHARS],
+        }
+
+
+class SpanRow(SpanColumns, Base):
+    __tablename__ = "spans"
+    __table_args__ = (Index("spans_by_technique", "technique", "analysis_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
 
 
 class CorrectionRow(Base):
@@ -235,6 +253,7 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         _refuse_old_schema(self.engine, self.url)
         _create_tables(self.engine)
+        review_tables.refresh(self, review_tables.stale(self))  # corrections made before their state was kept
         self._run_token: str | None = None
 
     # --- batch runs ------------------------------------------------------------------------------------------
@@ -484,19 +503,7 @@ class Store:
         if a.spans:
             s.execute(
                 insert(SpanRow),
-                [
-                    {
-                        "analysis_id": row.id,
-                        "start": sp.start,
-                        "end": sp.end,
-                        "technique": sp.technique,
-                        "score": sp.score,
-                        "span_confidence": sp.span_confidence,
-                        "technique_confidence": sp.technique_confidence,
-                        "snippet": text[sp.start : sp.end][:SNIPPET_CHARS],
-                    }
-                    for sp in a.spans
-                ],
+                [{"analysis_id": row.id, **SpanColumns.values(sp, text)} for sp in a.spans],
             )
         return row.id
 
@@ -575,6 +582,8 @@ class Store:
     def search(self, query: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
         """Analyses whose title or text contains ``query`` (ignoring case, for ASCII letters on SQLite); with no
         query, all of them. Most recent first: id, title (or the text's first line), outlet, counts and scores."""
+        if query and "\x00" in query:  # no stored text holds NUL (`unstorable`); SQLite's LIKE would stop at it and
+            return []  # match everything, PostgreSQL would refuse the query
         q = (
             select(AnalysisRow, DocumentRow.title, DocumentRow.outlet, func.substr(DocumentRow.text, 1, 600))
             .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
@@ -611,6 +620,7 @@ class Store:
                 return False
             document_id = row.document_id
             s.execute(delete(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id))
+            review_tables.forget(s, analysis_id)
             s.execute(delete(SpanRow).where(SpanRow.analysis_id == analysis_id))
             s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id))
             referred = s.scalar(
@@ -674,7 +684,9 @@ class Store:
                     )
             s.add_all(rows)
             s.flush()
-            return [_correction(r) for r in rows]
+            stored = [_correction(r) for r in rows]
+        review_tables.refresh(self, list(corrections))  # the corrected state that statistics count
+        return stored
 
     def corrections(self, analysis_id: int) -> list[Correction]:
         """Every correction of an analysis, in the order made."""
@@ -683,15 +695,6 @@ class Store:
                 select(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id).order_by(CorrectionRow.id)
             )
             return [_correction(r) for r in rows]
-
-    def corrected(self) -> Iterator[tuple[int, Analysis, list[Correction]]]:
-        """(analysis id, analysis as the model made it, its corrections) for every analysis people corrected."""
-        with Session(self.engine) as s:
-            ids = list(s.scalars(select(CorrectionRow.analysis_id).distinct().order_by(CorrectionRow.analysis_id)))
-        for analysis_id in ids:
-            analysis = self.get(analysis_id)
-            if analysis is not None:
-                yield analysis_id, analysis, self.corrections(analysis_id)
 
     def refs(self, document_ids: Sequence[int]) -> dict[int, str]:
         with Session(self.engine) as s:
@@ -897,3 +900,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA busy_timeout=30000")  # a second writer waits instead of failing
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+from spinlens.review import tables as review_tables  # noqa: E402  (its table on Base; it imports this module)

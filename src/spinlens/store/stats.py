@@ -2,11 +2,12 @@
 
 Every document counts with the analysis of its text: a duplicate (the same wire story in another outlet) counts for
 its own outlet and date with its original's spans, and is shown as syndicated. Each item counts once: only its
-current version (an edited article's old text is kept, superseded, and not counted). Rates are per 1,000 words so
-that outlets with long and short articles compare, with their counts beside them and a 95% interval (`interval`)
-that says how little a rate of a few articles means. Only one (model, version) is counted at a time: by default
-the one with the most analyses; a `Scope` may also hold a period (``since`` inclusive, ``until`` exclusive, by
-publication date: undated articles are then left out).
+current version (an edited article's old text is kept, superseded, and not counted). Analyses people corrected
+count as corrected (`spinlens.review.tables.spans_now`): their corrected spans, score and number of spans, not the
+model's. Rates are per 1,000 words so that outlets with long and short articles compare, with their counts beside
+them and a 95% interval (`interval`) that says how little a rate of a few articles means. Only one (model, version)
+is counted at a time: by default the one with the most analyses; a `Scope` may also hold a period (``since``
+inclusive, ``until`` exclusive, by publication date: undated articles are then left out).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from sqlalchemy.orm import Session, aliased
 
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
-from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, SpanRow, Store
+from spinlens.review.tables import CorrectedAnalysisRow, n_spans_now, score_now, spans_now
+from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, Store
 from spinlens.textutil import is_listable_phrase, likely_target, title_of
 
 UNKNOWN = "(unknown)"
+Spans = spans_now()  # the spans as people left them: used wherever the model's `Spans` would be
 PHRASE_TECHNIQUES = ("Name_Calling,Labeling", "Loaded_Language")
 
 
@@ -115,6 +118,9 @@ def _bucket(store: Store, column, every: str = "month"):  # type: ignore[no-unty
     return func.to_char(utc, "YYYY-MM-DD" if every == "day" else "YYYY-MM")
 
 
+_corrected = CorrectedAnalysisRow.analysis_id == AnalysisRow.id  # outer join: the corrected numbers, if any
+
+
 def _month(store: Store, column):  # type: ignore[no-untyped-def]
     return _bucket(store, column, "month")
 
@@ -172,18 +178,22 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
     """Documents, words, spans and spans per technique (rates and counts), grouped by ``key`` (a column expression)."""
     techniques = [t.name for t in taxonomy.techniques("ptc14")]
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope))
-    docs_q = base.with_only_columns(
-        key.label("k"),
-        func.count(DocumentRow.id),
-        func.sum(DocumentRow.n_words),
-        func.avg(AnalysisRow.propaganda_score),
-        func.sum(case((AnalysisRow.n_spans > 0, 1), else_=0)),
-        func.sum(_syndicated()),
-    ).group_by(key)
+    docs_q = (
+        base.outerjoin(CorrectedAnalysisRow, _corrected)
+        .with_only_columns(
+            key.label("k"),
+            func.count(DocumentRow.id),
+            func.sum(DocumentRow.n_words),
+            func.avg(score_now()),
+            func.sum(case((n_spans_now() > 0, 1), else_=0)),
+            func.sum(_syndicated()),
+        )
+        .group_by(key)
+    )
     spans_q = (
-        base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
-        .with_only_columns(key.label("k"), SpanRow.technique, func.count(SpanRow.id))
-        .group_by(key, SpanRow.technique)
+        base.join(Spans, Spans.analysis_id == AnalysisRow.id)
+        .with_only_columns(key.label("k"), Spans.technique, func.count(Spans.id))
+        .group_by(key, Spans.technique)
     )
     with Session(store.engine) as s:
         docs = s.execute(docs_q).all()
@@ -238,8 +248,8 @@ def by_outlet_and_month(store: Store, scope: Scope, every: str = "month") -> lis
         spans = dict(
             ((outlet, m), n)
             for outlet, m, n in s.execute(
-                base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
-                .with_only_columns(DocumentRow.outlet, month, func.count(SpanRow.id))
+                base.join(Spans, Spans.analysis_id == AnalysisRow.id)
+                .with_only_columns(DocumentRow.outlet, month, func.count(Spans.id))
                 .group_by(DocumentRow.outlet, month)
             )
         )
@@ -271,14 +281,14 @@ def by_technique(store: Store, scope: Scope) -> list[dict]:
             base.with_only_columns(func.count(DocumentRow.id), func.sum(DocumentRow.n_words))
         ).one()
         span_rows = s.execute(
-            base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
+            base.join(Spans, Spans.analysis_id == AnalysisRow.id)
             .with_only_columns(
-                SpanRow.technique,
-                func.count(SpanRow.id),
+                Spans.technique,
+                func.count(Spans.id),
                 func.count(distinct(DocumentRow.id)),
-                func.avg(SpanRow.score),
+                func.avg(Spans.score),
             )
-            .group_by(SpanRow.technique)
+            .group_by(Spans.technique)
         ).all()
     found = {t: (n, docs, score) for t, n, docs, score in span_rows}
     rows = []
@@ -317,31 +327,29 @@ def top_phrases(
 
     Phrases of function words alone ("an", "of the") or of one character are left out (`textutil.is_listable_phrase`).
     """
-    phrase = func.lower(SpanRow.snippet)
+    phrase = func.lower(Spans.snippet)
     base = (
         select(DocumentRow)
         .join(AnalysisRow, _analysed(scope))
-        .join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
-        .where(SpanRow.technique.in_(techniques))
+        .join(Spans, Spans.analysis_id == AnalysisRow.id)
+        .where(Spans.technique.in_(techniques))
     )
     q = (
         base.with_only_columns(
             phrase.label("phrase"),
-            SpanRow.technique,
-            func.count(SpanRow.id).label("n"),
+            Spans.technique,
+            func.count(Spans.id).label("n"),
             func.count(distinct(DocumentRow.outlet)),
         )
-        .group_by(phrase, SpanRow.technique)
-        .order_by(func.count(SpanRow.id).desc(), func.min(SpanRow.id))  # ties: first seen (collations differ)
+        .group_by(phrase, Spans.technique)
+        .order_by(func.count(Spans.id).desc(), func.min(Spans.id))  # ties: first seen (collations differ)
     )
     rows = []
     with Session(store.engine) as s:
         for text, technique, n, n_outlets in _listable(s, q, limit):
-            where = base.where(phrase == text, SpanRow.technique == technique)
+            where = base.where(phrase == text, Spans.technique == technique)
             spots = s.execute(
-                where.with_only_columns(DocumentRow.text, SpanRow.start, SpanRow.end)
-                .order_by(SpanRow.id)
-                .limit(examples)
+                where.with_only_columns(DocumentRow.text, Spans.start, Spans.end).order_by(Spans.id).limit(examples)
             ).all()
             targets = Counter(t for doc_text, a, b in spots if (t := likely_target(doc_text, a, b)))
             outlets = s.execute(
@@ -378,7 +386,7 @@ def _listable(s: Session, q, limit: int) -> list:  # type: ignore[no-untyped-def
 
 def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) -> list[dict]:
     """Analysed articles with the most technique spans per 100 words (articles under ``min_words`` left out)."""
-    density = AnalysisRow.n_spans * 100.0 / DocumentRow.n_words
+    density = n_spans_now() * 100.0 / DocumentRow.n_words
     q = (
         select(
             AnalysisRow.id,
@@ -388,11 +396,13 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
             DocumentRow.published,
             DocumentRow.url,
             DocumentRow.n_words,
-            AnalysisRow.n_spans,
-            AnalysisRow.propaganda_score,
+            n_spans_now().label("n_spans"),
+            score_now().label("propaganda_score"),
             density.label("density"),
+            CorrectedAnalysisRow.analysis_id.isnot(None).label("corrected"),
         )
         .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
+        .outerjoin(CorrectedAnalysisRow, _corrected)
         .where(_analysed(scope), DocumentRow.n_words >= min_words)
         .order_by(density.desc(), AnalysisRow.id)
         .limit(limit)
@@ -409,6 +419,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
                 "spans": r.n_spans,
                 "spans_per_100_words": round(float(r.density), 2),
                 "propaganda_score": r.propaganda_score,
+                "corrected": bool(r.corrected),
             }
             for r in s.execute(q)
         ]
@@ -437,7 +448,8 @@ def against_training(corpus: list[dict], profile: dict | None) -> list[dict]:
 
 def overview(store: Store, scope: Scope) -> dict:
     """Totals: documents, duplicates, syndicated copies (the same text in another outlet), words, outlets, first and
-    last date, failures and documents not analysed yet; ``period``: the scope's period in words."""
+    last date, failures, documents not analysed yet and analyses people corrected; ``period``: the scope's period in
+    words."""
     with Session(store.engine) as s:
         docs, words, dupes, syndicated = s.execute(
             select(
@@ -451,6 +463,11 @@ def overview(store: Store, scope: Scope) -> dict:
             select(func.min(DocumentRow.published), func.max(DocumentRow.published)).join(AnalysisRow, _analysed(scope))
         ).one()
         outlets = s.scalar(select(func.count(distinct(DocumentRow.outlet))).join(AnalysisRow, _analysed(scope)))
+        corrected = s.scalar(
+            select(func.count(CorrectedAnalysisRow.analysis_id))
+            .join(AnalysisRow, _corrected)
+            .where(AnalysisRow.model == scope.model, AnalysisRow.model_version == scope.version)
+        )
     counts = store.counts()
     return {
         "model": scope.model,
@@ -465,6 +482,7 @@ def overview(store: Store, scope: Scope) -> dict:
         "failures": counts["failures"],
         "pending": store.count_pending(scope.model, scope.version),
         "period": scope.label,
+        "corrected": corrected or 0,  # analyses people corrected: counted as corrected
     }
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spinlens.corrections import CorrectedSpan, Correction
 from spinlens.document import Span
+from spinlens.review.state import ReviewMark
 
 
 class DocumentIn(BaseModel):
@@ -28,6 +29,24 @@ class Problem(BaseModel):
     detail: str
 
 
+class SpanReviewOut(BaseModel):
+    status: str = Field(description="model (nobody reviewed it), accepted, relabelled, moved or added")
+    author: str | None = Field(description="Who decided it (None: nobody)")
+    decided: str | None = Field(description="When (ISO 8601)")
+
+
+class ReviewOut(BaseModel):
+    """What people did to an analysis."""
+
+    corrections: int = Field(description="Corrections made (GET .../corrections lists them)")
+    spans: dict[str, int] = Field(description="Spans per decision: model, accepted, relabelled, moved, added, rejected")
+    authors: list[str]
+    complete: bool = Field(description="A person marked the review complete: spans not there count as absent")
+    completed_by: str | None
+    completed: str | None
+    summary: str = Field(description="The same in one line")
+
+
 class SpanOut(BaseModel):
     start: int = Field(description="First character, inclusive (a Python string index into `text`)")
     end: int = Field(description="One past the last character")
@@ -39,6 +58,7 @@ class SpanOut(BaseModel):
     technique_confidence: float | None = Field(description="How likely this technique is, given that it is")
     definition: str
     explanation: str | None
+    review: SpanReviewOut | None = Field(default=None, description="What a person decided about this span")
 
 
 class TechniqueVerdictOut(BaseModel):
@@ -66,6 +86,12 @@ class AnalysisOut(BaseModel):
     techniques: list[TechniqueVerdictOut]
     spans: list[SpanOut]
     characters: int
+    corrected: bool = Field(
+        default=False, description="People corrected it: spans, techniques, score and summary show the corrected state"
+    )
+    review: ReviewOut | None = Field(default=None, description="What people did to it (stored analyses)")
+    model_propaganda_score: float | None = Field(default=None, description="The model's own score, when corrected")
+    model_spans: list[SpanOut] | None = Field(default=None, description="The model's own spans, when corrected")
     text: str
 
 
@@ -80,6 +106,8 @@ class HistoryItem(BaseModel):
     propaganda_score: float | None
     model: str
     model_version: str
+    corrected: bool = Field(default=False, description="People corrected it: n_spans and the score are corrected")
+    review_complete: bool = Field(default=False, description="A person marked its review complete")
 
 
 class Deleted(BaseModel):
@@ -132,3 +160,19 @@ class CorrectionsOut(BaseModel):
     model_spans: list[Span] = Field(
         description="The model's spans as it made them, in the order a correction's `span` index refers to"
     )
+    rejected: list[CorrectedSpan] = Field(default_factory=list, description="The model spans people rejected")
+    review_complete: ReviewMark | None = Field(default=None, description="Who marked the review complete, and when")
+    summary: str = Field(default="", description="The corrected article in one line (as `summary` of the analysis)")
+    propaganda_score: float | None = Field(default=None, description="The corrected article's score")
+    techniques: list[TechniqueVerdictOut] = Field(
+        default_factory=list,
+        description="The corrected article-level verdicts (`evidence`: indexes into `spans` of GET /api/analyses/{id})",
+    )
+    review: ReviewOut | None = Field(default=None, description="What people did to it, in numbers and one line")
+
+
+class ReviewCompleteOut(BaseModel):
+    """An analysis's review marked complete: the mark, and the model spans thereby accepted."""
+
+    mark: ReviewMark
+    accepted: int = Field(description="Spans nobody had reviewed, now accepted by the one who marked it complete")

@@ -10,6 +10,8 @@ from spinlens.document import Analysis, Document
 from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
+from spinlens.review import tables
+from spinlens.review.state import Reviewed
 from spinlens.sources import Options, read_upload
 from spinlens.store import Store
 from spinlens.store.db import unstorable
@@ -92,9 +94,10 @@ async def analyze_batch(
     return await _analyse_and_store(docs, store, detector, lanes)
 
 
-def record(analysis_id: int, analysis: Analysis, cached: bool) -> AnalysisOut:
-    """The JSON record of the CLI, plus the stored id and the full text (the page highlights spans in it)."""
-    fields = analysis_record(analysis)
+def record(analysis_id: int, analysis: Analysis, cached: bool, reviewed: Reviewed | None = None) -> AnalysisOut:
+    """The JSON record of the CLI (as people left it, with ``reviewed``), plus the stored id and the full text (the
+    page highlights spans in it)."""
+    fields = analysis_record(analysis, reviewed)
     fields["document_id"] = fields.pop("id")
     return AnalysisOut(id=analysis_id, cached=cached, **fields, text=analysis.document.text)
 
@@ -107,8 +110,9 @@ async def _analyse_and_store(docs: list[Document], store: Store, detector: Detec
         if problem := unstorable(d.text):
             raise HTTPException(422, f"document {i}: {problem}")
         found = await run_in_threadpool(store.find, d.fingerprint, detector.name, detector.version)
-        if found:
-            results[i] = record(found[0], found[1], cached=True)
+        if found:  # as people left it, if they reviewed it
+            reviewed = await run_in_threadpool(tables.load, store, found[0])
+            results[i] = record(found[0], found[1], cached=True, reviewed=reviewed)
         else:
             todo.append(i)
     if todo:

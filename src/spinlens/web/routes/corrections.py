@@ -1,43 +1,53 @@
-"""Corrections of a stored analysis: what people say about its spans, and the corrected state."""
+"""Reviewing a stored analysis: corrections of its spans, the corrected state, and the "review complete" mark."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
-from spinlens.corrections import Correction, CorrectionIn, corrected_spans
+from spinlens.corrections import Correction, CorrectionIn
 from spinlens.errors import InputError
+from spinlens.formats.results import analysis_record
+from spinlens.review import tables
 from spinlens.web.deps import Author, StoreDep, require_token
-from spinlens.web.models import CorrectionsOut, Problem
+from spinlens.web.models import CorrectionsOut, Deleted, Problem, ReviewCompleteOut
 from spinlens.web.routes.history import MAX_ID, NOT_FOUND, AnalysisId
 
 router = APIRouter(
-    prefix="/api/analyses/{analysis_id}/corrections",
+    prefix="/api/analyses/{analysis_id}",
     tags=["corrections"],
     dependencies=[Depends(require_token)],
     responses={401: {"model": Problem, "description": "No token, or a wrong one"}, **NOT_FOUND},
 )
+FORGED = {403: {"model": Problem, "description": "A request another site's page could have forged"}}
 
 
-@router.get("")
+@router.get("/corrections")
 async def corrections(analysis_id: AnalysisId, store: StoreDep) -> CorrectionsOut:
-    """Every correction of an analysis, the corrected spans, and the model's spans (which `span` indexes)."""
-    analysis = await run_in_threadpool(store.get, analysis_id)
-    if analysis is None:
+    """Every correction of an analysis, the corrected spans, the rejected ones, the model's spans (which `span`
+    indexes), the "review complete" mark, and the corrected article's summary, score and verdicts."""
+    reviewed = await run_in_threadpool(tables.load, store, analysis_id)
+    if reviewed is None:
         raise HTTPException(404, f"no analysis {analysis_id}")
-    made = await run_in_threadpool(store.corrections, analysis_id)
+    record = analysis_record(reviewed.model, reviewed)
     return CorrectionsOut(
-        corrections=made,
-        spans=corrected_spans(analysis.document.text, analysis.spans, made),
-        model_spans=analysis.spans,
+        corrections=reviewed.corrections,
+        spans=reviewed.spans,
+        model_spans=reviewed.model.spans,
+        rejected=reviewed.rejected,
+        review_complete=reviewed.mark,
+        summary=record["summary"],
+        propaganda_score=record["propaganda_score"],
+        techniques=record["techniques"],
+        review=record["review"],
     )
 
 
 @router.post(
-    "",
+    "/corrections",
     status_code=201,
     responses={
-        403: {"model": Problem, "description": "A request another site's page could have forged"},
+        **FORGED,
         413: {"model": Problem, "description": "A body over the limit"},
         422: {"model": Problem, "description": "A correction that is incomplete or does not fit this analysis"},
     },
@@ -55,3 +65,26 @@ async def add_correction(
         return await run_in_threadpool(store.add_correction, analysis_id, correction, author)
     except InputError as exc:
         raise HTTPException(422, str(exc)) from None
+
+
+@router.post("/review-complete", responses=FORGED)
+async def mark_review_complete(analysis_id: AnalysisId, store: StoreDep, author: Author) -> ReviewCompleteOut:
+    """Mark the analysis's review complete, by the token's holder: "I have looked at every span".
+
+    The model spans nobody has reviewed yet are accepted by them (as a submitted Label Studio task accepts the
+    regions left as predicted), and from now on the spans that are not there count as absent: the analysis goes
+    into the training exports (`spinlens export --format ptc|spacy`). Marking it again renews the mark. No body;
+    send the header 'X-Requested-With: spinlens' (a request another site's page could forge gets 403)."""
+    try:
+        marks, accepted = await run_in_threadpool(tables.mark_complete, store, [analysis_id], author)
+    except InputError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return ReviewCompleteOut(mark=marks[0], accepted=accepted)
+
+
+@router.delete("/review-complete", responses=FORGED)
+async def clear_review_complete(analysis_id: AnalysisId, store: StoreDep, author: Author) -> Deleted:
+    """Take the "review complete" mark back (the corrections stay); 404 when the analysis has no such mark."""
+    if not await run_in_threadpool(tables.clear_complete, store, analysis_id):
+        raise HTTPException(404, f"analysis {analysis_id} has no 'review complete' mark")
+    return Deleted(id=analysis_id)

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from spinlens.report import render_analysis
+from spinlens.review import tables
 from spinlens.web import security
 from spinlens.web.deps import StoreDep, require_token
 from spinlens.web.models import AnalysisOut, Deleted, HistoryItem, Problem
@@ -37,17 +38,19 @@ async def analyses(
         str | None, Query(max_length=200, description="Only analyses whose title or text contains this")
     ] = None,
 ) -> list[HistoryItem]:
-    """Past analyses, most recent first, without their text."""
-    return [HistoryItem(**row) for row in await run_in_threadpool(store.search, q, limit, offset)]
+    """Past analyses, most recent first, without their text; spans and score as people left them."""
+    rows = await run_in_threadpool(store.search, q, limit, offset)
+    return [HistoryItem(**row) for row in await run_in_threadpool(tables.as_left, store, rows)]
 
 
 @router.get("/{analysis_id}", responses=NOT_FOUND)
 async def analysis(analysis_id: AnalysisId, store: StoreDep) -> AnalysisOut:
-    """One stored analysis, as `POST /api/analyze` answered it."""
-    a = await run_in_threadpool(store.get, analysis_id)
-    if a is None:
+    """One stored analysis as people left it: the corrected spans, verdicts and score (``corrected``, each span's
+    ``review``), and the model's own (``model_spans``, ``model_propaganda_score``) when they differ."""
+    reviewed = await run_in_threadpool(tables.load, store, analysis_id)
+    if reviewed is None:
         raise HTTPException(404, f"no analysis {analysis_id}")
-    return record(analysis_id, a, cached=True)
+    return record(analysis_id, reviewed.model, cached=True, reviewed=reviewed)
 
 
 @router.delete("/{analysis_id}", responses=NOT_FOUND)
@@ -60,12 +63,13 @@ async def delete_analysis(analysis_id: AnalysisId, store: StoreDep) -> Deleted:
 
 @router.get("/{analysis_id}/report", response_class=HTMLResponse, responses=NOT_FOUND)
 async def report(analysis_id: AnalysisId, store: StoreDep) -> HTMLResponse:
-    """The standalone HTML report of one stored analysis, as a download."""
-    a = await run_in_threadpool(store.get, analysis_id)
-    if a is None:
+    """The standalone HTML report of one stored analysis as people left it (corrections shown as such), as a
+    download."""
+    reviewed = await run_in_threadpool(tables.load, store, analysis_id)
+    if reviewed is None:
         raise HTTPException(404, f"no analysis {analysis_id}")
     return HTMLResponse(
-        render_analysis(a),
+        render_analysis(reviewed.model, reviewed),
         headers={
             "Content-Disposition": f'attachment; filename="analysis-{analysis_id}.html"',
             "Content-Security-Policy": security.REPORT_CSP,

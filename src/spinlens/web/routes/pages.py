@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from spinlens.errors import SpinlensError
 from spinlens.report import render_analysis
 from spinlens.report.corpus import render_corpus
+from spinlens.review import tables
 from spinlens.store import stats
 from spinlens.web import security
 from spinlens.web.deps import DetectorDep, SettingsDep, SignedIn, StoreDep
@@ -108,13 +109,14 @@ def _training_profile(detector: object) -> dict | None:
 async def analysis_page(
     request: Request, analysis_id: AnalysisId, signed_in: SignedIn, store: StoreDep
 ) -> HTMLResponse:
-    """One stored analysis as its highlighted page."""
+    """One stored analysis as its highlighted page, as people left it."""
     if not signed_in:
         return _sign_in_first(request)
-    a = await run_in_threadpool(store.get, analysis_id)
-    if a is None:
+    reviewed = await run_in_threadpool(tables.load, store, analysis_id)
+    if reviewed is None:
         raise HTTPException(404, f"no analysis {analysis_id}")
-    return HTMLResponse(with_nav(render_analysis(a)), headers={"Content-Security-Policy": security.REPORT_CSP})
+    page = render_analysis(reviewed.model, reviewed)
+    return HTMLResponse(with_nav(page), headers={"Content-Security-Policy": security.REPORT_CSP})
 
 
 @router.get("/login")
