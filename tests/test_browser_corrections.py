@@ -238,3 +238,39 @@ def test_the_correction_controls_are_reachable_at_390_px(served, browser):
     expect(_span(page, "m1")).to_have_text("Kiev regime, as")
     assert [c[0] for c in _stored(db_url, aid)] == ["relabel", "move"]
     page.close()
+
+
+def test_the_sidebar_shows_the_corrected_state_marked_as_corrected(served, browser):
+    """After corrections the summary, the score and "nothing found" are the corrected state's, marked "corrected"
+    with the model's own score beside it; "Model output" shows the model's again."""
+    from playwright.sync_api import expect
+
+    url, db_url = served
+    aid = _seed(db_url, "sidebar")
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(url + f"/#analysis-{aid}")
+    expect(page.locator("#score")).to_have_text("70%")
+    expect(page.locator("#score-model")).to_have_text("")
+    expect(page.locator("#nothing")).to_be_hidden()
+    for i in range(4):  # reject every span
+        _span(page, f"m{i}").focus()
+        page.keyboard.press("r")
+        expect(_span(page, f"m{i}")).to_have_attribute("data-status", "rejected")
+    expect(page.locator("#score")).to_have_text("0%")
+    expect(page.locator("#score-model")).to_have_text("corrected (model: 70%)")
+    expect(page.locator("#summary")).to_have_text("No technique found in this text.")
+    expect(page.locator("#nothing")).to_be_visible()
+    expect(page.locator("#nothing-why")).to_contain_text("Reviewers rejected every span the model found")
+    expect(page.locator("#corrected-note")).to_contain_text("Corrected by people")
+    # one accepted again: a person confirmed it, so the technique is there for sure
+    _span(page, "m0").focus()
+    page.keyboard.press("a")
+    expect(page.locator("#score")).to_have_text("100%")
+    expect(page.locator("#summary")).to_have_text("1 passage with 1 technique: Loaded Language")
+    expect(page.locator("#nothing")).to_be_hidden()
+    # the model's own output, on request
+    page.check("#view-model")
+    expect(page.locator("#score")).to_have_text("70%")
+    expect(page.locator("#score-model")).to_have_text("")
+    expect(page.locator("#nothing")).to_be_hidden()
+    page.close()

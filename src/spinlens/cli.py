@@ -118,7 +118,10 @@ def train(
     ] = "torch",
     extra: Annotated[
         list[Path] | None,
-        typer.Option(help="PTC-format articles + *.labels (e.g. exported corrections): join every training fold"),
+        typer.Option(
+            help="PTC-format articles + *.labels: join every training fold (e.g. spinlens export --format ptc: "
+            "complete reviews, human decisions only)"
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: ptc-minilm-bilstm / ptc-mpnet-bilstm)")] = None,
 ) -> None:
@@ -488,11 +491,12 @@ def _emit(text: str, output: Path | None) -> None:
 def _register_commands() -> None:
     """Commands that live with their concern (each module's ``register(app)``)."""
     from spinlens.monitor import cli as monitor_cli
+    from spinlens.narratives import cli as narratives_cli
     from spinlens.report import cli as report_cli
     from spinlens.review import cli as review_cli
     from spinlens.scale import cli as scale_cli
 
-    for module in (scale_cli, report_cli, monitor_cli, review_cli):  # review: export, import
+    for module in (scale_cli, report_cli, monitor_cli, review_cli, narratives_cli):  # review: export, import
         module.register(app)
 
 

@@ -15,6 +15,7 @@ from spinlens import taxonomy
 from spinlens.corrections import CorrectedSpan
 from spinlens.document import Analysis, Span
 from spinlens.review.state import Reviewed, decision
+from spinlens.textutil import short_title
 
 
 def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dic
     corrected = reviewed is not None and reviewed.corrected
     return {
         "id": doc.id,
-        "title": doc.title or _first_line(doc.text),
+        "title": doc.title or short_title(doc.text),
         "source": doc.source,
         "url": doc.url,
         "published": doc.published.isoformat() if doc.published else None,
@@ -135,10 +136,6 @@ def summary(analysis: Analysis) -> str:
     return f"{n} passage{'s' if n != 1 else ''} with {len(present)} technique{'s' if len(present) != 1 else ''}: " + (
         ", ".join(taxonomy.display_name(t) for t in present)
     )
-
-
-def _first_line(text: str) -> str:
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:200] if text.strip() else ""
 
 
 def analysis_json(analysis: Analysis) -> str:

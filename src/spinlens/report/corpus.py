@@ -27,6 +27,9 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2.2rem;border-bottom:1px sol
 table{border-collapse:collapse;font-size:13px;margin:.5rem 0}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#555}.note{color:#666;font-size:13px}
 figure{margin:.5rem 0}svg{max-width:100%;height:auto}.sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:4px;vertical-align:middle}
+td.n{white-space:nowrap}p,li,td{overflow-wrap:break-word}
+@media (max-width:700px){body{margin:1rem auto;padding:0 .6rem}table{display:block;max-width:100%;overflow-x:auto}
+td a{display:inline-block;min-width:12rem}}
 """
 
 
@@ -354,6 +357,7 @@ def render_summary(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>spinlens corpus report</title><style>{_CSS}</style></head>
 <body>{"".join(parts)}</body></html>
 """

@@ -5,7 +5,9 @@ decided are outlined and say who decided what, the header says it was corrected,
 model's own score and the spans people rejected.
 
 Article text, titles and ids are untrusted: everything taken from the document passes through `html.escape`,
-and the page carries a Content-Security-Policy that forbids scripts altogether (hover uses CSS only).
+and the page carries a Content-Security-Policy that forbids scripts altogether: a passage's details open in CSS
+only, on hover, on keyboard focus (each passage is in the Tab order) and on a tap (which focuses it). On a phone
+(under 700 px) the page is one column and the details open as a sheet at the bottom of the screen.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from spinlens.corrections import CorrectedSpan
 from spinlens.document import Analysis
 from spinlens.formats.results import CONFIDENCE_HELP, review_line, summary
 from spinlens.review.state import Reviewed, decision
-from spinlens.textutil import title_of
+from spinlens.textutil import short_title
 
 _CSS = """
 body{font:16px/1.6 Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222;display:grid;grid-template-columns:1fr 16rem;gap:2rem}
 h1{font-size:1.4rem;grid-column:1/3;margin-bottom:0}.meta{grid-column:1/3;color:#666;font:13px sans-serif}
-article{white-space:pre-wrap}.s{position:relative;border-radius:2px;cursor:help}
+article{white-space:pre-wrap;overflow-wrap:anywhere}.s{position:relative;border-radius:2px;cursor:help}
 .s .tip{display:none;position:absolute;left:0;top:1.6em;z-index:9;width:22rem;background:#fff;border:1px solid #999;
 box-shadow:0 2px 8px #0003;padding:.5rem;font:13px/1.4 sans-serif;white-space:normal;color:#222}
-.s:hover>.tip{display:block}.tip b{display:block}.tip p{margin:.2rem 0 .5rem}
+.s:hover>.tip,.s:focus>.tip{display:block}.tip b{display:block}.tip p{margin:.2rem 0 .5rem}
+.s:focus{outline:2px solid #1d3557;outline-offset:1px}h1,.meta{overflow-wrap:anywhere}
+@media (max-width:700px){body{grid-template-columns:1fr;margin:1rem auto;gap:1rem}h1,.meta{grid-column:1}
+.s{position:static}.s .tip{position:fixed;left:.5rem;right:.5rem;top:auto;bottom:.5rem;width:auto;max-height:45vh;overflow-y:auto}}
 aside{font:13px sans-serif}aside table{border-collapse:collapse;width:100%}aside td{padding:2px 4px;border-bottom:1px solid #eee}
 .sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin-right:4px}
 """
@@ -77,7 +82,7 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
             f"{taxonomy.display_name(s.technique)} {'' if s.score is None else f'{s.score:.2f}'}" for s in active
         )
         parts.append(
-            f'<span class="s" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
+            f'<span class="s" tabindex="0" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
         )
     counts: dict[str, int] = {}
     for s in spans:
@@ -91,13 +96,14 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
         for v in analysis.techniques
         if v.present
     )
-    title = doc.title or title_of(text, 120) or doc.id
+    title = short_title(doc.title or text) or doc.id
     review = "" if reviewed is None or not (reviewed.corrected or reviewed.complete) else _review_section(reviewed)
     corrected = f" &middot; {_escape(review_line(reviewed))}" if review else ""  # type: ignore[arg-type]
     score = "n/a" if analysis.propaganda_score is None else f"{analysis.propaganda_score:.0%}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_escape(title)} &middot; spinlens</title><style>{_CSS}</style></head>
 <body><h1>{_escape(title)}</h1>
 <div class="meta">article {_escape(doc.id)} &middot; {_escape(summary(analysis))} &middot; overall score {score}
@@ -105,7 +111,7 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
 <article>{"".join(parts)}</article>
 <aside><h2>Spans per technique</h2><table>{rows or "<tr><td>none found</td></tr>"}</table>
 <h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>{review}
-<p>Hover a highlighted passage for the technique, its definition and the model's two confidences.
+<p>Hover, tap or Tab to a highlighted passage for the technique, its definition and the model's two confidences.
 {_escape(CONFIDENCE_HELP)}</p></aside>
 </body></html>
 """

@@ -25,7 +25,7 @@ from spinlens import taxonomy
 from spinlens.errors import SpinlensError
 from spinlens.review.tables import CorrectedAnalysisRow, n_spans_now, score_now, spans_now
 from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, Store
-from spinlens.textutil import is_listable_phrase, likely_target, title_of
+from spinlens.textutil import is_listable_phrase, likely_target, short_title
 
 UNKNOWN = "(unknown)"
 Spans = spans_now()  # the spans as people left them: used wherever the model's `Spans` would be
@@ -411,7 +411,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
         return [
             {
                 "analysis_id": r.id,
-                "title": r.title or title_of(r.text, 200),
+                "title": short_title(r.title or r.text),
                 "outlet": r.outlet or UNKNOWN,
                 "date": r.published.date().isoformat() if r.published else None,
                 "url": r.url,

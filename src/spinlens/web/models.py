@@ -120,6 +120,9 @@ class Health(BaseModel):
     model: str
     model_version: str
     analyses_pending: int = Field(description="Analyses admitted and not finished (running or waiting)")
+    chars_per_second: float | None = Field(
+        None, description="The measured speed of long analyses (None before the first): the page's time estimate"
+    )
 
 
 class TechniqueInfo(BaseModel):

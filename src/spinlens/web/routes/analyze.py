@@ -15,6 +15,7 @@ from spinlens.review.state import Reviewed
 from spinlens.sources import Options, read_upload
 from spinlens.store import Store
 from spinlens.store.db import unstorable
+from spinlens.textutil import short_title
 from spinlens.web.deps import DetectorDep, LanesDep, SettingsDep, StoreDep, require_token
 from spinlens.web.lanes import Detector, Lanes
 from spinlens.web.models import AnalysisOut, BatchIn, DocumentIn, Problem
@@ -27,7 +28,7 @@ ERRORS = {
         413: "A body or a document over the limits",
         415: "Not UTF-8 text, or another content type",
         422: "An empty or invalid document",
-        503: "The server is busy or shutting down (see Retry-After)",
+        503: "The server is busy or shutting down (see Retry-After); short requests wait a few seconds first",
         504: "The analysis took longer than the server's time bound and was stopped",
     }.items()
 }
@@ -50,11 +51,12 @@ async def analyze(
     """Analyse one article: a plain-text body, or JSON with title, text, source, url and date."""
     doc = await _read_document(request)
     _check_sizes([doc], settings.max_chars)
-    return (await _analyse_and_store([doc], store, detector, lanes))[0]
+    return (await _analyse_and_store([doc], store, detector, lanes, request))[0]
 
 
 @router.post("/file")
 async def analyze_file(
+    request: Request,
     settings: SettingsDep,
     store: StoreDep,
     detector: DetectorDep,
@@ -79,19 +81,19 @@ async def analyze_file(
             if problems
             else f"{name} holds {len(docs)} documents; upload one article (or use /api/analyze/batch)",
         )
-    return (await _analyse_and_store(docs, store, detector, lanes))[0]
+    return (await _analyse_and_store(docs, store, detector, lanes, request))[0]
 
 
 @router.post("/batch")
 async def analyze_batch(
-    batch: BatchIn, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
+    request: Request, batch: BatchIn, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
 ) -> list[AnalysisOut]:
     """Analyse up to `max_batch` documents in one request."""
     if len(batch.documents) > settings.max_batch:
         raise HTTPException(422, f"{len(batch.documents)} documents; at most {settings.max_batch} per batch")
     docs = [_document(d, i) for i, d in enumerate(batch.documents)]
     _check_sizes(docs, settings.max_chars, settings.max_batch_chars)
-    return await _analyse_and_store(docs, store, detector, lanes)
+    return await _analyse_and_store(docs, store, detector, lanes, request)
 
 
 def record(analysis_id: int, analysis: Analysis, cached: bool, reviewed: Reviewed | None = None) -> AnalysisOut:
@@ -102,8 +104,11 @@ def record(analysis_id: int, analysis: Analysis, cached: bool, reviewed: Reviewe
     return AnalysisOut(id=analysis_id, cached=cached, **fields, text=analysis.document.text)
 
 
-async def _analyse_and_store(docs: list[Document], store: Store, detector: Detector, lanes: Lanes) -> list[AnalysisOut]:
-    """Answers from the store where the same text was analysed by this model; the rest through the lanes."""
+async def _analyse_and_store(
+    docs: list[Document], store: Store, detector: Detector, lanes: Lanes, request: Request
+) -> list[AnalysisOut]:
+    """Answers from the store where the same text was analysed by this model; the rest through the lanes (whose
+    work stops when the client leaves: the page's Cancel)."""
     results: list[AnalysisOut | None] = [None] * len(docs)
     todo = []
     for i, d in enumerate(docs):
@@ -116,7 +121,7 @@ async def _analyse_and_store(docs: list[Document], store: Store, detector: Detec
         else:
             todo.append(i)
     if todo:
-        done = await lanes.analyse([docs[i] for i in todo])
+        done = await lanes.analyse([docs[i] for i in todo], gone=request.is_disconnected)
         for i, a in zip(todo, done, strict=True):
             results[i] = record(await run_in_threadpool(store.save, a), a, cached=False)
     return [r for r in results if r is not None]
@@ -153,7 +158,7 @@ async def _read_document(request: Request) -> Document:
         raise HTTPException(415, f"send text/plain or application/json, not {kind}")
     if not text.strip():
         raise HTTPException(422, "the text is empty")
-    return Document(id="pasted", text=text)
+    return Document(id="pasted", text=text, title=short_title(text))  # stored: history and reports show it
 
 
 def _decode(data: bytes) -> str:

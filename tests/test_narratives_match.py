@@ -1,0 +1,84 @@
+"""Matching sentences against a small catalogue with the real MiniLM encoder, BM25 and the shipped fitted matcher:
+a paraphrase finds its claim, a neutral sentence finds nothing, the answer does not depend on what surrounds the
+sentence, and vectors pooled from the technique model's states are the ones the matcher would encode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinlens.document import Document, NarrativeMatch
+from spinlens.narratives import Claim, Matcher, Narratives
+from spinlens.narratives.catalogue import ReadResult
+
+CLAIMS = [
+    Claim(
+        id="biolabs",
+        claim="The United States runs secret biological weapons laboratories in Ukraine",
+        url="https://example.org/biolabs",
+        date="2022-03-10",
+        verdict="False",
+    ),
+    Claim(id="chips", claim="COVID-19 vaccines contain microchips to track people", url="https://example.org/chips"),
+    Claim(id="maidan", claim="The Maidan protests in Kyiv were a coup organised by Western intelligence services"),
+    Claim(id="nato", claim="NATO promised Russia never to expand eastwards"),
+    Claim(id="sanctions", claim="Sanctions against Russia hurt Europe more than they hurt Russia"),
+    Claim(id="hoax", claim="Climate change is a hoax invented by scientists to get grants"),
+]
+PARAPHRASE = "Washington has been secretly running labs in Ukraine that develop biological weapons."
+NEUTRAL = "The city council approved a new budget for public libraries on Tuesday evening."
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher.from_claims(CLAIMS)
+
+
+def test_a_paraphrase_finds_its_claim_and_a_neutral_sentence_nothing(matcher: Matcher) -> None:
+    (top, *_) = matcher.match(PARAPHRASE)
+    assert isinstance(top, NarrativeMatch)
+    assert (top.claim_id, top.start, top.end) == ("biolabs", 0, len(PARAPHRASE))
+    assert top.url == "https://example.org/biolabs" and top.verdict == "False" and top.date == "2022-03-10"
+    assert top.catalogue == "custom" and top.relation in ("states", "topic")
+    assert top.confidence >= matcher.fitted.topic
+    assert matcher.match(NEUTRAL) == []
+    assert matcher.match("Yes.") == [] and matcher.match("") == [], "nothing long enough to match"
+
+
+def test_the_answer_does_not_depend_on_what_surrounds_the_sentence(matcher: Matcher) -> None:
+    alone = matcher.match(PARAPHRASE)
+    text = NEUTRAL + "\n" + PARAPHRASE + " " + NEUTRAL.replace("Tuesday", "Monday") + "\n"
+    inside = matcher.match(Document(id="page", text=text))
+    shift = text.index(PARAPHRASE)
+    sentence = [m for m in inside if (m.start, m.end) == (shift, shift + len(PARAPHRASE))]
+    assert [(m.claim_id, m.confidence) for m in sentence] == [(m.claim_id, m.confidence) for m in alone]
+    assert all(m.start >= shift for m in inside), "the neutral sentence before it matches nothing"
+
+
+def test_matching_through_the_store(tmp_path) -> None:
+    from spinlens.narratives.encoders import get_encoder
+    from spinlens.narratives.store import CatalogueStore
+    from spinlens.store import Store
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    CatalogueStore(Store(url)).add("mine", ReadResult(claims=CLAIMS), [get_encoder("minilm")])
+    matcher = Narratives.load(url, ["mine"])
+    assert Narratives.load(url, ["mine"]) is matcher, "loaded once"
+    (top, *_) = matcher.match(PARAPHRASE)
+    assert (top.catalogue, top.claim_id) == ("mine", "biolabs")
+
+
+def test_vectors_pooled_from_the_technique_model_are_the_matchers_own(matcher: Matcher) -> None:
+    import spinlens
+
+    nlp = spinlens.load()
+    assert matcher.can_reuse(nlp.encoder)
+    text = "Title line about sanctions\n" + NEUTRAL + " " + PARAPHRASE + "\nOk.\n"
+    encoded = nlp.encoder.encode(text)
+    pooled = matcher.vectors_from_states(text, encoded, nlp.encoder.layers)
+    own = matcher.encoder.encode([text[a:b] for a, b in matcher.units(text)])
+    assert pooled.shape == own.shape == (3, 384)
+    assert np.allclose(pooled, own, atol=1e-4)
+    reused, encoded_again = matcher.match(text, pooled), matcher.match(text)
+    assert [(m.start, m.end, m.claim_id) for m in reused] == [(m.start, m.end, m.claim_id) for m in encoded_again]
+    assert np.allclose([m.confidence for m in reused], [m.confidence for m in encoded_again], atol=1e-3)
