@@ -30,6 +30,12 @@ class StatsBy(StrEnum):
     failure = "failure"
 
 
+class Every(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
 class TableFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -216,6 +222,7 @@ def report(
     top: Annotated[
         int, typer.Option(min=1, help="Outlets listed in the outlet table (those with the most articles)")
     ] = 30,
+    every: Annotated[Every, typer.Option(help="Plot over time by day, week (from Monday) or month")] = Every.month,
     model: Annotated[str | None, typer.Option(help="Report this model's analyses (default: the most used)")] = None,
     model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
 ) -> None:
@@ -231,7 +238,8 @@ def report(
         store = Store(db)
         scope, profile = _scope_and_profile(store, model, model_version)
         scope = scope.period(*period_of(since, until, last))
-        path = write_corpus_report(store, output, scope, profile, articles, TableLimits(min_articles, top))
+        limits = TableLimits(min_articles, top)
+        path = write_corpus_report(store, output, scope, profile, articles, limits, every.value)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     err.print(f"wrote {path} (and its article pages in {path.with_name(path.stem + '-articles')}/)")

@@ -105,17 +105,19 @@ def outlet_heatmap(rows: list[dict], max_outlets: int = 20) -> str:
     return _svg(fig)
 
 
-def month_lines(rows: list[dict], techniques: list[str]) -> str:
-    rows = [r for r in rows if r["month"] != st.UNKNOWN]
+def month_lines(rows: list[dict], techniques: list[str], every: str = "month") -> str:
+    rows = [r for r in rows if r[every] != st.UNKNOWN]
     fig = _figure(10, 4)
     ax = fig.add_subplot()
-    months = [r["month"] for r in rows]
+    months = [r[every] for r in rows]
     ax.plot(months, [r["spans_per_1000_words"] for r in rows], color="#222", linewidth=2.2, label="all techniques")
     for t in techniques:
         colour = taxonomy.get(t).colour
         ax.plot(months, [r[f"{t}_per_1000_words"] for r in rows], color=colour, linewidth=1.4, label=_name(t))
     ax.set_ylabel("spans per 1,000 words")
-    ax.set_title("Techniques over time (by month of publication)")
+    ax.set_title(
+        f"Techniques over time (by {every} of publication{'; weeks start on Monday' if every == 'week' else ''})"
+    )
     step = max(1, len(months) // 18)
     ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
     ax.legend(fontsize=8, ncols=2, frameon=False)
@@ -123,16 +125,16 @@ def month_lines(rows: list[dict], techniques: list[str]) -> str:
     return _svg(fig)
 
 
-def outlet_month_lines(rows: list[dict], max_outlets: int = 8) -> str:
+def outlet_month_lines(rows: list[dict], max_outlets: int = 8, every: str = "month") -> str:
     totals: dict[str, int] = {}
     for r in rows:
         totals[r["outlet"]] = totals.get(r["outlet"], 0) + r["documents"]
     outlets = sorted(totals, key=lambda o: -totals[o])[:max_outlets]
-    months = sorted({r["month"] for r in rows})
+    months = sorted({r[every] for r in rows})
     fig = _figure(10, 4)
     ax = fig.add_subplot()
     for outlet in outlets:
-        points = {r["month"]: r["spans_per_1000_words"] for r in rows if r["outlet"] == outlet}
+        points = {r[every]: r["spans_per_1000_words"] for r in rows if r["outlet"] == outlet}
         ax.plot(
             [months.index(m) for m in months if m in points],
             [points[m] for m in months if m in points],
@@ -279,9 +281,10 @@ def render_summary(
             return f'<span class="sw" style="background:{colour}"></span>{_e(taxonomy.display_name(r[key]))}'
         return ""
 
-    dated = [r for r in months if r["month"] != st.UNKNOWN and r["documents"] >= least]
-    undated = sum(r["documents"] for r in months if r["month"] == st.UNKNOWN)
-    sparse = sum(r["documents"] for r in months if r["month"] != st.UNKNOWN and r["documents"] < least)
+    every = summary.every
+    dated = [r for r in months if r[every] != st.UNKNOWN and r["documents"] >= least]
+    undated = sum(r["documents"] for r in months if r[every] == st.UNKNOWN)
+    sparse = sum(r["documents"] for r in months if r[every] != st.UNKNOWN and r["documents"] < least)
     plotted_outlets = [r for r in outlets if r["documents"] >= least]
     # a small corpus (no outlet has the minimum yet) lists its outlets anyway, each rate with its interval
     eligible = plotted_outlets or outlets
@@ -335,13 +338,13 @@ def render_summary(
             outlet_cell,
         ),
         "<h2>When</h2>",
-        f"<figure>{month_lines(dated, top_techniques)}</figure>"
+        f"<figure>{month_lines(dated, top_techniques, every)}</figure>"
         if len(dated) >= 2
-        else "<p>Fewer than two months with dated articles: nothing to plot over time.</p>",
-        f"<figure>{outlet_month_lines(outlet_months)}</figure>"
-        if len({r["month"] for r in outlet_months}) >= 2
+        else f"<p>Fewer than two {every}s with dated articles: nothing to plot over time.</p>",
+        f"<figure>{outlet_month_lines(outlet_months, every=every)}</figure>"
+        if len({r[every] for r in outlet_months}) >= 2
         else "",
-        f"<p class=note>Left out of these plots: {undated:,} articles without a date and {sparse:,} in months with fewer "
+        f"<p class=note>Left out of these plots: {undated:,} articles without a date and {sparse:,} in {every}s with fewer "
         f"than {least} articles.</p>"
         if undated or sparse
         else "",
@@ -415,9 +418,11 @@ def render_corpus(
     article_link: Callable[[int], str] | None = None,
     n_articles: int = 20,
     limits: TableLimits | None = None,
+    every: str = "month",
 ) -> str:
-    """The report page of the analyses in ``store`` (see `render_summary`)."""
-    return render_summary(st.summarize(store, scope, training, n_articles), article_link, limits)
+    """The report page of the analyses in ``store`` (see `render_summary`), over time by ``every`` (day, week,
+    month)."""
+    return render_summary(st.summarize(store, scope, training, n_articles, every), article_link, limits)
 
 
 def write_corpus_report(
@@ -427,13 +432,14 @@ def write_corpus_report(
     training: dict | None = None,
     n_articles: int = 20,
     limits: TableLimits | None = None,
+    every: str = "month",
 ) -> Path:
     """``output`` and, beside it, ``<name>-articles/<id>.html``: the highlighted pages the report links to."""
     from spinlens.report.html import render_analysis
     from spinlens.review.tables import load
 
     output = Path(output)
-    summary = st.summarize(store, scope, training, n_articles)
+    summary = st.summarize(store, scope, training, n_articles, every)
     pages = output.with_name(output.stem + "-articles")
     pages.mkdir(parents=True, exist_ok=True)
     for row in summary.densest:

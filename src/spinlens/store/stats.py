@@ -510,13 +510,19 @@ class CorpusSummary:
     has_training_profile: bool = False
     narratives: list[dict] = field(default_factory=list)  # `spinlens.narratives.stats.repeated`
     languages: list[dict] = field(default_factory=list)  # `spinlens.narratives.stats.languages`
+    every: str = "month"  # the period of ``months`` and ``outlet_months`` (their rows' key): day, week or month
 
 
 def summarize(
-    store: Store, scope: Scope | None = None, training: dict | None = None, n_articles: int = 20
+    store: Store,
+    scope: Scope | None = None,
+    training: dict | None = None,
+    n_articles: int = 20,
+    every: str = "month",
 ) -> CorpusSummary:
     """The numbers of the corpus report for ``scope`` (default: `choose_scope`), against the model's ``training``
-    profile when there is one; ``n_articles``: how many of the densest articles to list."""
+    profile when there is one; ``n_articles``: how many of the densest articles to list; ``every``: the period of
+    the rows over time (day, week or month)."""
     from spinlens.narratives import stats as narrative_stats
 
     scope = scope or choose_scope(store)
@@ -527,13 +533,14 @@ def summarize(
         scope=scope,
         overview=overview(store, scope),
         outlets=by_outlet(store, scope),
-        months=by_month(store, scope),
-        outlet_months=by_outlet_and_month(store, scope),
+        months=by_period(store, scope, every),
+        outlet_months=by_outlet_and_month(store, scope, every),
         techniques=techniques,
         phrases=top_phrases(store, scope),
         densest=densest(store, scope, limit=n_articles),
         against_training=against_training(techniques, training),
         has_training_profile=bool(training),
+        every=every,
     )
 
 
