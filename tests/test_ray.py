@@ -67,6 +67,23 @@ def _per_document(url: str) -> list[int]:
         engine.dispose()
 
 
+def test_a_cluster_with_no_cpu_stops_after_the_stall_timeout(
+    cluster: tuple[str, dict[str, str], list[RayNode]], tmp_path: Path
+) -> None:
+    address, cluster_env, nodes = cluster
+    assert len(nodes) == 1  # the head, with 0 CPUs: nothing can analyse (an autoscaler could add nodes: it waits)
+    corpus = write_folder(tmp_path / "corpus", 3, sentences=2)
+    url = f"sqlite:///{tmp_path / 'ray.db'}"
+    command = [sys.executable, "-m", "spinlens.cli", "batch", str(corpus), "--db", url, "--ray"]
+    command += ["--ray-address", address, "--ray-stall-timeout", "5"]
+    env = {**cluster_env, "SPINLENS_PROGRESS": "0"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 75, done.stderr
+    assert done.stderr.startswith("error: no result from the Ray cluster for 5 s (Ray's log: "), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert _per_document(url) == []
+
+
 def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
     cluster: tuple[str, dict[str, str], list[RayNode]], tmp_path: Path
 ) -> None:
