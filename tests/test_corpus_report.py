@@ -264,7 +264,10 @@ def _hand_built() -> st.CorpusSummary:
 
 def test_a_report_renders_from_a_summary_without_a_database() -> None:
     page = render_summary(_hand_built(), lambda i: f"pages/{i}.html")
-    assert "11 articles (1 duplicates of others), 5,000 words, 2 outlets, 2024-01-02 to 2024-02-28" in page
+    assert (
+        "11 articles (1 duplicates of others; 0 syndicated: the same text in several outlets), 5,000 words, 2 outlets, "
+        "2024-01-02 to 2024-02-28" in page
+    )
     assert "Model m 1. 4 documents not analysed yet, 3 inputs failed" in page
     assert page.count("<svg") == 2  # outlets and months; no training profile, so no comparison plot
     assert "The model carries no training profile." in page

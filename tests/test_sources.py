@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -50,15 +51,18 @@ def test_folder_of_mixed_files(tmp_path: Path) -> None:
     (tmp_path / "atom.xml").write_text(ATOM, encoding="utf-8")
     (tmp_path / "page.html").write_text(PAGE, encoding="utf-8")
 
-    items = list(iter_items([tmp_path], Options(outlet_from_folder=True)))
+    skipped: Counter[str] = Counter()
+    items = list(iter_items([tmp_path], Options(outlet_from_folder=True), skipped))
     by_ref = {it.ref.replace(str(tmp_path) + "/", ""): it for it in items}
     assert "notes.md" not in by_ref and not any(".hidden" in r for r in by_ref)
+    assert skipped == {"unknown extension .md": 1, "hidden folder (not read)": 1}  # counted, not dropped in silence
 
     one = by_ref["outlet-a/one.txt"].document
     assert one.text == "\ufeffFirst article.\r\nSecond line.\n"  # untouched: offsets point into it
     assert one.source == "outlet-a" and by_ref["outlet-a/2024/deep.txt"].document.source == "outlet-a"
     assert by_ref["outlet-a/empty.txt"].error == "file is empty"
-    assert "not valid UTF-8 (byte 0xe9" in by_ref["outlet-a/latin1.txt"].error
+    latin1 = by_ref["outlet-a/latin1.txt"].document  # not UTF-8: decoded as detected, and the guess recorded
+    assert latin1.text == "café" and latin1.metadata["encoding"] == "cp1252"
     assert "binary" in by_ref["outlet-a/image.txt"].error
 
     g1 = by_ref["feed.rss#g1"].document
@@ -108,16 +112,24 @@ def test_tables_with_mapped_columns_and_bad_rows(tmp_path: Path) -> None:
 
     jsonl = tmp_path / "d.jsonl"
     jsonl.write_bytes(
-        json.dumps({"text": "ok one", "source": "J", "date": "2023-01-05"}).encode() + b"\n"
+        json.dumps({"text": "ok \u00f6ne", "source": "J", "date": "2023-01-05"}, ensure_ascii=False).encode() + b"\n"
         b"[1]\n{bad\n\n" + '{"text": "caf\xe9"}'.encode("latin-1") + b"\n" + b'{"title": "no text"}\n'
     )
     rows = {it.ref.rsplit("/", 1)[-1]: it for it in iter_items([jsonl])}
-    assert rows["d.jsonl:1"].document.source == "J"
+    assert rows["d.jsonl:1"].document.source == "J" and rows["d.jsonl:1"].document.text == "ok \u00f6ne"
     assert rows["d.jsonl:2"].error == "expected a JSON object, got list"
     assert rows["d.jsonl:3"].error.startswith("invalid JSON")
     assert rows["d.jsonl:5"].error.startswith("not valid UTF-8")
     assert rows["d.jsonl:6"].error == "field 'text' is missing or empty"
     assert "d.jsonl:4" not in rows  # a blank line is not a document
+
+    latin1 = tmp_path / "e.csv"  # a whole export in Latin-1 (no UTF-8 in it at all): read in the detected encoding
+    latin1.write_bytes(
+        'id,text\n1,"Caf\xe9 cr\xe8me \xe0 la fran\xe7aise, d\xe9cid\xe9 par le minist\xe8re."\n'.encode("latin-1")
+    )
+    (row,) = iter_items([latin1])
+    assert row.document.text == "Caf\xe9 cr\xe8me \xe0 la fran\xe7aise, d\xe9cid\xe9 par le minist\xe8re."
+    assert row.document.metadata["encoding"] == "cp1252"
 
 
 def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
@@ -330,7 +342,7 @@ def test_analyze_reads_every_input_through_sources_and_reports_each_failure_in_o
     from spinlens.cli import app
 
     (tmp_path / "good.txt").write_text("The corrupt regime lies to its people every single day.", encoding="utf-8")
-    (tmp_path / "bad.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "bad.txt").write_bytes(b"caf\x00 au lait")  # binary (Latin-1 is read: its encoding is detected)
     style = "<style>.regime { color: red } /* lies */</style>"
     (tmp_path / "page.html").write_text(PAGE.replace("</head>", style + "</head>"), encoding="utf-8")
     (tmp_path / "rows.jsonl").write_text('{"id": "row-1", "text": "A plain row of news."}\n{broken\n')
@@ -343,7 +355,7 @@ def test_analyze_reads_every_input_through_sources_and_reports_each_failure_in_o
     assert not any("color" in s["text"] for s in page["spans"])
     failures = [line for line in res.stderr.splitlines() if line.startswith(str(tmp_path))]
     assert failures == [
-        f"{tmp_path}/bad.txt: not valid UTF-8 (byte 0xe9 at offset 3); re-save the file as UTF-8",
+        f"{tmp_path}/bad.txt: looks like a binary file (NUL byte at offset 3), not text",
         f"{tmp_path}/rows.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes at column 2)",
     ]
 

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from spinlens.errors import InputError, SpinlensError
-from spinlens.sources.base import MAX_CHARS
 
 app = typer.Typer(
     help="spinlens: find, label and explain propaganda techniques in news.",
@@ -369,221 +368,6 @@ def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None) -> 
     _emit(buf.getvalue(), output)
 
 
-@app.command()
-def batch(
-    inputs: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Files and folders: .txt, .html, .jsonl, .csv, RSS/Atom (.rss .atom .xml); none: resume"),
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or SQLite in the user data directory)")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(help="Worker processes (default: one per core that free memory allows; 0: in this process)"),
-    ] = None,
-    ray: Annotated[bool, typer.Option("--ray", help="Run on a Ray cluster (pip install 'spinlens\\[ray]')")] = False,
-    ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS, else a local cluster)")
-    ] = None,
-    ray_stall_timeout: Annotated[
-        float, typer.Option(help="Stop a Ray run (committed, exit 75) after this many seconds without a result")
-    ] = 600.0,
-    text_field: Annotated[str, typer.Option(help="CSV column / JSON field with the text")] = "text",
-    id_field: Annotated[str, typer.Option(help="... with the document id")] = "id",
-    title_field: Annotated[str, typer.Option(help="... with the title")] = "title",
-    source_field: Annotated[str, typer.Option(help="... with the outlet")] = "source",
-    url_field: Annotated[str, typer.Option(help="... with the URL")] = "url",
-    date_field: Annotated[str, typer.Option(help="... with the publication date (ISO 8601)")] = "date",
-    outlet: Annotated[str | None, typer.Option(help="Outlet of every input (overrides what the files say)")] = None,
-    outlet_from_folder: Annotated[
-        bool, typer.Option(help="Outlet = the first sub-folder under an input folder (corpus/<outlet>/...)")
-    ] = False,
-    model: Annotated[
-        str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
-    ] = None,
-    max_chars: Annotated[
-        int, typer.Option(help="Longest document, in characters: longer ones are recorded failures")
-    ] = MAX_CHARS,
-    commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
-) -> None:
-    """Analyse a corpus into a database: resumable (rerun the same command after a crash), one model per core.
-
-    Example: spinlens batch corpus/ feeds/world.rss --db sqlite:///corpus.db --outlet-from-folder
-    """
-    from concurrent.futures import BrokenExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    from spinlens.formats.rows import Columns
-    from spinlens.scale import run_batch
-    from spinlens.scale.batch import Terminated, sigterm_as_interrupt
-    from spinlens.scale.executors import ExecutorConfig
-    from spinlens.sources import Options
-    from spinlens.store import Store
-
-    columns = Columns(text_field, id_field, title_field, source_field, url_field, date_field)
-    options = Options(columns=columns, outlet=outlet, outlet_from_folder=outlet_from_folder, max_chars=max_chars)
-    executor = "ray" if ray else ("local" if workers == 0 else "pool")
-    config = ExecutorConfig(model, workers or None, ray_address=ray_address, ray_stall_timeout=ray_stall_timeout)
-    missing = [str(p) for p in inputs or [] if not p.exists()]
-    if missing:
-        _fail(SpinlensError(f"no such file or folder: {', '.join(missing)}"))
-    try:
-        with sigterm_as_interrupt():  # SIGTERM (kill, systemd, docker stop) stops a run like Ctrl-C
-            store = Store(db)
-            summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    except KeyboardInterrupt as exc:
-        how = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        err.print(f"{how}: the results done so far are committed; run the same command again to go on", soft_wrap=True)
-        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
-    except BrokenProcessPool:
-        _fail(SpinlensError("a worker process died (out of memory?); what was committed stays: run the command again"))
-    except BrokenExecutor as exc:  # a lost Ray cluster: one line, exit 75 (EX_TEMPFAIL: try again later)
-        line = f"error: {exc}; the results done so far are committed; run the same command again to go on"
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(75) from None
-    reg = summary.registered
-    table = Table(title=f"spinlens batch: {store.engine.url.render_as_string(hide_password=True)}", show_header=False)
-    table.add_row("new documents", f"{reg.new:,}")
-    table.add_row("duplicates linked (not analysed again)", f"{reg.duplicates:,}")
-    table.add_row("skipped: already in the database", f"{reg.known:,}")
-    table.add_row("unreadable inputs", f"{reg.failed:,}")
-    table.add_row("analysed", f"{summary.analysed:,} ({summary.rate:.1f}/s over {summary.analyse_seconds:.0f} s)")
-    table.add_row("analysis failures", f"{summary.failed:,}")
-    err.print(table)
-    if summary.failures:
-        shown = summary.failures[:20]
-        err.print(f"failures ({len(shown)} shown; all of them: spinlens stats --by failure):")
-        for ref, reason in shown:
-            err.print(f"  {ref}: {reason}", highlight=False, markup=False)
-    if inputs and reg.new + reg.duplicates + reg.known == 0:
-        _fail(SpinlensError(f"no document found in {', '.join(map(str, inputs))}"))
-
-
-class StatsBy(StrEnum):
-    outlet = "outlet"
-    month = "month"
-    outlet_month = "outlet-month"
-    technique = "technique"
-    failure = "failure"
-
-
-class TableFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-def _scope_and_profile(store, model: str | None, model_version: str | None):  # type: ignore[no-untyped-def]
-    """The analyses to count, and the training profile of their model (when it is installed here)."""
-    from spinlens.detect.pipeline import model_path
-    from spinlens.store import stats
-
-    scope = stats.choose_scope(store, model, model_version)
-    config = model_path(scope.model) / "config.json"
-    profile = json.loads(config.read_text()).get("training_data") if config.is_file() else None
-    return scope, profile
-
-
-@app.command()
-def stats(
-    by: Annotated[
-        StatsBy, typer.Option(help="Group by outlet, month, outlet-month or technique; 'failure' lists failed inputs")
-    ],
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-f", help="table, csv or json")] = TableFormat.table,
-    model: Annotated[str | None, typer.Option(help="Count this model's analyses (default: the most used)")] = None,
-    model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
-) -> None:
-    """Corpus numbers as a table: techniques per outlet or month (per 1,000 words), per technique, or failures.
-
-    Example: spinlens stats --db sqlite:///corpus.db --by outlet --format csv > outlets.csv
-    """
-    from spinlens.store import Store
-    from spinlens.store import stats as st
-
-    try:
-        store = Store(db)
-        if by is StatsBy.failure:
-            rows = st.failures(store)
-        else:
-            scope, _ = _scope_and_profile(store, model, model_version)
-            rows = st.DIMENSIONS[by.value](store, scope)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    if fmt is TableFormat.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return
-    if fmt is TableFormat.csv:
-        import csv
-
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["none"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    _print_stats_table(rows, by)
-
-
-_SHORT_HEADERS = {
-    "documents": "articles",
-    "spans_per_1000_words": "per 1k words",
-    "mean_propaganda_score": "mean score",
-    "documents_with_spans": "articles with it",
-    "share_of_documents": "share",
-    "mean_span_confidence": "mean conf.",
-}
-
-
-def _print_stats_table(rows: list[dict], by: StatsBy) -> None:
-    if not rows:
-        err.print("nothing to show")
-        return
-    per_technique = [k for k in rows[0] if k.endswith("_per_1000_words") and k != "spans_per_1000_words"]
-    table = Table(title=f"by {by.value}" + (" (rates per 1,000 words)" if per_technique else ""))
-    plain = [k for k in rows[0] if k not in per_technique]
-    for k in plain:
-        table.add_column(_SHORT_HEADERS.get(k, k.replace("_", " ")), overflow="fold")
-    if per_technique:
-        table.add_column("top techniques", overflow="fold")
-    from spinlens.taxonomy import display_name
-
-    for r in rows:
-        cells = [display_name(str(r[k])) if k == "technique" else str(r[k]) for k in plain]
-        if per_technique:
-            top = sorted(((r[k], k.removesuffix("_per_1000_words")) for k in per_technique), reverse=True)[:3]
-            cells.append(", ".join(f"{display_name(t)} {v:g}" for v, t in top if v))
-        table.add_row(*cells)
-    Console().print(table)
-
-
-@app.command()
-def report(
-    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The report (its article pages go beside it)")] = Path(
-        "report.html"
-    ),
-    articles: Annotated[int, typer.Option(help="Most propaganda-dense articles listed, each with its own page")] = 20,
-    model: Annotated[str | None, typer.Option(help="Report this model's analyses (default: the most used)")] = None,
-    model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
-) -> None:
-    """A standalone HTML report of a corpus: techniques per outlet and over time, phrases, densest articles.
-
-    Example: spinlens report --db sqlite:///corpus.db -o report.html
-    """
-    from spinlens.report.corpus import write_corpus_report
-    from spinlens.store import Store
-
-    try:
-        store = Store(db)
-        scope, profile = _scope_and_profile(store, model, model_version)
-        path = write_corpus_report(store, output, scope, profile, articles)
-    except (SpinlensError, ValueError) as exc:
-        _fail(exc)
-    err.print(f"wrote {path} (and {articles} article pages in {path.with_name(path.stem + '-articles')}/)")
-
-
 class CorrectionsFormat(StrEnum):
     ptc = "ptc"
     labelstudio = "labelstudio"
@@ -756,6 +540,19 @@ def _emit(text: str, output: Path | None) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _register_commands() -> None:
+    """Commands that live with their concern (each module's ``register(app)``)."""
+    from spinlens.monitor import cli as monitor_cli
+    from spinlens.report import cli as report_cli
+    from spinlens.scale import cli as scale_cli
+
+    for module in (scale_cli, report_cli, monitor_cli):
+        module.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover

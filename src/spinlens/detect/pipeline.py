@@ -37,8 +37,11 @@ class Detector:
         self.version: str = self.config.version
         self.techniques: list[str] = self.config.techniques
         self.params: Params = self.config.params
+        delta = self.model_dir / self.config.encoder_delta if self.config.encoder_delta else None
+        if delta is not None and not delta.is_file():
+            raise InputError(f"incomplete model directory, missing {self.config.encoder_delta}", self.model_dir)
         self.encoder = Encoder(
-            self.config.encoder_layers, threads, kind=self.config.encoder_kind, runtime=self.config.runtime
+            self.config.encoder_layers, threads, kind=self.config.encoder_kind, runtime=self.config.runtime, delta=delta
         )
         self.classifier = TechniqueClassifier.load(self.model_dir / "techniques.npz")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from spinlens import taxonomy
@@ -58,7 +59,26 @@ def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
     return Figure(figsize=(width, height), dpi=100)
 
 
-MIN_DOCUMENTS = 5  # an outlet or month with fewer articles is listed in the tables but not plotted: too noisy
+MIN_DOCUMENTS = 5  # an outlet or month with fewer articles is neither listed nor plotted: too noisy
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """How much of a large corpus the tables show: 308 outlets of one or two articles each are no table to read."""
+
+    min_articles: int = MIN_DOCUMENTS  # outlets (and months) with fewer articles are left out, and counted
+    top_outlets: int = 30  # the outlets with the most articles, in the outlet table
+
+
+_WRAP = 'style="max-width:16rem;overflow-wrap:anywhere"'  # a long outlet name wraps instead of pushing numbers off
+
+
+def _rate(r: dict, key: str = "spans_per_1000_words") -> str:
+    """A rate with its count beside it, and its 95% interval when the group is small."""
+    text = f"{r[key]:g}"
+    if f"{key}_low" in r and r.get("documents", st.SMALL) < st.SMALL:
+        text += f" <span class=note>({r[key + '_low']:g}&ndash;{r[key + '_high']:g})</span>"
+    return text
 
 
 def outlet_heatmap(rows: list[dict], max_outlets: int = 20) -> str:
@@ -157,12 +177,18 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], cell: Callable[[dic
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str] | None = None) -> str:
+def render_summary(
+    summary: st.CorpusSummary,
+    article_link: Callable[[int], str] | None = None,
+    limits: TableLimits | None = None,
+) -> str:
     """The report page of a `CorpusSummary`. ``article_link(analysis_id)`` gives the href of an article's
-    highlighted view (no link without it)."""
+    highlighted view (no link without it); ``limits``: which outlets and months the tables and plots show."""
+    limits = limits or TableLimits()
+    least = limits.min_articles
     scope, info, months, techniques = summary.scope, summary.overview, summary.months, summary.techniques
     outlets, phrases, dense, compare = summary.outlets, summary.phrases, summary.densest, summary.against_training
-    outlet_months = [r for r in summary.outlet_months if r["documents"] >= MIN_DOCUMENTS]
+    outlet_months = [r for r in summary.outlet_months if r["documents"] >= least]
     top_techniques = [r["technique"] for r in techniques if r["spans"]][:5]
 
     def article_cell(r: dict, key: str) -> str:
@@ -174,7 +200,25 @@ def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str]
         return ""
 
     def technique_cell(r: dict, key: str) -> str:
+        if key == "share_of_documents":
+            low, high = r.get("share_of_documents_low"), r.get("share_of_documents_high")
+            interval = (
+                f" <span class=note>({low:.0%}&ndash;{high:.0%})</span>"
+                if low is not None and r.get("documents", st.SMALL) < st.SMALL
+                else ""
+            )
+            total = f" of {r['documents']:,}" if "documents" in r else ""
+            return f"{r[key]:.1%} ({r['documents_with_spans']:,}{total}){interval}"
         return _e(taxonomy.display_name(r[key])) if key == "technique" else ""
+
+    def outlet_cell(r: dict, key: str) -> str:
+        if key == "outlet":
+            return f"<span {_WRAP}>{_e(r[key])}</span>"
+        if key == "spans_per_1000_words":
+            return _rate(r)
+        if key == "share_with_spans" and key in r:
+            return f"{r[key]:.0%} ({r['documents_with_spans']:,})"
+        return ""
 
     def phrase_cell(r: dict, key: str) -> str:
         if key in ("top_outlets", "targets"):
@@ -184,31 +228,53 @@ def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str]
             return f'<span class="sw" style="background:{colour}"></span>{_e(taxonomy.display_name(r[key]))}'
         return ""
 
-    dated = [r for r in months if r["month"] != st.UNKNOWN and r["documents"] >= MIN_DOCUMENTS]
+    dated = [r for r in months if r["month"] != st.UNKNOWN and r["documents"] >= least]
     undated = sum(r["documents"] for r in months if r["month"] == st.UNKNOWN)
-    sparse = sum(r["documents"] for r in months if r["month"] != st.UNKNOWN and r["documents"] < MIN_DOCUMENTS)
-    plotted_outlets = [r for r in outlets if r["documents"] >= MIN_DOCUMENTS]
+    sparse = sum(r["documents"] for r in months if r["month"] != st.UNKNOWN and r["documents"] < least)
+    plotted_outlets = [r for r in outlets if r["documents"] >= least]
+    # a small corpus (no outlet has the minimum yet) lists its outlets anyway, each rate with its interval
+    eligible = plotted_outlets or outlets
+    listed = sorted(eligible, key=lambda r: (-r["documents"], str(r["outlet"])))[: limits.top_outlets]
+    few = [r for r in outlets if r["documents"] < least] if plotted_outlets else []
+    outlet_note = (
+        f"Listed: the {len(listed):,} outlets with the most articles, of {len(eligible):,}"
+        + (f" with at least {least} articles" if plotted_outlets else "")
+        + (
+            f"; {len(few):,} outlets with fewer ({sum(r['documents'] for r in few):,} articles) are left out"
+            if few
+            else ""
+        )
+        + ". Every outlet: <code>spinlens stats --by outlet</code>. Rates are spans per "
+        f"1,000 words; under {st.SMALL} articles, a 95% interval follows (in brackets). Syndicated: articles whose text "
+        "another outlet also published."
+    )
     parts = [
-        f"<h1>spinlens corpus report</h1><p class=meta>{info['documents']:,} articles ({info['duplicates']:,} "
-        f"duplicates of others), {info['words']:,} words, {info['outlets']:,} outlets"
+        "<h1>spinlens corpus report</h1><p class=meta>"
+        + (f"<b>{_e(info['period'].capitalize())}.</b> " if info.get("period") else "")
+        + f"{info['documents']:,} articles ({info['duplicates']:,} "
+        f"duplicates of others; {info.get('syndicated', 0):,} syndicated: the same text in several outlets), "
+        f"{info['words']:,} words, {info['outlets']:,} outlets"
         + (f", {_e(info['first_date'])} to {_e(info['last_date'])}" if info["first_date"] else "")
         + f". Model {_e(scope.model)} {_e(scope.version)}. {info['pending']:,} documents not analysed yet, "
         f"{info['failures']:,} inputs failed (<code>spinlens stats --by failure</code>).</p>",
         "<h2>Who uses which techniques</h2>",
         f"<figure>{outlet_heatmap(plotted_outlets)}</figure>"
         if plotted_outlets
-        else f"<p>No outlet has {MIN_DOCUMENTS} analysed articles yet: see the table.</p>",
-        f"<p class=note>Plotted: the outlets with at least {MIN_DOCUMENTS} articles (at most 20); the table lists all.</p>",
+        else f"<p>No outlet has {least} analysed articles yet: see the table.</p>",
+        f"<p class=note>Plotted: the outlets with at least {least} articles (at most 20). {outlet_note}</p>",
         _table(
-            sorted(outlets, key=lambda r: -r["spans_per_1000_words"]),
+            listed,
             [
                 ("outlet", "outlet"),
                 ("#documents", "articles"),
+                ("#syndicated", "syndicated"),
                 ("#words", "words"),
                 ("#spans", "spans"),
                 ("#spans_per_1000_words", "per 1,000 words"),
+                ("#share_with_spans", "articles with a span"),
                 ("#mean_propaganda_score", "mean article score"),
             ],
+            outlet_cell,
         ),
         "<h2>When</h2>",
         f"<figure>{month_lines(dated, top_techniques)}</figure>"
@@ -218,7 +284,7 @@ def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str]
         if len({r["month"] for r in outlet_months}) >= 2
         else "",
         f"<p class=note>Left out of these plots: {undated:,} articles without a date and {sparse:,} in months with fewer "
-        f"than {MIN_DOCUMENTS} articles.</p>"
+        f"than {least} articles.</p>"
         if undated or sparse
         else "",
         "<h2>Techniques</h2>",
@@ -228,7 +294,7 @@ def render_summary(summary: st.CorpusSummary, article_link: Callable[[int], str]
                 ("technique", "technique"),
                 ("category", "category"),
                 ("#spans", "spans"),
-                ("#share_of_documents", "share of articles with a span"),
+                ("#share_of_documents", "articles with a span of it"),
                 ("#spans_per_1000_words", "per 1,000 words"),
                 ("#mean_span_confidence", "mean confidence"),
             ],
@@ -288,13 +354,19 @@ def render_corpus(
     training: dict | None = None,
     article_link: Callable[[int], str] | None = None,
     n_articles: int = 20,
+    limits: TableLimits | None = None,
 ) -> str:
     """The report page of the analyses in ``store`` (see `render_summary`)."""
-    return render_summary(st.summarize(store, scope, training, n_articles), article_link)
+    return render_summary(st.summarize(store, scope, training, n_articles), article_link, limits)
 
 
 def write_corpus_report(
-    store: Store, output: str | Path, scope: st.Scope | None = None, training: dict | None = None, n_articles: int = 20
+    store: Store,
+    output: str | Path,
+    scope: st.Scope | None = None,
+    training: dict | None = None,
+    n_articles: int = 20,
+    limits: TableLimits | None = None,
 ) -> Path:
     """``output`` and, beside it, ``<name>-articles/<id>.html``: the highlighted pages the report links to."""
     from spinlens.report.html import render_analysis
@@ -307,5 +379,5 @@ def write_corpus_report(
         analysis = store.get(row["analysis_id"])
         if analysis is not None:
             (pages / f"{row['analysis_id']}.html").write_text(render_analysis(analysis), encoding="utf-8")
-    output.write_text(render_summary(summary, lambda i: f"{pages.name}/{i}.html"), encoding="utf-8")
+    output.write_text(render_summary(summary, lambda i: f"{pages.name}/{i}.html", limits), encoding="utf-8")
     return output

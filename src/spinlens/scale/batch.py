@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager, suppress
@@ -22,7 +23,7 @@ from spinlens.detect.pipeline import model_identity
 from spinlens.document import Analysis, Document
 from spinlens.progress import progress
 from spinlens.scale.executors import EXECUTORS, ExecutorConfig
-from spinlens.sources import Options, iter_items
+from spinlens.sources import Item, Options, iter_items
 from spinlens.store import Store
 from spinlens.store.db import Registered
 
@@ -30,6 +31,7 @@ from spinlens.store.db import Registered
 @dataclass
 class Summary:
     registered: Registered = field(default_factory=Registered)
+    skipped: Counter[str] = field(default_factory=Counter)  # files a folder walk passed over, by reason
     analysed: int = 0
     failed: int = 0  # documents whose analysis failed
     failures: list[tuple[str, str]] = field(default_factory=list)  # (reference, reason), the first 100 of this run
@@ -37,6 +39,12 @@ class Summary:
     register_seconds: float = 0.0  # reading inputs and registering them
     analyse_seconds: float = 0.0  # analysing what is pending (model loading and commits included)
     commit_seconds: float = 0.0  # writing results (inside the analysis phase)
+
+    @property
+    def failed_inputs(self) -> int:
+        """Inputs that could not be read (this time or, still, as before) plus documents whose analysis failed:
+        non-zero makes `batch` exit 1."""
+        return self.registered.failed + self.registered.still_failing + self.failed
 
     @property
     def rate(self) -> float:
@@ -97,18 +105,43 @@ def run_batch(
     commit_seconds: float = 5.0,
 ) -> Summary:
     """Register every input, then analyse every pending document in the store with ``executor``."""
+    with holding(store):
+        summary = Summary()
+        return run_items(
+            iter_items(inputs, options, summary.skipped),
+            store,
+            executor,
+            config,
+            register_every,
+            commit_every,
+            commit_seconds,
+            summary,
+        )
+
+
+def run_items(
+    items: Iterable[Item],
+    store: Store,
+    executor: str = "pool",
+    config: ExecutorConfig | None = None,
+    register_every: int = 500,
+    commit_every: int = 32,
+    commit_seconds: float = 5.0,
+    summary: Summary | None = None,
+) -> Summary:
+    """Register ``items``, then analyse every pending document, in a store whose run lock the caller holds
+    (`holding`): `run_batch` once, `spinlens watch` every round."""
     config = config or ExecutorConfig()
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of {sorted(EXECUTORS)}")
     started = time.monotonic()
-    summary = Summary()
-    with _holding(store):
-        try:
-            _register(inputs, store, options, summary, register_every)
-            summary.register_seconds = time.monotonic() - started
-            _analyse(store, summary, executor, config, commit_every, commit_seconds)
-        finally:
-            summary.seconds = time.monotonic() - started
+    summary = summary or Summary()
+    try:
+        _register(items, store, summary, register_every)
+        summary.register_seconds = time.monotonic() - started
+        _analyse(store, summary, executor, config, commit_every, commit_seconds)
+    finally:
+        summary.seconds = time.monotonic() - started
     return summary
 
 
@@ -116,7 +149,7 @@ HEARTBEAT_SECONDS = 30.0
 
 
 @contextmanager
-def _holding(store: Store) -> Iterator[None]:
+def holding(store: Store) -> Iterator[None]:
     """Hold the store's run lock, its heartbeat renewed by a thread (a slow document does not make the run look
     dead); commits renew it too, and stop the run if another run has taken the lock over."""
     store.lock_run()
@@ -137,12 +170,10 @@ def _holding(store: Store) -> Iterator[None]:
         store.unlock_run()
 
 
-def _register(
-    inputs: Iterable[str | Path], store: Store, options: Options | None, summary: Summary, every: int
-) -> None:
-    items = progress(iter_items(inputs, options), "reading")
+def _register(items: Iterable[Item], store: Store, summary: Summary, every: int) -> None:
+    items = progress(items, "reading")
     while batch := list(islice(items, every)):
-        registered = store.register([(it.ref, it.document, it.error) for it in batch])
+        registered = store.register([(it.ref, it.document, it.error, it.key) for it in batch])
         _add(summary.registered, registered)
         summary.failures.extend(registered.failures[: max(0, 100 - len(summary.failures))])
         store.beat_run()
@@ -227,3 +258,6 @@ def _add(total: Registered, more: Registered) -> None:
     total.duplicates += more.duplicates
     total.known += more.known
     total.failed += more.failed
+    total.still_failing += more.still_failing
+    total.changed += more.changed
+    total.changes.extend(more.changes[: max(0, 100 - len(total.changes))])

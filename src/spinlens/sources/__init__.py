@@ -1,8 +1,9 @@
 """Sources: turn files, folders, feeds and saved web pages into `Document`s for corpus runs.
 
-Every input yields `Item`s: a stable reference (``path``, ``path:LINE`` for a table row, ``path#ENTRY`` for a
-feed entry) and either a document or the reason it could not be read. A bad row or file never stops a corpus;
-the reason is recorded and the run goes on. Readers are chosen by file suffix from `READERS`.
+Every input yields `Item`s: where it was read (``path``, ``path:LINE`` for a table row, ``path#ENTRY`` for a
+feed entry), what it is (its identity: `spinlens.sources.identity`) and either a document or the reason it could
+not be read. A bad row or file never stops a corpus; the reason is recorded and the run goes on. Readers are chosen
+by file suffix from `READERS`; files a folder walk passes over are counted by reason (`Skipped`).
 
 >>> from spinlens.sources import iter_items
 >>> items = list(iter_items(["corpus/"]))  # doctest: +SKIP
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from spinlens.sources.base import MAX_CHARS, Columns, Item, Options, one_line, unexpected, why_not_text
 from spinlens.sources.feeds import read_feed
 from spinlens.sources.html import document_from_html, read_html
+from spinlens.sources.identity import file_key
 from spinlens.sources.tables import read_csv, read_jsonl
 from spinlens.sources.text import read_txt
 
@@ -37,33 +40,45 @@ READERS: dict[str, Reader] = {
 }
 
 
-def iter_items(inputs: Iterable[str | Path], options: Options | None = None) -> Iterator[Item]:
+Skipped = Counter  # files a folder walk passed over, by reason ("hidden file", "unknown extension .pdf", ...)
+
+
+def iter_items(
+    inputs: Iterable[str | Path], options: Options | None = None, skipped: Skipped[str] | None = None
+) -> Iterator[Item]:
     """Items from files and folders (walked recursively, in sorted order; files of other types are skipped).
 
-    Hidden files and folders below a folder given are skipped; a folder given may itself be anywhere.
+    Hidden files and folders below a folder given are skipped; a folder given may itself be anywhere. What is
+    skipped is counted in ``skipped`` by reason, when it is given.
     """
     options = options or Options()
+    skipped = skipped if skipped is not None else Counter()
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            yield from _read_folder(path, options)
+            yield from _read_folder(path, options, skipped)
         elif path.is_file():
             yield from _read(path, options)
         else:
             yield Item(str(path), None, _link_problem(path) or "no such file or folder")
 
 
-def _read_folder(folder: Path, options: Options) -> Iterator[Item]:
+def _read_folder(folder: Path, options: Options, skipped: Skipped[str]) -> Iterator[Item]:
     found: list[tuple[Path, str | None]] = []  # (path, why it cannot be read)
 
     def unreadable(exc: OSError) -> None:
         found.append((Path(exc.filename), f"cannot read folder: {exc.strerror or exc}"))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):  # symbolic links to folders are not followed
+        skipped["hidden folder (not read)"] += sum(d.startswith(".") for d in dirs)
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             child = Path(root, name)
-            if not name.startswith(".") and child.suffix.lower() in READERS:
+            if name.startswith("."):
+                skipped["hidden file"] += 1
+            elif child.suffix.lower() not in READERS:
+                skipped[f"unknown extension {child.suffix.lower() or '(none)'}"] += 1
+            else:
                 found.append((child, _link_problem(child)))
     if not found:
         others = ", ".join(sorted(set(READERS) - {".txt"}))
@@ -73,8 +88,8 @@ def _read_folder(folder: Path, options: Options) -> Iterator[Item]:
             yield Item(str(child), None, problem)
             continue
         parts = child.relative_to(folder).parts  # corpus/<outlet>/any/depth/file.txt
-        if options.outlet_from_folder and options.outlet is None and len(parts) > 1:
-            yield from _read(child, replace(options, outlet=parts[0]))
+        if options.outlet_from_folder and len(parts) > 1:  # what the file itself says wins (`Options.outlet_for`)
+            yield from _read(child, replace(options, folder_outlet=parts[0]))
         else:
             yield from _read(child, options)
 
@@ -102,7 +117,10 @@ def _read(path: Path, options: Options) -> Iterator[Item]:
         return
     try:
         for item in reader(path, options):
-            yield item if item.error is None else item._replace(error=one_line(item.error))
+            if item.error is not None:
+                yield item._replace(error=one_line(item.error))
+            else:  # a page or a text file is the file; rows and entries say what they are themselves
+                yield item if item.key else item._replace(key=file_key(path))
     except OSError as exc:
         yield Item(str(path), None, f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # whatever a hostile file does to a reader costs that file, not the run
@@ -124,7 +142,7 @@ def read_upload(name: str, data: bytes, options: Options | None = None) -> list[
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         items = list(_read(path, options))
-    return [item._replace(ref=item.ref.replace(str(path), base)) for item in items]
+    return [item._replace(ref=item.ref.replace(str(path), base), key=None) for item in items]
 
 
 __all__ = [
@@ -133,6 +151,7 @@ __all__ = [
     "Columns",
     "Item",
     "Options",
+    "Skipped",
     "document_from_html",
     "iter_items",
     "read_upload",

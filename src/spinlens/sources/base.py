@@ -16,9 +16,17 @@ MAX_CHARS = 200_000  # one document, for every source and command (the web serve
 
 
 class Item(NamedTuple):
+    """One input: ``ref`` says where it is (for people: ``file.csv:12``), ``key`` what it is (its identity, see
+    `spinlens.sources.identity`: the same item read again, from another file or line, has the same key)."""
+
     ref: str
     document: Document | None
     error: str | None = None
+    key: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.key or self.ref
 
 
 @dataclass(frozen=True)
@@ -27,9 +35,12 @@ class Options:
     outlet: str | None = None  # overrides what the source says
     outlet_from_folder: bool = False  # corpus/<outlet>/article.txt: files in a sub-folder of an input folder
     max_chars: int = MAX_CHARS  # a longer document is a recorded failure
+    id_field: str | None = None  # the row field that identifies a row (None: id, url or guid, the first it has)
+    folder_outlet: str | None = None  # the sub-folder's name (set while reading it): what a row or page does not say
 
     def outlet_for(self, found: str | None) -> str | None:
-        return self.outlet or found or None
+        """--outlet, else what the input says (a row's source column, a feed's title), else the folder's name."""
+        return self.outlet or found or self.folder_outlet or None
 
 
 def oversized(path: Path, what: str) -> str | None:

@@ -1,10 +1,12 @@
 """JSONL and CSV corpora, read row by row (a corpus file may be gigabytes): a bad row is recorded, not fatal.
 
-Files are UTF-8, or UTF-16/32 with a BOM. Every row's failure, foreseen or not, is an `Item` naming its line.
+Files are UTF-8, or UTF-16/32 with a BOM, or (detected, and recorded in each document's metadata) a legacy
+encoding such as Latin-1 or Windows-1251. Every row's failure, foreseen or not, is an `Item` naming its line.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
@@ -17,15 +19,17 @@ from typing import IO
 from spinlens.formats.rows import document_from_row
 from spinlens.formats.text import bom_encoding
 from spinlens.sources.base import Item, Options, check_text, unexpected
+from spinlens.sources.identity import per_outlet, row_key
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a byte that is not UTF-8
 
 
 def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
-    f = _open_rows(path, newline="\n")
-    if isinstance(f, str):
-        yield Item(str(path), None, f"{f}, not JSON lines")
+    opened = _open_rows(path, newline="\n")
+    if isinstance(opened, str):
+        yield Item(str(path), None, f"{opened}, not JSON lines")
         return
+    f, encoding = opened
     limit = options.max_chars * 8 + 65_536  # a row holds one text (escaped: up to 6 characters each) and its fields
     with f:
         number = rows = 0
@@ -42,7 +46,7 @@ def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
                 continue
             rows += 1
             try:
-                yield _json_row(ref, line.rstrip("\r\n"), options)
+                yield from _json_row(ref, line.rstrip("\r\n"), options, encoding)
             except Exception as exc:  # a bug or a hostile line costs that line, not the rest of the file
                 yield Item(ref, None, unexpected(exc))
         if not rows:
@@ -51,10 +55,11 @@ def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
 
 def read_csv(path: Path, options: Options) -> Iterator[Item]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # articles are longer than csv's 128 kB default
-    f = _open_rows(path, newline="")
-    if isinstance(f, str):
-        yield Item(str(path), None, f"{f}, not CSV")
+    opened = _open_rows(path, newline="")
+    if isinstance(opened, str):
+        yield Item(str(path), None, f"{opened}, not CSV")
         return
+    f, encoding = opened
     with f:
         reader = csv.reader(f, strict=True)  # strict: an unclosed quote is an error, not a field to the end
         try:
@@ -88,45 +93,60 @@ def read_csv(path: Path, options: Options) -> Iterator[Item]:
                 continue  # a blank line
             rows += 1
             try:
-                yield _csv_row(ref, header, fields, options)
+                yield from _csv_row(ref, header, fields, options, encoding)
             except Exception as exc:
                 yield Item(ref, None, unexpected(exc))
 
 
-def _open_rows(path: Path, newline: str) -> IO[str] | str:
-    """The file as text (a BOM decides the encoding and is dropped), or why it is not text."""
+def _open_rows(path: Path, newline: str) -> tuple[IO[str], str | None] | str:
+    """The file as text and the encoding guessed for it (None: UTF-8, or UTF-16/32 with a BOM), or why it is not
+    text. A BOM decides the encoding and is dropped; a file whose first megabyte is not UTF-8 and holds no UTF-8
+    character at all (a Latin-1 or Windows-1251 export) is read in the encoding charset-normalizer finds there."""
     with open(path, "rb") as raw:
-        head = raw.read(8192)
+        head = raw.read(1_000_000)
     encoding = bom_encoding(head)
-    if encoding == "utf-8":
-        if b"\x00" in head:
-            return "looks like a binary file (NUL bytes)"
-        # surrogateescape: a mis-encoded row becomes one failure instead of ending the file
-        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline)
-    return open(path, encoding=encoding[:6], errors="replace", newline=newline)  # utf-16 / utf-32 drop the BOM
+    if encoding != "utf-8":
+        return open(path, encoding=encoding[:6], errors="replace", newline=newline), None  # utf-16 / -32: no BOM
+    if b"\x00" in head[:8192]:
+        return "looks like a binary file (NUL bytes)"
+    if (guessed := _legacy_encoding(head)) is not None:
+        return open(path, encoding=guessed, errors="replace", newline=newline), guessed
+    # surrogateescape: a mis-encoded row becomes one failure instead of ending the file
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline), None
 
 
-def _json_row(ref: str, line: str, options: Options) -> Item:
+def _legacy_encoding(head: bytes) -> str | None:
+    """The encoding of bytes that are not UTF-8 and have no UTF-8 character in them, if one is found."""
+    from spinlens.sources.text import guess_decode
+
+    decoded = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head)  # a cut last character is fine
+    if "\ufffd" not in decoded or any(ord(c) > 127 and c != "\ufffd" for c in decoded):
+        return None  # UTF-8, or mostly: its bad rows fail one by one
+    guessed = guess_decode(head)
+    return guessed[1] if guessed else None
+
+
+def _json_row(ref: str, line: str, options: Options, encoding: str | None = None) -> list[Item]:
     if bad := _ESCAPED_BYTE.search(line):
-        return Item(ref, None, f"not valid UTF-8 (byte 0x{ord(bad.group()) - 0xDC00:02x})")
+        return [Item(ref, None, f"not valid UTF-8 (byte 0x{ord(bad.group()) - 0xDC00:02x})")]
     try:
         row = json.loads(line)
     except RecursionError:
-        return Item(ref, None, "invalid JSON (nested too deeply to read)")
+        return [Item(ref, None, "invalid JSON (nested too deeply to read)")]
     except json.JSONDecodeError as exc:
         # some messages end in "at" ("Unterminated string starting at"): say it once
-        return Item(ref, None, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")
+        return [Item(ref, None, f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})")]
     if not isinstance(row, dict):
-        return Item(ref, None, f"expected a JSON object, got {type(row).__name__}")
-    return _item(ref, row, options)
+        return [Item(ref, None, f"expected a JSON object, got {type(row).__name__}")]
+    return _items(ref, row, options, encoding)
 
 
-def _csv_row(ref: str, header: list[str], fields: list[str], options: Options) -> Item:
+def _csv_row(ref: str, header: list[str], fields: list[str], options: Options, encoding: str | None) -> list[Item]:
     if len(fields) > len(header):
-        return Item(ref, None, f"{len(fields)} fields, header has {len(header)}")
+        return [Item(ref, None, f"{len(fields)} fields, header has {len(header)}")]
     if any(_ESCAPED_BYTE.search(v) for v in fields):
-        return Item(ref, None, "not valid UTF-8")
-    return _item(ref, dict(zip_longest(header, fields)), options)
+        return [Item(ref, None, "not valid UTF-8")]
+    return _items(ref, dict(zip_longest(header, fields)), options, encoding)
 
 
 def _csv_problem(exc: csv.Error, end: int) -> str:
@@ -135,11 +155,18 @@ def _csv_problem(exc: csv.Error, end: int) -> str:
     return f"not valid CSV ({exc})"
 
 
-def _item(ref: str, row: dict, options: Options) -> Item:  # type: ignore[type-arg]
+def _items(ref: str, row: dict, options: Options, encoding: str | None = None) -> list[Item]:  # type: ignore[type-arg]
+    """The row's document (one per outlet when its source names several: ``A+B``), keyed by its identity; a file
+    read in a guessed ``encoding`` says so in each document's metadata."""
     try:
         doc = document_from_row(row, options.columns, ref.rsplit("/", 1)[-1], lenient_dates=True)
     except ValueError as exc:
-        return Item(ref, None, str(exc))
+        return [Item(ref, None, str(exc))]
     if problem := check_text(doc.text, options):
-        return Item(ref, None, problem)
-    return Item(ref, doc.model_copy(update={"source": options.outlet_for(doc.source)}))
+        return [Item(ref, None, problem)]
+    update: dict = {"source": options.outlet_for(doc.source)}  # type: ignore[type-arg]
+    if encoding:
+        update["metadata"] = {**doc.metadata, "encoding": encoding}
+    doc = doc.model_copy(update=update)
+    key = row_key(row, doc, options.id_field)
+    return [Item(ref, d, None, k) for d, k in per_outlet(doc, key)]

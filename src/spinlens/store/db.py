@@ -1,7 +1,10 @@
 """Documents, analyses, spans and failures in SQL (SQLAlchemy): SQLite by default (WAL), PostgreSQL by URL.
 
-- A document is registered once per *reference* (a file path, ``file.jsonl:12``, ``feed.xml#entry-id``, or the
-  fingerprint of a pasted text), so registering the same input twice is a no-op: that is what makes runs resumable.
+- A document is registered once per *identity* (`spinlens.sources.identity`: a row's id, a feed entry's GUID, a
+  file's path, or the fingerprint of a pasted text), so registering the same input twice is a no-op: that is what
+  makes runs resumable. An identity read again with another text is a new *version*: a new document, analysed,
+  while the old one is kept and marked ``superseded_by`` it; statistics count current versions only. The text of
+  an older version read again (yesterday's snapshot after today's) changes nothing.
 - Documents whose normalised text equals an earlier one's are linked to it (``duplicate_of``) and not analysed
   again; statistics count them for their own outlet and date with the analysis of the original.
 - An analysis is unique per (document, model, model version), enforced by the database: a batch committed twice
@@ -43,7 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, load_only, mapped_column
 
 from spinlens import taxonomy
 from spinlens.corrections import Correction, CorrectionIn, Kind
@@ -61,8 +64,14 @@ class DocumentRow(Base):
     __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ref_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of `ref`: refs can be long
-    ref: Mapped[str] = mapped_column(Text)
+    # sha256 of the identity (version 1) or of identity NUL version: one row per version of an item, enforced
+    ref_key: Mapped[str] = mapped_column(String(64), unique=True)
+    ref: Mapped[str] = mapped_column(Text)  # where it was read (file.csv:12), for people
+    # schema change (issue 22): identity, version and superseded_by; older databases get them (`_add_identity_columns`)
+    identity: Mapped[str | None] = mapped_column(Text)  # what it is: id=123, url=..., file:/path, text:OUTLET:SHA256
+    identity_key: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of `identity`
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)  # its next version
     doc_id: Mapped[str] = mapped_column(Text)  # Document.id as given by the source
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # exact text
     content_key: Mapped[str] = mapped_column(String(64), index=True)  # normalised text
@@ -164,15 +173,23 @@ RUN_LOCK_STALE = dt.timedelta(minutes=5)  # a run whose heartbeat is this old is
 class Registered:
     """What `Store.register` did with a batch of inputs."""
 
-    new: int = 0  # documents added that need an analysis
+    new: int = 0  # documents added that need an analysis (new versions included)
     duplicates: int = 0  # added and linked to an earlier document with the same normalised text
-    known: int = 0  # references already in the store (a rerun)
+    known: int = 0  # items already in the store with the same text (a rerun, a re-read feed)
     failed: int = 0  # inputs that could not be read (recorded in `failures`)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) of those
+    still_failing: int = 0  # inputs that could not be read, as in an earlier run (of `known`)
+    changed: int = 0  # items already in the store whose text changed: added as new versions (of `new`/`duplicates`)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) of those, and of still failing
+    changes: list[str] = field(default_factory=list)  # refs of the changed items, the first 100
 
 
 def ref_key(ref: str) -> str:
     return hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def version_key(identity: str, version: int) -> str:
+    """`DocumentRow.ref_key` of one version of an item: version 1's is the identity's own key."""
+    return ref_key(identity if version == 1 else f"{identity}\x00{version}")
 
 
 _SPACE = re.compile(r"\s+")
@@ -272,53 +289,107 @@ class Store:
 
     # --- documents -------------------------------------------------------------------------------------------
 
-    def register(self, items: Sequence[tuple[str, Document | None, str | None]]) -> Registered:
-        """Add inputs given as (ref, document, None) or (ref, None, reason it could not be read), in one transaction.
+    def register(
+        self,
+        items: Sequence[tuple[str, Document | None, str | None] | tuple[str, Document | None, str | None, str | None]],
+    ) -> Registered:
+        """Add inputs given as (ref, document, None[, identity]) or (ref, None, reason it could not be read), in one
+        transaction. The identity defaults to the ref.
 
-        References already stored are skipped, so registering a whole corpus again only adds what is new.
+        Items already stored with the same text are skipped, so registering a whole corpus again only adds what is
+        new; an item stored with another text is added as its next version, the old version superseded.
         """
         result = Registered()
-        keys = [ref_key(ref) for ref, _, _ in items]
+        entries = [(it[0], it[1], it[2], (it[3] if len(it) > 3 else None) or it[0]) for it in items]
+        keys = [ref_key(ref) for ref, _, _, _ in entries]
+        identity_keys = {ref_key(identity) for *_, identity in entries}
         with Session(self.engine) as s, s.begin():
-            known = set(s.scalars(select(DocumentRow.ref_key).where(DocumentRow.ref_key.in_(keys))))
-            failed_before = set(
-                s.scalars(select(FailureRow.ref_key).where(FailureRow.ref_key.in_(keys), FailureRow.stage == "read"))
+            current = {
+                row.identity_key: row
+                for row in s.scalars(
+                    select(DocumentRow)
+                    .options(  # not the text: a rerun of a large corpus reads only what it compares
+                        load_only(
+                            DocumentRow.identity_key,
+                            DocumentRow.fingerprint,
+                            DocumentRow.version,
+                            DocumentRow.content_key,
+                            DocumentRow.superseded_by,
+                        )
+                    )
+                    .where(DocumentRow.identity_key.in_(identity_keys), DocumentRow.superseded_by.is_(None))
+                )
+            }
+            superseded = set(  # (identity, text) of old versions: an old snapshot read again is not a change
+                s.execute(
+                    select(DocumentRow.identity_key, DocumentRow.fingerprint).where(
+                        DocumentRow.identity_key.in_(identity_keys), DocumentRow.superseded_by.isnot(None)
+                    )
+                ).all()
+            )
+            failed_before = dict(
+                s.execute(
+                    select(FailureRow.ref_key, FailureRow.reason).where(
+                        FailureRow.ref_key.in_(keys), FailureRow.stage == "read"
+                    )
+                ).all()
             )
             fresh = []
-            for k, (ref, doc, reason) in zip(keys, items, strict=True):
+            for k, (ref, doc, reason, identity) in zip(keys, entries, strict=True):
                 if doc is not None and (problem := unstorable(doc.text)):
                     doc, reason = None, problem
-                if k in known or (doc is None and k in failed_before):
-                    result.known += 1  # analysed, or still failing, in an earlier run
+                if doc is None and k in failed_before:
+                    result.known += 1  # still failing, as in an earlier run
+                    result.still_failing += 1
+                    result.failures.append((ref, f"{failed_before[k]} (as in an earlier run)"))
                     continue
                 if doc is not None and k in failed_before:  # the input was mended since: forget its failure
                     s.execute(delete(FailureRow).where(FailureRow.ref_key == k, FailureRow.stage == "read"))
-                fresh.append((k, ref, doc, reason))
-            failures = [(k, ref, reason) for k, ref, doc, reason in fresh if doc is None]
+                    del failed_before[k]
+                fresh.append((k, ref, doc, reason, identity))
+            failures = [(k, ref, reason) for k, ref, doc, reason, _ in fresh if doc is None]
             for k, ref, reason in {k: (k, ref, reason) for k, ref, reason in failures}.values():
                 s.add(FailureRow(ref_key=k, ref=ref, stage="read", model_version="", reason=reason or "unreadable"))
                 result.failed += 1
                 result.failures.append((ref, reason or "unreadable"))
-            docs = [(k, ref, doc) for k, ref, doc, _ in fresh if doc is not None]
-            ckeys = {k: content_key(doc.text) for k, _, doc in docs}
+            docs = [(ref, doc, identity) for _, ref, doc, _, identity in fresh if doc is not None]
+            ckeys = {id(doc): content_key(doc.text) for _, doc, _ in docs}
             originals = dict(
                 s.execute(
                     select(DocumentRow.content_key, DocumentRow.id).where(
-                        DocumentRow.content_key.in_(set(ckeys.values())), DocumentRow.duplicate_of.is_(None)
+                        DocumentRow.content_key.in_(set(ckeys.values())),
+                        DocumentRow.duplicate_of.is_(None),
+                        DocumentRow.superseded_by.is_(None),
                     )
                 ).all()
             )
-            seen: set[str] = set()
-            for k, ref, doc in docs:
-                if k in seen:  # the same reference twice in one batch
+            for ref, doc, identity in docs:
+                ikey = ref_key(identity)
+                before = current.get(ikey)
+                if before is not None and (
+                    before.fingerprint == doc.fingerprint or (ikey, doc.fingerprint) in superseded
+                ):
+                    # analysed, or waiting, from an earlier run (or earlier in this one); or an older version read
+                    # again (Monday's snapshot after Tuesday's): the current version stays
                     result.known += 1
                     continue
-                seen.add(k)
-                row = _document_row(doc, ref, k, ckeys[k], originals.get(ckeys[k]))
+                version = before.version + 1 if before is not None else 1
+                ckey = ckeys[id(doc)]
+                row = _document_row(doc, ref, version_key(identity, version), ckey, originals.get(ckey))
+                row.identity, row.identity_key, row.version = identity, ikey, version
                 s.add(row)
                 s.flush()
+                if before is not None:
+                    before.superseded_by = row.id
+                    superseded.add((ikey, before.fingerprint))
+                    if originals.get(before.content_key) == before.id:
+                        del originals[before.content_key]
+                    result.changed += 1
+                    if len(result.changes) < 100:
+                        result.changes.append(ref)
+                current[ikey] = row
                 if row.duplicate_of is None:
-                    originals[ckeys[k]] = row.id
+                    originals[ckey] = row.id
                     result.new += 1
                 else:
                     result.duplicates += 1
@@ -331,7 +402,8 @@ class Store:
     def pending(
         self, model: str, model_version: str, after_id: int = 0, limit: int = 256
     ) -> list[tuple[int, Document]]:
-        """Original documents (not duplicates) with no analysis and no recorded failure for this model, by id."""
+        """Original documents (not duplicates) with no analysis and no recorded failure for this model, by id: current
+        versions, and superseded ones that a current duplicate still takes its analysis from."""
         q = self._pending_query(model, model_version).where(DocumentRow.id > after_id).order_by(DocumentRow.id)
         with Session(self.engine) as s:
             return [(row.id, _document(row)) for row in s.scalars(q.limit(limit))]
@@ -347,7 +419,11 @@ class Store:
             FailureRow.stage == "analyse",
             FailureRow.model_version == f"{model}/{model_version}",
         )
-        return select(DocumentRow).where(DocumentRow.duplicate_of.is_(None), ~analysed, ~failed)
+        copy = aliased(DocumentRow)
+        needed = DocumentRow.superseded_by.is_(None) | exists().where(
+            copy.duplicate_of == DocumentRow.id, copy.superseded_by.is_(None)
+        )
+        return select(DocumentRow).where(DocumentRow.duplicate_of.is_(None), needed, ~analysed, ~failed)
 
     # --- analyses --------------------------------------------------------------------------------------------
 
@@ -716,12 +792,61 @@ def _add_confidence_columns(engine) -> None:  # type: ignore[no-untyped-def]
                 conn.execute(text(f"ALTER TABLE spans ADD COLUMN {name} FLOAT"))
 
 
+def _add_identity_columns(engine) -> None:  # type: ignore[no-untyped-def]
+    """Schema change of issue 22: databases made before documents had an identity and versions get the columns,
+    and each document the identity the readers now give it (`legacy_identity`), as version 1, so that re-reading an
+    old export after the upgrade finds its rows known instead of adding them again."""
+    from sqlalchemy import inspect, text
+
+    columns = {c["name"] for c in inspect(engine).get_columns("documents")}
+    if "identity_key" in columns:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE documents ADD COLUMN identity TEXT"))
+        conn.execute(text("ALTER TABLE documents ADD COLUMN identity_key VARCHAR(64)"))
+        conn.execute(text("ALTER TABLE documents ADD COLUMN version INTEGER DEFAULT 1"))
+        conn.execute(text("ALTER TABLE documents ADD COLUMN superseded_by INTEGER REFERENCES documents(id)"))
+        rows = conn.execute(text("SELECT id, ref, doc_id, url, outlet, fingerprint FROM documents")).all()
+        seen: set[str] = set()
+        for row_id, ref, doc_id, url, outlet, fingerprint in rows:
+            identity = legacy_identity(ref, doc_id, url, outlet, fingerprint)
+            if identity in seen:  # two old rows that are one item now (a feed saved twice): the later keeps its ref
+                identity = ref
+            seen.add(identity)
+            conn.execute(
+                text("UPDATE documents SET identity = :i, identity_key = :k, version = 1 WHERE id = :id"),
+                {"i": identity, "k": ref_key(identity), "id": row_id},
+            )
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_documents_identity_key ON documents (identity_key)"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_documents_superseded_by ON documents (superseded_by)"))
+
+
+_TABLE_ROW = re.compile(r"\.(?:csv|jsonl|ndjson):\d+$", re.IGNORECASE)
+_FEED_ENTRY = re.compile(r"\.(?:rss|atom|xml)#(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def legacy_identity(ref: str, doc_id: str, url: str | None, outlet: str | None, fingerprint: str) -> str:
+    """The identity (`spinlens.sources.identity`) of a document registered, before identities, under ``ref``: a
+    row's id (or URL, or text), a feed entry's GUID or link, an absolute file path; else the old reference."""
+    from spinlens.sources.identity import value_key
+
+    if _TABLE_ROW.search(ref):
+        default_id = ref.rsplit("/", 1)[-1]  # what a row without an id was called
+        if doc_id != default_id and (key := value_key("id", doc_id)):
+            return key
+        return value_key("url", url) or f"text:{outlet or ''}:{fingerprint}"
+    if found := _FEED_ENTRY.search(ref):
+        return value_key("guid", found.group(1)) or ref
+    return f"file:{ref}" if os.path.isabs(ref) else ref
+
+
 def _create_tables(engine, attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
     """Create what is missing; two processes doing it at once make one fail ("already exists"): look again."""
     for attempt in range(attempts):
         try:
             Base.metadata.create_all(engine)
             _add_confidence_columns(engine)
+            _add_identity_columns(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError) as exc:
             if attempt == attempts - 1:

@@ -1,18 +1,24 @@
 """Corpus statistics computed in SQL (they scale with the database, not with memory).
 
 Every document counts with the analysis of its text: a duplicate (the same wire story in another outlet) counts for
-its own outlet and date with its original's spans. Rates are per 1,000 words so that outlets with long and short
-articles compare. Only one (model, version) is counted at a time: by default the one with the most analyses.
+its own outlet and date with its original's spans, and is shown as syndicated. Each item counts once: only its
+current version (an edited article's old text is kept, superseded, and not counted). Rates are per 1,000 words so
+that outlets with long and short articles compare, with their counts beside them and a 95% interval (`interval`)
+that says how little a rate of a few articles means. Only one (model, version) is counted at a time: by default
+the one with the most analyses; a `Scope` may also hold a period (``since`` inclusive, ``until`` exclusive, by
+publication date: undated articles are then left out).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sqlalchemy import and_, case, distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, distinct, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
@@ -25,10 +31,33 @@ PHRASE_TECHNIQUES = ("Name_Calling,Labeling", "Loaded_Language")
 
 @dataclass(frozen=True)
 class Scope:
-    """Which analyses the numbers come from."""
+    """Which analyses the numbers come from: one model's, of articles published in [since, until) when given."""
 
     model: str
     version: str
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def period(self, since: dt.date | dt.datetime | None, until: dt.date | dt.datetime | None) -> Scope:
+        """This scope over [since, until) (a date is its midnight, UTC)."""
+        return replace(self, since=_moment(since), until=_moment(until))
+
+    @property
+    def label(self) -> str:
+        """The period in words, '' for all time."""
+        if not self.since and not self.until:
+            return ""
+        first = self.since.date().isoformat() if self.since else "the first article"
+        end = (self.until - dt.timedelta(seconds=1)).date().isoformat() if self.until else "the last article"
+        return f"published {first} to {end}"
+
+
+def _moment(value: dt.date | dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def choose_scope(store: Store, model: str | None = None, version: str | None = None) -> Scope:
@@ -49,22 +78,98 @@ def choose_scope(store: Store, model: str | None = None, version: str | None = N
 
 
 def _analysed(scope: Scope):  # type: ignore[no-untyped-def]
-    """Documents joined with the analysis of their text (their own, or their original's)."""
-    return and_(
+    """Current documents (of the scope's period) joined with the analysis of their text (their own, or their
+    original's)."""
+    conditions = [
         AnalysisRow.document_id == func.coalesce(DocumentRow.duplicate_of, DocumentRow.id),
         AnalysisRow.model == scope.model,
         AnalysisRow.model_version == scope.version,
-    )
+        DocumentRow.superseded_by.is_(None),
+    ]
+    if scope.since is not None:
+        conditions.append(DocumentRow.published >= _stored(scope.since))
+    if scope.until is not None:
+        conditions.append(DocumentRow.published < _stored(scope.until))
+    return and_(*conditions)
+
+
+def _stored(moment: dt.datetime) -> dt.datetime:
+    """A moment in UTC, as the store keeps them (SQLite writes it without its zone)."""
+    return moment.astimezone(dt.UTC)
+
+
+PERIODS = ("day", "week", "month")  # buckets: 2024-05-01; the Monday a week starts, 2024-04-29; 2024-05
+
+
+def _bucket(store: Store, column, every: str = "month"):  # type: ignore[no-untyped-def]
+    """The period (a day, the Monday of its week, a month) of a moment, in UTC, as text that sorts in time."""
+    if every not in PERIODS:
+        raise ValueError(f"every must be one of {', '.join(PERIODS)}, not {every!r}")
+    if store.engine.dialect.name == "sqlite":  # stored as naive UTC
+        if every == "week":
+            return func.date(column, "-6 days", "weekday 1")  # the Monday on or before
+        return func.strftime("%Y-%m-%d" if every == "day" else "%Y-%m", column)
+    utc = func.timezone("UTC", column)
+    if every == "week":
+        return func.to_char(func.date_trunc("week", utc), "YYYY-MM-DD")
+    return func.to_char(utc, "YYYY-MM-DD" if every == "day" else "YYYY-MM")
 
 
 def _month(store: Store, column):  # type: ignore[no-untyped-def]
-    if store.engine.dialect.name == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.to_char(column, "YYYY-MM")
+    return _bucket(store, column, "month")
+
+
+Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
+SMALL = 30  # fewer articles than this: show the interval beside the rate
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (sound for small n and for k = 0 or n): (low, high)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def poisson_interval(k: int, exposure: float, z: float = Z95) -> tuple[float, float]:
+    """Score interval of a rate k/exposure (k events, a Poisson count; e.g. spans per 1,000 words): (low, high)."""
+    if exposure <= 0:
+        return 0.0, math.inf
+    centre, half = k + z * z / 2, z * math.sqrt(k + z * z / 4)
+    return max(0.0, centre - half) / exposure, (centre + half) / exposure
+
+
+def _rate_fields(spans: int, words: int, docs_with_spans: int, documents: int) -> dict:
+    """A group's rate per 1,000 words and share of articles with a span, each with its 95% interval."""
+    low, high = poisson_interval(spans, words / 1000.0) if words else (0.0, 0.0)
+    share_low, share_high = wilson(docs_with_spans, documents)
+    return {
+        "spans_per_1000_words": round(spans * 1000.0 / words, 3) if words else 0.0,
+        "spans_per_1000_words_low": round(low, 3),
+        "spans_per_1000_words_high": round(high, 3),
+        "documents_with_spans": docs_with_spans,
+        "share_with_spans": round(docs_with_spans / documents, 4) if documents else 0.0,
+        "share_with_spans_low": round(share_low, 4),
+        "share_with_spans_high": round(share_high, 4),
+    }
+
+
+def _syndicated():  # type: ignore[no-untyped-def]
+    """1 for a document whose text (normalised) is also a current document of another outlet: a syndicated copy."""
+    other = aliased(DocumentRow)
+    shared = exists().where(
+        other.content_key == DocumentRow.content_key,
+        other.id != DocumentRow.id,
+        other.superseded_by.is_(None),
+        func.coalesce(other.outlet, "") != func.coalesce(DocumentRow.outlet, ""),
+    )
+    return case((shared, 1), else_=0)
 
 
 def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Documents, words, spans and spans per technique, grouped by ``key`` (a column expression)."""
+    """Documents, words, spans and spans per technique (rates and counts), grouped by ``key`` (a column expression)."""
     techniques = [t.name for t in taxonomy.techniques("ptc14")]
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope))
     docs_q = base.with_only_columns(
@@ -72,6 +177,8 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
         func.count(DocumentRow.id),
         func.sum(DocumentRow.n_words),
         func.avg(AnalysisRow.propaganda_score),
+        func.sum(case((AnalysisRow.n_spans > 0, 1), else_=0)),
+        func.sum(_syndicated()),
     ).group_by(key)
     spans_q = (
         base.join(SpanRow, SpanRow.analysis_id == AnalysisRow.id)
@@ -84,19 +191,21 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
         for k, technique, n in s.execute(spans_q):
             spans.setdefault(k, Counter())[technique] = n
     rows = []
-    for k, n_docs, words, mean_score in docs:
+    for k, n_docs, words, mean_score, with_spans, syndicated in docs:
         counts = spans.get(k, Counter())
         words = int(words or 0)
         per_k = 1000.0 / words if words else 0.0
         row = {
             name: k if k is not None else UNKNOWN,
             "documents": n_docs,
+            "syndicated": int(syndicated or 0),
             "words": words,
             "spans": sum(counts.values()),
-            "spans_per_1000_words": round(sum(counts.values()) * per_k, 3),
+            **_rate_fields(sum(counts.values()), words, int(with_spans or 0), n_docs),
             "mean_propaganda_score": round(float(mean_score), 4) if mean_score is not None else None,
         }
         row.update({f"{t}_per_1000_words": round(counts.get(t, 0) * per_k, 3) for t in techniques})
+        row.update({f"{t}_spans": counts.get(t, 0) for t in techniques})
         rows.append(row)
     # databases sort NULL differently (SQLite first, PostgreSQL last): the unknown group goes last everywhere
     return sorted(rows, key=lambda r: (r[name] == UNKNOWN, str(r[name])))
@@ -106,13 +215,19 @@ def by_outlet(store: Store, scope: Scope) -> list[dict]:
     return _grouped(store, scope, DocumentRow.outlet, "outlet")
 
 
+def by_period(store: Store, scope: Scope, every: str = "month") -> list[dict]:
+    """Rows by day, week (its Monday) or month of publication; undated articles in one ``(unknown)`` row."""
+    return _grouped(store, scope, _bucket(store, DocumentRow.published, every), every)
+
+
 def by_month(store: Store, scope: Scope) -> list[dict]:
-    return _grouped(store, scope, _month(store, DocumentRow.published), "month")
+    return by_period(store, scope, "month")
 
 
-def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
-    """Spans per 1,000 words for each (outlet, month): who, and since when."""
-    month = _month(store, DocumentRow.published)
+def by_outlet_and_month(store: Store, scope: Scope, every: str = "month") -> list[dict]:
+    """Spans per 1,000 words for each (outlet, period): who, and since when. The period's column is named ``month``
+    (or ``day``, ``week``)."""
+    month = _bucket(store, DocumentRow.published, every)
     base = select(DocumentRow).join(AnalysisRow, _analysed(scope)).where(DocumentRow.published.isnot(None))
     with Session(store.engine) as s:
         docs = s.execute(
@@ -128,18 +243,24 @@ def by_outlet_and_month(store: Store, scope: Scope) -> list[dict]:
                 .group_by(DocumentRow.outlet, month)
             )
         )
-    rows = [
-        {
-            "outlet": outlet if outlet is not None else UNKNOWN,
-            "month": m,
-            "documents": n,
-            "words": int(words or 0),
-            "spans": spans.get((outlet, m), 0),
-            "spans_per_1000_words": round(spans.get((outlet, m), 0) * 1000.0 / words, 3) if words else 0.0,
-        }
-        for outlet, m, n, words in docs
-    ]
-    return sorted(rows, key=lambda r: (r["outlet"] == UNKNOWN, r["outlet"], r["month"]))
+    rows = []
+    for outlet, m, n, words in docs:
+        words = int(words or 0)
+        k = spans.get((outlet, m), 0)
+        low, high = poisson_interval(k, words / 1000.0) if words else (0.0, 0.0)
+        rows.append(
+            {
+                "outlet": outlet if outlet is not None else UNKNOWN,
+                every: m,
+                "documents": n,
+                "words": words,
+                "spans": k,
+                "spans_per_1000_words": round(k * 1000.0 / words, 3) if words else 0.0,
+                "spans_per_1000_words_low": round(low, 3),
+                "spans_per_1000_words_high": round(high, 3),
+            }
+        )
+    return sorted(rows, key=lambda r: (r["outlet"] == UNKNOWN, r["outlet"], r[every]))
 
 
 def by_technique(store: Store, scope: Scope) -> list[dict]:
@@ -163,13 +284,17 @@ def by_technique(store: Store, scope: Scope) -> list[dict]:
     rows = []
     for t in taxonomy.techniques("ptc14"):
         n, docs, score = found.get(t.name, (0, 0, None))
+        low, high = wilson(docs, total_docs or 0)
         rows.append(
             {
                 "technique": t.name,
                 "category": t.category,
                 "spans": n,
+                "documents": total_docs or 0,
                 "documents_with_spans": docs,
                 "share_of_documents": round(docs / total_docs, 4) if total_docs else 0.0,
+                "share_of_documents_low": round(low, 4),
+                "share_of_documents_high": round(high, 4),
                 "spans_per_1000_words": round(n * 1000.0 / total_words, 3) if total_words else 0.0,
                 "mean_span_confidence": round(float(score), 4) if score is not None else None,
             }
@@ -268,11 +393,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
             density.label("density"),
         )
         .join(DocumentRow, AnalysisRow.document_id == DocumentRow.id)
-        .where(
-            AnalysisRow.model == scope.model,
-            AnalysisRow.model_version == scope.version,
-            DocumentRow.n_words >= min_words,
-        )
+        .where(_analysed(scope), DocumentRow.n_words >= min_words)
         .order_by(density.desc(), AnalysisRow.id)
         .limit(limit)
     )
@@ -315,13 +436,15 @@ def against_training(corpus: list[dict], profile: dict | None) -> list[dict]:
 
 
 def overview(store: Store, scope: Scope) -> dict:
-    """Totals: documents, duplicates, words, outlets, first and last date, failures and documents not analysed yet."""
+    """Totals: documents, duplicates, syndicated copies (the same text in another outlet), words, outlets, first and
+    last date, failures and documents not analysed yet; ``period``: the scope's period in words."""
     with Session(store.engine) as s:
-        docs, words, dupes = s.execute(
+        docs, words, dupes, syndicated = s.execute(
             select(
                 func.count(DocumentRow.id),
                 func.sum(DocumentRow.n_words),
                 func.sum(case((DocumentRow.duplicate_of.isnot(None), 1), else_=0)),
+                func.sum(_syndicated()),
             ).join(AnalysisRow, _analysed(scope))
         ).one()
         first, last = s.execute(
@@ -334,12 +457,14 @@ def overview(store: Store, scope: Scope) -> dict:
         "model_version": scope.version,
         "documents": docs or 0,
         "duplicates": int(dupes or 0),
+        "syndicated": int(syndicated or 0),
         "words": int(words or 0),
         "outlets": outlets or 0,
         "first_date": first.date().isoformat() if first else None,
         "last_date": last.date().isoformat() if last else None,
         "failures": counts["failures"],
         "pending": store.count_pending(scope.model, scope.version),
+        "period": scope.label,
     }
 
 
@@ -384,4 +509,45 @@ def summarize(
     )
 
 
-DIMENSIONS = {"outlet": by_outlet, "month": by_month, "outlet-month": by_outlet_and_month, "technique": by_technique}
+DIMENSIONS = {
+    "outlet": by_outlet,
+    "day": lambda store, scope: by_period(store, scope, "day"),
+    "week": lambda store, scope: by_period(store, scope, "week"),
+    "month": by_month,
+    "outlet-day": lambda store, scope: by_outlet_and_month(store, scope, "day"),
+    "outlet-week": lambda store, scope: by_outlet_and_month(store, scope, "week"),
+    "outlet-month": by_outlet_and_month,
+    "technique": by_technique,
+}
+COMPARABLE = ("outlet", "technique")  # dimensions `compare` puts side by side
+
+
+def compare(store: Store, scope: Scope, by: str, days: int, end: dt.date | dt.datetime | None = None) -> list[dict]:
+    """The last ``days`` days (up to ``end``, default now) against the ``days`` before: per outlet or technique,
+    articles, spans and the rate of each period, and the change of the rate (None where the earlier one is 0)."""
+    if by not in COMPARABLE:
+        raise ValueError(f"compare works by {' or '.join(COMPARABLE)}, not {by!r}")
+    if days < 1:
+        raise ValueError("the number of days to compare must be at least 1")
+    stop = _moment(end) or dt.datetime.now(dt.UTC)
+    start, before = stop - dt.timedelta(days=days), stop - dt.timedelta(days=2 * days)
+    recent = {r[by]: r for r in DIMENSIONS[by](store, replace(scope, since=start, until=stop))}
+    earlier = {r[by]: r for r in DIMENSIONS[by](store, replace(scope, since=before, until=start))}
+    rows = []
+    for key in sorted(set(recent) | set(earlier), key=lambda k: (k == UNKNOWN, str(k))):
+        now, then = recent.get(key, {}), earlier.get(key, {})
+        rate, previous = now.get("spans_per_1000_words", 0.0), then.get("spans_per_1000_words", 0.0)
+        rows.append(
+            {
+                by: key,
+                "period": f"{start.date().isoformat()} to {(stop - dt.timedelta(seconds=1)).date().isoformat()}",
+                "documents": now.get("documents", 0),
+                "spans": now.get("spans", 0),
+                "spans_per_1000_words": rate,
+                "previous_documents": then.get("documents", 0),
+                "previous_spans": then.get("spans", 0),
+                "previous_spans_per_1000_words": previous,
+                "change": round(rate / previous - 1, 4) if previous else None,
+            }
+        )
+    return rows

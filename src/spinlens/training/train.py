@@ -95,21 +95,31 @@ def fit_tagger(examples: list[Example], config: TaggerConfig, checkpoint: Path |
             tech_loss = nn.functional.binary_cross_entropy_with_logits(tech_logits, ct, reduction="none").mean(-1)
             tech_loss = (tech_loss * mt).sum() / mt.sum()
             loss = tag_loss + config.technique_loss_weight * tech_loss
-            optimiser.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            schedule.step()
+            step(loss, model, optimiser, schedule)
         if checkpoint is not None:
-            state = {
-                "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "schedule": schedule.state_dict(),
-                "epoch": epoch,
-            }
-            torch.save(state, checkpoint.with_suffix(".tmp"))
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
+            save_checkpoint(checkpoint, model, optimiser, schedule, epoch)
     return model.eval()
+
+
+def step(loss: torch.Tensor, model: nn.Module, optimiser, schedule) -> None:  # type: ignore[no-untyped-def]
+    """One optimiser step with the gradient clipped to norm 1."""
+    optimiser.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    schedule.step()
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimiser, schedule, epoch: int) -> None:  # type: ignore[no-untyped-def]
+    """What a rerun resumes from, written whole or not at all."""
+    state = {
+        "model": model.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "schedule": schedule.state_dict(),
+        "epoch": epoch,
+    }
+    torch.save(state, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
 
 
 def _inputs(example: Example, surface: bool) -> np.ndarray:

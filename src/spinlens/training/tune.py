@@ -90,11 +90,33 @@ def fold_predictions(
 ) -> FoldPredictions:
     train = [ex for ex in examples if folds[ex.document.id] != fold]
     test = [ex for ex in examples if folds[ex.document.id] == fold]
+    return predict_fold(fold, train, [test], outputs, techniques)[0]
+
+
+def predict_fold(
+    fold: int,
+    train: list[Example],
+    tests: list[list[Example]],
+    outputs: dict[str, TokenOutputs],
+    techniques: list[str],
+) -> list[FoldPredictions]:
+    """One technique classifier fitted on ``train``'s gold spans; held-out predictions for each set in ``tests``
+    (e.g. PTC's fold and the genre set's fold, scored apart)."""
     x, y, _ = gold_span_features(train, outputs)
     clf = TechniqueClassifier.fit(x, y, len(techniques), c=TC_C)
-    xt, yt, rows = gold_span_features(test, outputs)
+    return [_held_out(fold, clf, test, outputs) for test in tests]
+
+
+def _held_out(
+    fold: int, clf: TechniqueClassifier, test: list[Example], outputs: dict[str, TokenOutputs]
+) -> FoldPredictions:
+    if any(ex.labels for ex in test):
+        xt, yt, rows = gold_span_features(test, outputs)
+        logits = clf.logits(xt)
+    else:
+        logits, yt, rows = np.zeros((0, len(clf.intercept)), np.float32), np.zeros(0, np.int64), []
     pred = FoldPredictions(
-        fold, clf.logits(xt), yt, rows, [lab for ex in test for lab in ex.labels], [ex.document.id for ex in test]
+        fold, logits, yt, rows, [lab for ex in test for lab in ex.labels], [ex.document.id for ex in test]
     )
     for t in SPAN_THRESHOLDS:
         params = Params(span_threshold=t[0], span_accept=t[1])
@@ -149,6 +171,7 @@ def tune(
     techniques: list[str],
     precision_first: tuple[str, ...] = PRECISION_FIRST,
     others_f1: bool = False,
+    recall_floor: float | None = None,
 ) -> Params:
     """Thresholds and calibration from held-out predictions.
 
@@ -174,7 +197,7 @@ def tune(
             if best is None or si + flc > best[0]:
                 best = (si + flc, params)
         assert best is not None
-        params = _fit_reporting(preds, techniques, best[1], precision_first, others_f1)
+        params = _fit_reporting(preds, techniques, best[1], precision_first, others_f1, recall_floor)
         scored.append((_reported_score(preds, techniques, params), params))
     top = max(score for score, _ in scored)
     near = [params for score, params in scored if score >= top - TIE]
@@ -204,6 +227,7 @@ def _fit_reporting(
     params: Params,
     precision_first: tuple[str, ...],
     others_f1: bool,
+    recall_floor: float | None = None,
 ) -> Params:
     """The span confidence's calibration and the per-technique thresholds, for given span thresholds."""
     gold = [g for p in preds for g in p.gold]
@@ -225,8 +249,11 @@ def _fit_reporting(
         results = []
         for thr in TECHNIQUE_THRESHOLDS:
             s = score_flc(gold_t, [Label(aid, d.start, d.end, t) for aid, d in pred_t if d.score >= thr])
-            results.append((s.f1, s.precision >= s.recall, float(thr)))
-        if t in precision_first:
+            results.append((s.f1, s.precision >= s.recall, float(thr), s.recall))
+        if recall_floor is not None:  # the best F1 that keeps at least this recall (issue 19: recall back)
+            allowed = [r for r in results if r[3] >= recall_floor and r[0] > 0]
+            thresholds[t] = max(allowed)[2] if allowed else 0.0
+        elif t in precision_first:
             allowed = [r for r in results if r[1] and r[0] > 0]
             thresholds[t] = max(allowed or results)[2]
         else:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
@@ -44,14 +47,37 @@ def techniques(scheme: str = "ptc14") -> list[TechniqueInfo]:
     },
 )
 def corpus_stats(
-    by: str, store: StoreDep, model: str | None = None, model_version: str | None = None
+    by: str,
+    store: StoreDep,
+    model: str | None = None,
+    model_version: str | None = None,
+    since: Annotated[dt.date | None, Query(description="Only articles published on or after this date (UTC)")] = None,
+    until: Annotated[dt.date | None, Query(description="... and before this date")] = None,
+    compare_days: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=3660,
+            description="By outlet or technique: the last N days (to `until`, else now) against the N before",
+        ),
+    ] = None,
+    min_articles: Annotated[int, Query(ge=0, description="Leave out groups with fewer articles")] = 0,
 ) -> list[StatsRow]:
-    """Corpus numbers by outlet, month, outlet-month or technique (rates per 1,000 words): what `spinlens stats`
-    prints."""
+    """Corpus numbers by outlet, day, week, month, outlet-day|week|month or technique (rates per 1,000 words with
+    their counts and 95% intervals): what `spinlens stats` prints. Each item counts once (its current version)."""
     if by not in stats.DIMENSIONS:
         raise HTTPException(422, f"by must be one of {sorted(stats.DIMENSIONS)}, not {by!r}")
+    if since and until and since >= until:
+        raise HTTPException(422, f"since ({since}) must come before until ({until})")
     try:
-        scope = stats.choose_scope(store, model, model_version)
+        scope = stats.choose_scope(store, model, model_version).period(since, until)
     except SpinlensError as exc:
         raise HTTPException(404, str(exc)) from None
-    return [StatsRow(**row) for row in stats.DIMENSIONS[by](store, scope)]
+    try:
+        if compare_days:
+            rows = stats.compare(store, scope, by, compare_days, scope.until)
+        else:
+            rows = stats.DIMENSIONS[by](store, scope)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return [StatsRow(**row) for row in rows if row.get("documents", 0) >= min_articles]

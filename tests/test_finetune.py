@@ -1,0 +1,78 @@
+"""End-to-end stage 1 (issue 19): adapters fold exactly into the weights, a tiny run learns and resumes, and a model
+directory with an encoder delta is read with that delta."""
+
+import numpy as np
+import torch
+
+from spinlens.detect.bert import Bert, apply_delta
+from spinlens.detect.encoder import Encoder, encoder_path
+from spinlens.formats import read_articles, read_labels
+from spinlens.training.finetune import (
+    FinetuneConfig,
+    adapter_delta,
+    add_adapters,
+    fit_end_to_end,
+    tokenized,
+    vectors_and_outputs,
+)
+from spinlens.training.train import token_targets
+
+from .conftest import FIXTURES
+
+
+def test_adapters_fold_into_the_weights_as_trained():
+    torch.manual_seed(0)
+    trained = Bert.from_directory(encoder_path(), n_layers=2)
+    add_adapters(trained, rank=4, alpha=8.0)
+    for name, p in trained.named_parameters():
+        if name.endswith(".b"):
+            p.data.normal_(0, 0.02)  # as if trained: b starts at zero
+    ids = torch.tensor([[101, 1996, 12090, 6070, 2003, 1037, 13215, 102]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        expected = trained(ids, mask)[-1]
+        plain = Bert.from_directory(encoder_path(), n_layers=2)(ids, mask)[-1]
+        folded = apply_delta(Bert.from_directory(encoder_path(), n_layers=2), adapter_delta(trained))(ids, mask)[-1]
+    assert (expected - plain).abs().max() > 0.05, "the adapters must change the states for this test to mean anything"
+    # the delta is stored in float16: the folded model matches the trained one to that precision
+    assert torch.allclose(folded, expected, atol=2e-2), (folded - expected).abs().max()
+    assert (folded - expected).abs().mean() < 2e-3
+
+
+def test_end_to_end_run_learns_one_article_and_resumes(tmp_path):
+    articles = read_articles(FIXTURES)
+    labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels", articles)
+    encoder = Encoder((1, 2))
+    examples, ids = tokenized([articles[k] for k in sorted(articles)], labels, encoder)
+    config = FinetuneConfig(
+        mode="lora", rank=2, epochs=40, encoder_lr=3e-3, head_lr=5e-3, hidden=16, layers=(1, 2), batch_units=4
+    )
+    delta, tagger = fit_end_to_end(examples, ids, config, checkpoint=tmp_path / "ckpt.pt")
+    assert delta and all(k.endswith((".lora_a", ".lora_b")) for k in delta)
+    assert any(v.abs().max() > 0 for k, v in delta.items() if k.endswith(".lora_b")), "the adapters never moved"
+    out = vectors_and_outputs(examples, delta, tagger, config.layers, "cpu")
+    first = examples[0]
+    tags, _ = token_targets(first)
+    predicted = out[first.document.id].tag_probs.argmax(1)
+    assert (predicted == tags).mean() > 0.9, "a model that cannot fit one article has a bug"
+    # resuming from the last checkpoint trains no further and gives the same adapters
+    again, _ = fit_end_to_end(examples, ids, config, checkpoint=tmp_path / "ckpt.pt")
+    for key in delta:
+        assert torch.equal(delta[key], again[key])
+
+
+def test_encoder_reads_its_delta(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(1)
+    bert = Bert.from_directory(encoder_path(), n_layers=3)
+    add_adapters(bert, rank=2, alpha=4.0)
+    for name, p in bert.named_parameters():
+        if name.endswith(".b"):
+            p.data.normal_(0, 0.05)
+    save_file(adapter_delta(bert), str(tmp_path / "delta.safetensors"))
+    text = "The Kiev regime and its Western curators will stop at nothing."
+    plain = Encoder((3,)).encode(text).vectors
+    tuned = Encoder((3,), delta=tmp_path / "delta.safetensors")
+    assert tuned.cache_key != Encoder((3,)).cache_key, "cached vectors of a tuned encoder must not be reused as plain"
+    assert not np.allclose(tuned.encode(text).vectors, plain, atol=1e-3)
