@@ -126,7 +126,8 @@ def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
 
     nodes.append(_node(worker, cluster_env))
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 1, again.stderr[-3000:]  # finished; 1: an input failed (empty.txt, from the start)
+    assert "1 input(s) failed" in again.stderr and "Traceback" not in again.stderr
     assert f"{n - len(done)} (" in again.stderr  # "analysed  N (x/s, y s)": exactly what was left
     per_document = _per_document(url)
     assert len(per_document) == n and set(per_document) == {1}
