@@ -6,6 +6,7 @@ every article analysed exactly once, with the spans of an in-process run."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -54,6 +55,13 @@ def cluster() -> Iterator[tuple[str, dict[str, str], list[RayNode]]]:
             node.stop()
 
 
+def _ray_log(stderr: str) -> Path:
+    """The log a failed run names for Ray's own output (kept for the user; the test removes it)."""
+    found = re.search(r"\(Ray's log: (\S+\.log)\)", stderr)
+    assert found and Path(found[1]).is_file(), stderr
+    return Path(found[1])
+
+
 def _per_document(url: str) -> list[int]:
     """Analyses per analysed document (none while the database or its tables do not exist yet)."""
     engine = create_engine(url)
@@ -82,6 +90,7 @@ def test_a_cluster_with_no_cpu_stops_after_the_stall_timeout(
     assert done.stderr.startswith("error: no result from the Ray cluster for 5 s (Ray's log: "), done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert _per_document(url) == []
+    _ray_log(done.stderr).unlink()
 
 
 def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
@@ -121,6 +130,7 @@ def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
     assert stderr.startswith("error: the Ray cluster has no CPU left (its worker nodes stopped or were lost)"), stderr
     assert stderr.rstrip().endswith("the results done so far are committed; run the same command again to go on")
+    _ray_log(stderr).unlink()
     done = _per_document(url)
     assert 0 < len(done) < n, f"{len(done)} of {n} analysed before the worker was lost: make the corpus larger"
 
