@@ -138,6 +138,8 @@ def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 1, again.stderr[-3000:]  # finished; 1: an input failed (empty.txt, from the start)
     assert "1 input(s) failed" in again.stderr and "Traceback" not in again.stderr
+    noise = [line for line in again.stderr.splitlines() if any(w in line for w in ("WARNING", "INFO", "(raylet)"))]
+    assert not noise, noise  # Ray's own lines went to its log, not to the user
     assert f"{n - len(done)} (" in again.stderr  # "analysed  N (x/s, y s)": exactly what was left
     per_document = _per_document(url)
     assert len(per_document) == n and set(per_document) == {1}
