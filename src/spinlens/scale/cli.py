@@ -2,7 +2,8 @@
 
 Exit status: 0 when every input was read and analysed; 1 when the run finished but some input or analysis failed
 (each named in the summary, all of them in `spinlens stats --by failure`), so that cron and CI notice; 2 on an
-error that stopped the run; 130 / 143 after Ctrl-C / SIGTERM (what was done is committed).
+error that stopped the run; 75 when a Ray cluster was lost or stalled (docs/cluster.md) and 130 / 143 after Ctrl-C /
+SIGTERM: what was done is committed, and the same command goes on from there.
 """
 
 from __future__ import annotations
