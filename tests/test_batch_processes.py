@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,6 +232,8 @@ def test_ray_runs_stop_cleanly_on_sigterm_and_leave_nothing_on_sigkill(tmp_path:
         proc.wait()
         left = _wait_gone(cluster, 30)
         assert not left, f"alive 30 s after the run was killed: {[_cmdline(p)[:100] for p in left]}"
+        for log in Path(tempfile.gettempdir()).glob(f"spinlens-ray-{proc.pid}-*.log"):
+            log.unlink()  # a killed run cannot remove its log of Ray's output
     assert not (home / ".ray").exists()
 
 
@@ -251,3 +254,6 @@ def test_a_ray_run_whose_raylet_dies_stops_with_one_line(tmp_path: Path) -> None
         assert stderr.count("\n") == 1 and stderr.endswith(f"; {STOPPED}\n"), stderr
         assert not _wait_gone(cluster, 30), "Ray processes outlived the run"
     assert 0 < _analysed(url) < 400
+    log = Path(stderr.split("(Ray's log: ", 1)[1].split(")", 1)[0])
+    assert log.stat().st_size > 0  # Ray's crash output went there, not to the user
+    log.unlink()

@@ -274,8 +274,11 @@ def test_a_submitted_task_is_the_annotator_s_decision_and_completes_the_review(r
     skipped["annotations"][0]["was_cancelled"] = True
     export = tmp_path / "from-ls.json"
     export.write_text(json.dumps([_submit(tasks[a3]), a2_done]))
+    code, output = _cli("import", "labelstudio", str(export), "--db", url, "--dry-run")
+    assert code == 0 and "would store 3 corrections (1 accept, 1 reject, 1 add) of 2 submitted tasks" in output, output
+    assert (len(store.corrections(a2)), store.corrections(a3), a3 in tables.marks(store)) == (1, [], False)
     code, output = _cli("import", "labelstudio", str(export), "--db", url)
-    assert code == 0, output
+    assert code == 0 and "stored 3 corrections (1 accept, 1 reject, 1 add)" in output, output
     assert [(c.kind.value, c.span, c.author) for c in store.corrections(a3)] == [("accept", 0, "labelstudio:7")]
     assert [(c.kind.value, c.author) for c in store.corrections(a2)] == [
         ("accept", "carol"),
@@ -555,7 +558,8 @@ def test_a_real_label_studio_round_trip(reviewed, tmp_path):
     users = ["--users", str(tmp_path / "users.json")]
     code, output = _cli("import", "labelstudio", str(tmp_path / "from-label-studio.json"), "--db", url, *users)
     assert code == 0, output
-    assert "stored 3 corrections of 2 submitted tasks" in output and "1 tasks skipped" in output, output
+    assert "stored 3 corrections (1 accept, 1 reject, 1 add) of 2 submitted tasks" in output, output
+    assert "1 tasks skipped" in output, output
     (who,) = {c.author for c in store.corrections(a3)}
     assert who == "labelstudio:reviewer@example.org"  # the annotator, by the email of their account
     assert [(c.kind.value, c.span) for c in store.corrections(a3)] == [("accept", 0)]

@@ -101,6 +101,10 @@ def test_stats_report_and_api_take_a_period(dated: Store, tmp_path: Path) -> Non
     )
     assert res.exit_code == 0, res.output
     assert "<b>Published 2024-05-02 to 2024-05-31.</b> 2 articles" in out.read_text(encoding="utf-8")
+    res = CliRunner().invoke(app, ["report", "--db", db, "-o", str(out), "--every", "week", "--min-articles", "1"])
+    page = out.read_text(encoding="utf-8")  # 3 dated weeks: plotted by week, the undated article said
+    assert res.exit_code == 0 and "Fewer than two weeks" not in page and page.count("<svg") >= 2
+    assert "1 articles without a date and 0 in weeks with fewer" in page
 
     from spinlens.web import create_app
 

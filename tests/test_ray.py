@@ -6,6 +6,7 @@ every article analysed exactly once, with the spans of an in-process run."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -54,6 +55,13 @@ def cluster() -> Iterator[tuple[str, dict[str, str], list[RayNode]]]:
             node.stop()
 
 
+def _ray_log(stderr: str) -> Path:
+    """The log a failed run names for Ray's own output (kept for the user; the test removes it)."""
+    found = re.search(r"\(Ray's log: (\S+\.log)\)", stderr)
+    assert found and Path(found[1]).is_file(), stderr
+    return Path(found[1])
+
+
 def _per_document(url: str) -> list[int]:
     """Analyses per analysed document (none while the database or its tables do not exist yet)."""
     engine = create_engine(url)
@@ -65,6 +73,24 @@ def _per_document(url: str) -> list[int]:
         return []
     finally:
         engine.dispose()
+
+
+def test_a_cluster_with_no_cpu_stops_after_the_stall_timeout(
+    cluster: tuple[str, dict[str, str], list[RayNode]], tmp_path: Path
+) -> None:
+    address, cluster_env, nodes = cluster
+    assert len(nodes) == 1  # the head, with 0 CPUs: nothing can analyse (an autoscaler could add nodes: it waits)
+    corpus = write_folder(tmp_path / "corpus", 3, sentences=2)
+    url = f"sqlite:///{tmp_path / 'ray.db'}"
+    command = [sys.executable, "-m", "spinlens.cli", "batch", str(corpus), "--db", url, "--ray"]
+    command += ["--ray-address", address, "--ray-stall-timeout", "5"]
+    env = {**cluster_env, "SPINLENS_PROGRESS": "0"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 75, done.stderr
+    assert done.stderr.startswith("error: no result from the Ray cluster for 5 s (Ray's log: "), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert _per_document(url) == []
+    _ray_log(done.stderr).unlink()
 
 
 def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
@@ -104,12 +130,16 @@ def test_losing_the_worker_node_stops_cleanly_and_a_rerun_finishes_exactly(
     assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
     assert stderr.startswith("error: the Ray cluster has no CPU left (its worker nodes stopped or were lost)"), stderr
     assert stderr.rstrip().endswith("the results done so far are committed; run the same command again to go on")
+    _ray_log(stderr).unlink()
     done = _per_document(url)
     assert 0 < len(done) < n, f"{len(done)} of {n} analysed before the worker was lost: make the corpus larger"
 
     nodes.append(_node(worker, cluster_env))
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 1, again.stderr[-3000:]  # finished; 1: an input failed (empty.txt, from the start)
+    assert "1 input(s) failed" in again.stderr and "Traceback" not in again.stderr
+    noise = [line for line in again.stderr.splitlines() if any(w in line for w in ("WARNING", "INFO", "(raylet)"))]
+    assert not noise, noise  # Ray's own lines went to its log, not to the user
     assert f"{n - len(done)} (" in again.stderr  # "analysed  N (x/s, y s)": exactly what was left
     per_document = _per_document(url)
     assert len(per_document) == n and set(per_document) == {1}

@@ -1,4 +1,4 @@
-"""Small text helpers shared by statistics and reports: titles, names, and which phrases are worth listing.
+"""Small text helpers shared by statistics and reports: short titles, names, and which phrases are worth listing.
 
 Pure functions on strings: no database, no model. The name heuristics look at capitals only (no parser), so they
 suit English-like text and can be wrong in a sentence with several names.
@@ -28,9 +28,38 @@ STOPWORDS = frozenset(_FUNCTION_WORDS.split())
 """English function words (articles, pronouns, prepositions, conjunctions, auxiliaries): never a phrase alone."""
 
 
-def title_of(text: str, max_len: int = 120) -> str:
-    """A text's first line as its title: leading byte-order mark and blank lines dropped, cut at ``max_len``."""
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:max_len]
+TITLE_CHARS = 80
+# a sentence ends at . ! ? or … (closing quotes and brackets after it belong to it) before a space or the end; not
+# the dot of an initial or a short abbreviation ("U.S.", "J. Smith", "Mr.", "Dr.")
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])(?<!\b[A-Z][a-z])(?:[.!?…])[\"'”’»)\]]*(?=\s|$)")
+_MIN_SENTENCE = 6  # a shorter "sentence" ("No.", "Ex.") is not a title
+
+
+def short_title(text: str, max_len: int = TITLE_CHARS) -> str:
+    """The title shown for a text (or a long title): its first non-blank line's first sentence when that fits in
+    ``max_len`` characters, else the line cut at the last word boundary within them, with "…". Never cut inside a
+    word: a first word longer than ``max_len`` is kept whole. The page's JavaScript follows the same rule
+    (``shortTitle`` in ``spinlens/web/page.html``).
+
+    >>> short_title("Biden wants meeting with Putin. The Kiev regime is worried.")
+    'Biden wants meeting with Putin.'
+    >>> short_title("The corrupt regime lies to its people every single day and its puppets cheer each lie loudly")
+    'The corrupt regime lies to its people every single day and its puppets cheer…'
+    """
+    line = next((ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    for m in _SENTENCE_END.finditer(line):
+        if m.end() >= _MIN_SENTENCE:
+            if m.end() <= max_len:
+                line = line[: m.end()]
+            break
+    if len(line) <= max_len:
+        return line
+    cut = line.rfind(" ", 0, max_len)  # (the "…" is one more character: the 80 are the text's own)
+    if cut <= 0:
+        first = line.split(" ", 1)[0]
+        return first if len(first) == len(line) else first + "…"
+    return line[:cut].rstrip(" ,;:-–—") + "…"
 
 
 def names(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int, str]]:

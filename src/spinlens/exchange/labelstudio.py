@@ -31,7 +31,7 @@ from spinlens.document import Analysis
 from spinlens.errors import InputError
 from spinlens.exchange.review import Region, corrections_to_reach
 from spinlens.review.state import Reviewed, uncertainty
-from spinlens.textutil import title_of
+from spinlens.textutil import short_title
 
 FROM_NAME, TO_NAME = "label", "text"
 Lookup = Callable[[int], tuple[Analysis, list[Correction]] | None]
@@ -62,7 +62,7 @@ def task(r: Reviewed) -> dict[str, Any]:
     }
     data = {
         "text": doc.text,
-        "title": doc.title or title_of(doc.text, 80) or doc.id,
+        "title": short_title(doc.title or doc.text) or doc.id,
         "spinlens_analysis": r.analysis_id,
         "spinlens_model": prediction["model_version"],
         "spinlens_decisions": len(r.positives) + len(r.rejected),

@@ -478,15 +478,18 @@ class Delivered:
 
 def deliver(store: Store, delivery: Delivery) -> Delivered:
     """Deliver the alerts not delivered yet: append them to the JSON-lines file, POST them to the webhook."""
+    from spinlens.scale.batch import sigterm_after
+
     report = Delivered()
     with Session(store.engine) as s:
         if delivery.jsonl:
             rows = s.scalars(select(AlertRow).where(AlertRow.to_file == 0).order_by(AlertRow.id)).all()
             if rows:
-                _append(Path(delivery.jsonl), [_alert(r).as_json() for r in rows])
-                for r in rows:
-                    r.to_file = 1
-                s.commit()
+                with sigterm_after():
+                    _append(Path(delivery.jsonl), [_alert(r).as_json() for r in rows])
+                    for r in rows:
+                        r.to_file = 1
+                    s.commit()
                 report.to_file = len(rows)
         if delivery.webhook:
             since = dt.datetime.now(dt.UTC) - dt.timedelta(days=delivery.keep_trying_days)
@@ -497,7 +500,8 @@ def deliver(store: Store, delivery: Delivery) -> Delivered:
                 error = post(delivery.webhook, _alert(r).as_json(), delivery)
                 r.attempts = (r.attempts or 0) + (delivery.retries if error else 1)
                 r.to_webhook, r.last_error = (0, error) if error else (1, None)
-                s.commit()  # one at a time: a crash does not send an alert twice
+                with sigterm_after():
+                    s.commit()  # one at a time: a crash does not send an alert twice
                 if error:
                     report.failed.append(f"alert {r.id}: {error}")
                 else:

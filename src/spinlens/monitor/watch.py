@@ -207,7 +207,7 @@ def watch(
     lock throughout; each round registers and analyses what is new or changed, then evaluates the alert ``rules``
     and delivers what they raise. Yields each round (after ``on_round``)."""
     from spinlens.monitor import alerts as al
-    from spinlens.scale.batch import holding, run_items
+    from spinlens.scale.batch import holding, run_items, sigterm_after
 
     options = options or Options()
     create_tables(store)
@@ -220,10 +220,11 @@ def watch(
             watermark = _last_document(store)
             polled = [poll(source, store, options) for source in sources]
             summary = run_items([it for p in polled for it in p.items], store, executor, config)
-            remember(store, polled)
-            raised = al.evaluate(store, rules if rules is not None else al.DEFAULT_RULES, watermark)
+            with sigterm_after():  # SIGTERM within these transactions takes effect when they are done
+                remember(store, polled)
+                raised = al.evaluate(store, rules if rules is not None else al.DEFAULT_RULES, watermark)
             if delivery is not None:
-                al.deliver(store, delivery)
+                al.deliver(store, delivery)  # each alert's commit defers SIGTERM; its POST does not
             result = Round(number, polled, summary, raised, watermark)
             if on_round:
                 on_round(result)

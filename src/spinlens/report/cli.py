@@ -25,7 +25,15 @@ class StatsBy(StrEnum):
     outlet_week = "outlet-week"
     outlet_month = "outlet-month"
     technique = "technique"
+    narrative = "narrative"
+    language = "language"
     failure = "failure"
+
+
+class Every(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
 
 
 class TableFormat(StrEnum):
@@ -78,7 +86,8 @@ def stats(
     by: Annotated[
         StatsBy,
         typer.Option(
-            help="Group by outlet, day, week, month, outlet-day|week|month or technique; 'failure' lists failed inputs"
+            help="Group by outlet, day, week, month, outlet-day|week|month or technique; 'narrative': known claims "
+            "repeated per outlet and month; 'language': articles per language; 'failure' lists failed inputs"
         ),
     ],
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
@@ -113,10 +122,13 @@ def stats(
         else:
             scope, _ = _scope_and_profile(store, model, model_version)
             scope = scope.period(*period_of(since, until, last))
-            if compare:
+            from spinlens.narratives import stats as narrative_stats
+
+            mine = {"narrative": narrative_stats.by_narrative, "language": narrative_stats.languages}
+            if compare and by.value not in mine:
                 rows = st.compare(store, scope, by.value, compare, scope.until)
             else:
-                rows = st.DIMENSIONS[by.value](store, scope)
+                rows = {**st.DIMENSIONS, **mine}[by.value](store, scope)
             rows = select_rows(rows, min_articles, top)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
@@ -210,6 +222,7 @@ def report(
     top: Annotated[
         int, typer.Option(min=1, help="Outlets listed in the outlet table (those with the most articles)")
     ] = 30,
+    every: Annotated[Every, typer.Option(help="Plot over time by day, week (from Monday) or month")] = Every.month,
     model: Annotated[str | None, typer.Option(help="Report this model's analyses (default: the most used)")] = None,
     model_version: Annotated[str | None, typer.Option(help="... and this version")] = None,
 ) -> None:
@@ -225,7 +238,8 @@ def report(
         store = Store(db)
         scope, profile = _scope_and_profile(store, model, model_version)
         scope = scope.period(*period_of(since, until, last))
-        path = write_corpus_report(store, output, scope, profile, articles, TableLimits(min_articles, top))
+        limits = TableLimits(min_articles, top)
+        path = write_corpus_report(store, output, scope, profile, articles, limits, every.value)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     err.print(f"wrote {path} (and its article pages in {path.with_name(path.stem + '-articles')}/)")

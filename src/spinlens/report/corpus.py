@@ -27,6 +27,9 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2.2rem;border-bottom:1px sol
 table{border-collapse:collapse;font-size:13px;margin:.5rem 0}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.meta{color:#555}.note{color:#666;font-size:13px}
 figure{margin:.5rem 0}svg{max-width:100%;height:auto}.sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:4px;vertical-align:middle}
+td.n{white-space:nowrap}p,li,td{overflow-wrap:break-word}
+@media (max-width:700px){body{margin:1rem auto;padding:0 .6rem}table{display:block;max-width:100%;overflow-x:auto}
+td a{display:inline-block;min-width:12rem}}
 """
 
 
@@ -102,17 +105,19 @@ def outlet_heatmap(rows: list[dict], max_outlets: int = 20) -> str:
     return _svg(fig)
 
 
-def month_lines(rows: list[dict], techniques: list[str]) -> str:
-    rows = [r for r in rows if r["month"] != st.UNKNOWN]
+def month_lines(rows: list[dict], techniques: list[str], every: str = "month") -> str:
+    rows = [r for r in rows if r[every] != st.UNKNOWN]
     fig = _figure(10, 4)
     ax = fig.add_subplot()
-    months = [r["month"] for r in rows]
+    months = [r[every] for r in rows]
     ax.plot(months, [r["spans_per_1000_words"] for r in rows], color="#222", linewidth=2.2, label="all techniques")
     for t in techniques:
         colour = taxonomy.get(t).colour
         ax.plot(months, [r[f"{t}_per_1000_words"] for r in rows], color=colour, linewidth=1.4, label=_name(t))
     ax.set_ylabel("spans per 1,000 words")
-    ax.set_title("Techniques over time (by month of publication)")
+    ax.set_title(
+        f"Techniques over time (by {every} of publication{'; weeks start on Monday' if every == 'week' else ''})"
+    )
     step = max(1, len(months) // 18)
     ax.set_xticks(range(0, len(months), step), months[::step], rotation=45, ha="right")
     ax.legend(fontsize=8, ncols=2, frameon=False)
@@ -120,16 +125,16 @@ def month_lines(rows: list[dict], techniques: list[str]) -> str:
     return _svg(fig)
 
 
-def outlet_month_lines(rows: list[dict], max_outlets: int = 8) -> str:
+def outlet_month_lines(rows: list[dict], max_outlets: int = 8, every: str = "month") -> str:
     totals: dict[str, int] = {}
     for r in rows:
         totals[r["outlet"]] = totals.get(r["outlet"], 0) + r["documents"]
     outlets = sorted(totals, key=lambda o: -totals[o])[:max_outlets]
-    months = sorted({r["month"] for r in rows})
+    months = sorted({r[every] for r in rows})
     fig = _figure(10, 4)
     ax = fig.add_subplot()
     for outlet in outlets:
-        points = {r["month"]: r["spans_per_1000_words"] for r in rows if r["outlet"] == outlet}
+        points = {r[every]: r["spans_per_1000_words"] for r in rows if r["outlet"] == outlet}
         ax.plot(
             [months.index(m) for m in months if m in points],
             [points[m] for m in months if m in points],
@@ -175,6 +180,53 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], cell: Callable[[dic
             )
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _narratives_and_languages(summary: st.CorpusSummary) -> str:
+    """The "narratives repeated" section (when the corpus was matched against catalogues) and the languages."""
+
+    def claim_cell(r: dict, key: str) -> str:
+        if key == "claim":
+            url = str(r.get("url") or "")
+            if url.startswith(("http://", "https://")):
+                return f'<a href="{_e(url)}" rel="noreferrer">{_e(r["claim"])}</a>'
+        return ""
+
+    parts = ["<h2>Narratives repeated</h2>"]
+    if summary.narratives:
+        parts.append(
+            _table(
+                summary.narratives,
+                [
+                    ("claim", "known claim (linked to its debunk)"),
+                    ("catalogue", "catalogue"),
+                    ("#documents", "articles"),
+                    ("#outlets", "outlets"),
+                    ("first_month", "first"),
+                    ("last_month", "last"),
+                ],
+                claim_cell,
+            )
+        )
+        parts.append("<p class=note>Per outlet and month: <code>spinlens stats --by narrative</code>.</p>")
+    else:
+        parts.append(
+            "<p>No known claim matched: the corpus was analysed without a catalogue, or none of its sentences repeats "
+            "one (<code>spinlens batch --catalogue NAME</code>).</p>"
+        )
+    other = [r for r in summary.languages if r["documents"] > r["analysed_for_techniques"]]
+    if other:
+        parts.append(
+            "<h2>Languages</h2><p class=note>Technique spans are English-only: the numbers above leave out "
+            "texts in other languages (their narratives are counted).</p>"
+        )
+        parts.append(
+            _table(
+                summary.languages,
+                [("name", "language"), ("#documents", "articles"), ("#analysed_for_techniques", "read for techniques")],
+            )
+        )
+    return "".join(parts)
 
 
 def render_summary(
@@ -229,9 +281,10 @@ def render_summary(
             return f'<span class="sw" style="background:{colour}"></span>{_e(taxonomy.display_name(r[key]))}'
         return ""
 
-    dated = [r for r in months if r["month"] != st.UNKNOWN and r["documents"] >= least]
-    undated = sum(r["documents"] for r in months if r["month"] == st.UNKNOWN)
-    sparse = sum(r["documents"] for r in months if r["month"] != st.UNKNOWN and r["documents"] < least)
+    every = summary.every
+    dated = [r for r in months if r[every] != st.UNKNOWN and r["documents"] >= least]
+    undated = sum(r["documents"] for r in months if r[every] == st.UNKNOWN)
+    sparse = sum(r["documents"] for r in months if r[every] != st.UNKNOWN and r["documents"] < least)
     plotted_outlets = [r for r in outlets if r["documents"] >= least]
     # a small corpus (no outlet has the minimum yet) lists its outlets anyway, each rate with its interval
     eligible = plotted_outlets or outlets
@@ -285,13 +338,13 @@ def render_summary(
             outlet_cell,
         ),
         "<h2>When</h2>",
-        f"<figure>{month_lines(dated, top_techniques)}</figure>"
+        f"<figure>{month_lines(dated, top_techniques, every)}</figure>"
         if len(dated) >= 2
-        else "<p>Fewer than two months with dated articles: nothing to plot over time.</p>",
-        f"<figure>{outlet_month_lines(outlet_months)}</figure>"
-        if len({r["month"] for r in outlet_months}) >= 2
+        else f"<p>Fewer than two {every}s with dated articles: nothing to plot over time.</p>",
+        f"<figure>{outlet_month_lines(outlet_months, every=every)}</figure>"
+        if len({r[every] for r in outlet_months}) >= 2
         else "",
-        f"<p class=note>Left out of these plots: {undated:,} articles without a date and {sparse:,} in months with fewer "
+        f"<p class=note>Left out of these plots: {undated:,} articles without a date and {sparse:,} in {every}s with fewer "
         f"than {least} articles.</p>"
         if undated or sparse
         else "",
@@ -336,6 +389,7 @@ def render_summary(
             ],
             article_cell,
         ),
+        _narratives_and_languages(summary),
         "<h2>This corpus against the training data</h2>",
         f"<figure>{training_bars(compare)}</figure>"
         if summary.has_training_profile
@@ -351,6 +405,7 @@ def render_summary(
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>spinlens corpus report</title><style>{_CSS}</style></head>
 <body>{"".join(parts)}</body></html>
 """
@@ -363,9 +418,11 @@ def render_corpus(
     article_link: Callable[[int], str] | None = None,
     n_articles: int = 20,
     limits: TableLimits | None = None,
+    every: str = "month",
 ) -> str:
-    """The report page of the analyses in ``store`` (see `render_summary`)."""
-    return render_summary(st.summarize(store, scope, training, n_articles), article_link, limits)
+    """The report page of the analyses in ``store`` (see `render_summary`), over time by ``every`` (day, week,
+    month)."""
+    return render_summary(st.summarize(store, scope, training, n_articles, every), article_link, limits)
 
 
 def write_corpus_report(
@@ -375,13 +432,14 @@ def write_corpus_report(
     training: dict | None = None,
     n_articles: int = 20,
     limits: TableLimits | None = None,
+    every: str = "month",
 ) -> Path:
     """``output`` and, beside it, ``<name>-articles/<id>.html``: the highlighted pages the report links to."""
     from spinlens.report.html import render_analysis
     from spinlens.review.tables import load
 
     output = Path(output)
-    summary = st.summarize(store, scope, training, n_articles)
+    summary = st.summarize(store, scope, training, n_articles, every)
     pages = output.with_name(output.stem + "-articles")
     pages.mkdir(parents=True, exist_ok=True)
     for row in summary.densest:

@@ -180,6 +180,9 @@ def import_reviews(
         Path | None,
         typer.Option(help="Label Studio's users (save GET /api/users as JSON): annotators by email, not user id"),
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count what would be stored; store nothing")
+    ] = False,
 ) -> None:
     """Read reviews back as corrections, by their annotators.
 
@@ -208,15 +211,21 @@ def import_reviews(
             return (analysis, store.corrections(analysis_id)) if analysis is not None else None
 
         imported, skipped, superseded = read_export(data, lookup, path, names)
-        stored = store.add_corrections(
-            {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
-        )
-        for i in imported:
-            mark_complete(store, [i.analysis_id], i.author)
+        made = [c for i in imported for c in i.corrections]
+        if not dry_run:
+            store.add_corrections(
+                {i.analysis_id: i.corrections for i in imported}, {i.analysis_id: i.author for i in imported}
+            )
+            for i in imported:
+                mark_complete(store, [i.analysis_id], i.author)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
+    kinds = {k: sum(c.kind.value == k for c in made) for k in ("accept", "reject", "relabel", "add")}
+    counted = ", ".join(f"{n} {k}" for k, n in kinds.items() if n)
     err.print(
-        f"stored {len(stored)} corrections of {len(imported)} submitted tasks (their reviews marked complete)"
+        f"{'would store' if dry_run else 'stored'} {len(made)} corrections{f' ({counted})' if counted else ''} of "
+        f"{len(imported)} submitted tasks ({'their reviews would be marked' if dry_run else 'their reviews marked'} "
+        "complete)"
         + (f"; {skipped} tasks skipped: nobody submitted them, or not spinlens tasks" if skipped else "")
         + (
             f"; {len(superseded)} left alone, submitted before a later correction in spinlens: "

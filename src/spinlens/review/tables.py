@@ -12,16 +12,35 @@ corrected state kept for statistics.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, delete, exists, func, select, union_all
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, delete, exists, func, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
-from spinlens.corrections import CorrectionIn, Kind
+from spinlens.corrections import Correction, CorrectionIn, Kind
 from spinlens.errors import InputError, SpinlensError
 from spinlens.review.state import Reviewed, ReviewMark, review
-from spinlens.store.db import AnalysisRow, Base, CorrectionRow, SpanColumns, SpanRow, Store
+from spinlens.store.db import AnalysisRow, Base, DocumentRow, SpanColumns, SpanRow, Store
+
+
+class CorrectionRow(Base):
+    """What a person said about a model's span (or a span it missed); `spinlens.corrections` says what follows."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id"), index=True)
+    model: Mapped[str] = mapped_column(String(100))  # the model and version whose output is corrected
+    model_version: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    span: Mapped[int | None] = mapped_column(Integer)  # index into the analysis's spans (in id order)
+    added: Mapped[int | None] = mapped_column(Integer)  # an earlier "add" correction, withdrawn by a reject
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    techniques: Mapped[str] = mapped_column(Text, default="")  # PTC ids joined by "|"
+    author: Mapped[str] = mapped_column(String(200))
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ReviewRow(Base):
@@ -98,8 +117,8 @@ def marks(store: Store, analysis_ids: Iterable[int] | None = None) -> dict[int, 
 
 
 def forget(session: Session, analysis_id: int) -> None:
-    """Remove an analysis's mark and corrected state (with the analysis itself: `Store.delete`)."""
-    for table in (ReviewRow, CorrectedSpanRow, CorrectedAnalysisRow):
+    """Remove an analysis's corrections, mark and corrected state (with the analysis itself: `Store.delete`)."""
+    for table in (CorrectionRow, ReviewRow, CorrectedSpanRow, CorrectedAnalysisRow):
         session.execute(delete(table).where(table.analysis_id == analysis_id))
 
 
@@ -213,7 +232,9 @@ def chosen(store: Store, ids: list[int] | None = None, query: str | None = None)
             q = q.where(AnalysisRow.id.in_(found))
         with Session(store.engine) as s:
             wanted = list(s.scalars(q))
-    for analysis_id in wanted:
+    from spinlens.progress import progress
+
+    for analysis_id in progress(wanted, "reading analyses", total=len(wanted)):  # a bar on a terminal
         reviewed = load(store, analysis_id)
         if reviewed is None:
             raise InputError(f"no analysis {analysis_id}")
@@ -249,3 +270,78 @@ def as_left(store: Store, rows: list[dict]) -> list[dict]:
             }
         )
     return out
+
+
+def add_corrections(
+    store: Store, corrections: dict[int, Sequence[CorrectionIn]], author: str | dict[int, str] = "local"
+) -> list[Correction]:
+    """Store corrections of many analyses (by analysis id) in one transaction: all, or none on `InputError`.
+
+    ``author`` is one name for all, or one per analysis id.
+    """
+    now = dt.datetime.now(dt.UTC)
+    with Session(store.engine) as s, s.begin():
+        rows = []
+        for analysis_id, items in corrections.items():
+            row = s.get(AnalysisRow, analysis_id)
+            if row is None:
+                raise InputError(f"no analysis {analysis_id}")
+            n_spans = s.scalar(select(func.count()).where(SpanRow.analysis_id == analysis_id)) or 0
+            n_chars = s.scalar(select(func.length(DocumentRow.text)).where(DocumentRow.id == row.document_id)) or 0
+            for c in items:
+                if c.span is not None and c.span >= n_spans:
+                    raise InputError(f"analysis {analysis_id} has {n_spans} spans; there is no span {c.span}")
+                if c.end is not None and c.end > n_chars:
+                    raise InputError(f"end {c.end} is past the text's {n_chars} characters (analysis {analysis_id})")
+                target = s.get(CorrectionRow, c.added) if c.added is not None else None
+                if c.added is not None and (
+                    target is None or target.analysis_id != analysis_id or target.kind != "add"
+                ):
+                    raise InputError(f"correction {c.added} is not a span added to analysis {analysis_id}")
+                name = author if isinstance(author, str) else author.get(analysis_id, "local")
+                rows.append(
+                    CorrectionRow(
+                        analysis_id=analysis_id,
+                        model=row.model,
+                        model_version=row.model_version,
+                        kind=c.kind.value,
+                        span=c.span,
+                        added=c.added,
+                        start=c.start,
+                        end=c.end,
+                        techniques="|".join(c.techniques),
+                        author=name[:200],
+                        created=now,
+                    )
+                )
+        s.add_all(rows)
+        s.flush()
+        stored = [_correction(r) for r in rows]
+    refresh(store, list(corrections))  # the corrected state that statistics count
+    return stored
+
+
+def corrections(store: Store, analysis_id: int) -> list[Correction]:
+    """Every correction of an analysis, in the order made."""
+    with Session(store.engine) as s:
+        rows = s.scalars(
+            select(CorrectionRow).where(CorrectionRow.analysis_id == analysis_id).order_by(CorrectionRow.id)
+        )
+        return [_correction(r) for r in rows]
+
+
+def _correction(row: CorrectionRow) -> Correction:
+    return Correction(
+        id=row.id,
+        analysis_id=row.analysis_id,
+        model=row.model,
+        model_version=row.model_version,
+        kind=Kind(row.kind),
+        span=row.span,
+        added=row.added,
+        start=row.start,
+        end=row.end,
+        techniques=[t for t in row.techniques.split("|") if t],
+        author=row.author,
+        created=_utc(row.created) if row.created else dt.datetime.now(dt.UTC),
+    )

@@ -61,7 +61,7 @@ _SIGTERM_PENDING = threading.Event()
 
 
 @contextmanager
-def _sigterm_after() -> Iterator[None]:
+def sigterm_after() -> Iterator[None]:
     """SIGTERM inside this block takes effect at its end (seen: an interrupt within a commit left the SQLite
     database locked for the run's own last write, which then failed after 30 s with a traceback)."""
     _COMMITTING.set()
@@ -173,7 +173,8 @@ def holding(store: Store) -> Iterator[None]:
 def _register(items: Iterable[Item], store: Store, summary: Summary, every: int) -> None:
     items = progress(items, "reading")
     while batch := list(islice(items, every)):
-        registered = store.register([(it.ref, it.document, it.error, it.key) for it in batch])
+        with sigterm_after():  # a transaction of its own, like a commit of results
+            registered = store.register([(it.ref, it.document, it.error, it.key) for it in batch])
         _add(summary.registered, registered)
         summary.failures.extend(registered.failures[: max(0, 100 - len(summary.failures))])
         store.beat_run()
@@ -233,7 +234,7 @@ def _pending(store: Store, model: str, version: str, page: int = 256) -> Iterato
         after = rows[-1][0]
 
 
-@_sigterm_after()
+@sigterm_after()
 def _commit(store: Store, summary: Summary, done: list, failed: list, model: str) -> None:  # type: ignore[type-arg]
     """Save ``done`` and ``failed`` in one transaction and empty them (a retry after an interrupt adds nothing)."""
     if not done and not failed:

@@ -6,7 +6,8 @@ store's exactly-once guarantees hold on a cluster too. Needs ``pip install 'spin
 
 A cluster fails loud and clean: a watchdog ends the run with `ClusterLost` (the batch commits what came back, the
 command prints one line and exits 75) when the Ray node the driver is on stops (its raylet died), when the
-cluster has no CPU left (worker nodes lost), or when no result has come back for ``ray_stall_timeout`` seconds.
+cluster has no CPU left (its worker nodes were lost), or when no result has come back for ``ray_stall_timeout``
+seconds (a cluster with no CPU from the start, which an autoscaler may yet grow, waits that long).
 Authentication, the local cluster's supervision and Ray's output are `spinlens.scale.ray_cluster`'s.
 """
 
@@ -46,10 +47,8 @@ class ClusterLost(BrokenExecutor):
 class _Analyser:
     """A Ray Data actor: one model, loaded when the actor starts."""
 
-    def __init__(self, model: str | None, threads: int) -> None:
-        import spinlens
-
-        self.nlp = spinlens.load(model, threads=threads).warm_up()
+    def __init__(self, config: ExecutorConfig, threads: int) -> None:
+        self.nlp = config.load(threads).warm_up()  # the model, with the catalogues of known claims
         self.identity = identity(self.nlp.name, self.nlp.version)
 
     def __call__(self, batch: dict) -> dict:
@@ -145,7 +144,7 @@ def _feed(ray: ModuleType, window: list[tuple[int, Document]], config: ExecutorC
         dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in window])
         analysed = dataset.map_batches(
             _Analyser,
-            fn_constructor_kwargs={"model": config.model, "threads": threads},
+            fn_constructor_kwargs={"config": config, "threads": threads},
             batch_size=config.chunk_size,
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=threads,
@@ -162,12 +161,14 @@ def _watch_cpus(ray: ModuleType, out: queue.Queue, stop: threading.Event) -> Non
     """Report `ClusterLost` when the cluster has had no CPU for `CPU_GRACE_SECONDS` (in a thread: a lost head
     can make Ray's calls hang)."""
     since = None
+    seen = False  # a cluster that has had no CPU yet may be scaling up (an autoscaler): the stall timeout waits
     while not stop.wait(CPU_CHECK_SECONDS):
         try:
             cpus = _alive_cpus(ray)
         except Exception:  # noqa: BLE001 - the node check and the stall timeout cover a cluster that stopped answering
             continue
-        since = None if cpus > 0 else since or time.monotonic()
+        seen = seen or cpus > 0
+        since = None if cpus > 0 or not seen else since or time.monotonic()
         if since and time.monotonic() - since > CPU_GRACE_SECONDS:
             out.put(ClusterLost("the Ray cluster has no CPU left (its worker nodes stopped or were lost)"))
             return
@@ -184,7 +185,7 @@ def _results(ray: ModuleType, window: list[tuple[int, Document]], config: Execut
     threading.Thread(target=_watch_cpus, args=(ray, out, stop), name="ray_spinlens_cpus", daemon=True).start()
     raylet = _raylet_address()
     expected = identity(*model_identity(config.model))
-    last = time.monotonic()
+    last = checked = time.monotonic()
     try:
         while True:
             try:
@@ -207,8 +208,12 @@ def _results(ray: ModuleType, window: list[tuple[int, Document]], config: Execut
                     )
                 for doc_id, ok, result, _ in item:
                     yield int(doc_id), (Analysis.from_json(result) if ok else str(result))
-            if raylet and not _listening(raylet):
-                raise ClusterLost(f"the Ray node this run is on stopped (its raylet at {raylet[0]}:{raylet[1]} died)")
+            if raylet and time.monotonic() - checked > CHECK_SECONDS:
+                checked = time.monotonic()
+                if not _listening(raylet):
+                    raise ClusterLost(
+                        f"the Ray node this run is on stopped (its raylet at {raylet[0]}:{raylet[1]} died)"
+                    )
             if time.monotonic() - last > config.ray_stall_timeout:
                 raise ClusterLost(f"no result from the Ray cluster for {config.ray_stall_timeout:.0f} s")
     finally:
@@ -232,9 +237,8 @@ def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> It
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # spinlens draws its own bar
         context.print_on_execution_start = False
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        if cpus < 1:
-            raise SpinlensError(f"the Ray cluster at {address} has no CPU: start worker nodes (docs/cluster.md)")
+        # no CPU yet: an autoscaler may add worker nodes when the actors ask; --ray-stall-timeout bounds the wait
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 0)))
         workers = config.workers or cpus
         shape = (workers, max(1, cpus // workers))
         it = iter(items)

@@ -25,7 +25,7 @@ from spinlens import taxonomy
 from spinlens.errors import SpinlensError
 from spinlens.review.tables import CorrectedAnalysisRow, n_spans_now, score_now, spans_now
 from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, Store
-from spinlens.textutil import is_listable_phrase, likely_target, title_of
+from spinlens.textutil import is_listable_phrase, likely_target, short_title
 
 UNKNOWN = "(unknown)"
 Spans = spans_now()  # the spans as people left them: used wherever the model's `Spans` would be
@@ -80,14 +80,18 @@ def choose_scope(store: Store, model: str | None = None, version: str | None = N
     return Scope(rows[0][0], rows[0][1])
 
 
-def _analysed(scope: Scope):  # type: ignore[no-untyped-def]
+def _analysed(scope: Scope, for_techniques: bool = True):  # type: ignore[no-untyped-def]
     """Current documents (of the scope's period) joined with the analysis of their text (their own, or their
-    original's)."""
+    original's); ``for_techniques``: only texts that technique spans were looked for in (not those in a language
+    the model cannot read, whose words would otherwise dilute every rate per 1,000 words)."""
+    from spinlens.narratives.stored import not_read_for_techniques
+
     conditions = [
         AnalysisRow.document_id == func.coalesce(DocumentRow.duplicate_of, DocumentRow.id),
         AnalysisRow.model == scope.model,
         AnalysisRow.model_version == scope.version,
         DocumentRow.superseded_by.is_(None),
+        *([~not_read_for_techniques()] if for_techniques else []),
     ]
     if scope.since is not None:
         conditions.append(DocumentRow.published >= _stored(scope.since))
@@ -411,7 +415,7 @@ def densest(store: Store, scope: Scope, limit: int = 20, min_words: int = 50) ->
         return [
             {
                 "analysis_id": r.id,
-                "title": r.title or title_of(r.text, 200),
+                "title": short_title(r.title or r.text),
                 "outlet": r.outlet or UNKNOWN,
                 "date": r.published.date().isoformat() if r.published else None,
                 "url": r.url,
@@ -504,26 +508,39 @@ class CorpusSummary:
     densest: list[dict] = field(default_factory=list)
     against_training: list[dict] = field(default_factory=list)
     has_training_profile: bool = False
+    narratives: list[dict] = field(default_factory=list)  # `spinlens.narratives.stats.repeated`
+    languages: list[dict] = field(default_factory=list)  # `spinlens.narratives.stats.languages`
+    every: str = "month"  # the period of ``months`` and ``outlet_months`` (their rows' key): day, week or month
 
 
 def summarize(
-    store: Store, scope: Scope | None = None, training: dict | None = None, n_articles: int = 20
+    store: Store,
+    scope: Scope | None = None,
+    training: dict | None = None,
+    n_articles: int = 20,
+    every: str = "month",
 ) -> CorpusSummary:
     """The numbers of the corpus report for ``scope`` (default: `choose_scope`), against the model's ``training``
-    profile when there is one; ``n_articles``: how many of the densest articles to list."""
+    profile when there is one; ``n_articles``: how many of the densest articles to list; ``every``: the period of
+    the rows over time (day, week or month)."""
+    from spinlens.narratives import stats as narrative_stats
+
     scope = scope or choose_scope(store)
     techniques = by_technique(store, scope)
     return CorpusSummary(
+        narratives=narrative_stats.repeated(store, scope),
+        languages=narrative_stats.languages(store, scope),
         scope=scope,
         overview=overview(store, scope),
         outlets=by_outlet(store, scope),
-        months=by_month(store, scope),
-        outlet_months=by_outlet_and_month(store, scope),
+        months=by_period(store, scope, every),
+        outlet_months=by_outlet_and_month(store, scope, every),
         techniques=techniques,
         phrases=top_phrases(store, scope),
         densest=densest(store, scope, limit=n_articles),
         against_training=against_training(techniques, training),
         has_training_profile=bool(training),
+        every=every,
     )
 
 

@@ -9,7 +9,7 @@ token, the API takes ``Authorization: Bearer TOKEN`` or the cookie that the page
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,9 @@ def create_app(
     timeout: float = 60.0,
     short_chars: int = 5_000,
     model: str | None = None,
+    max_waiting: int = 64,
+    max_wait: float = 10.0,
+    catalogues: Sequence[str] = (),
 ) -> FastAPI:
     """The app `spinlens serve` runs.
 
@@ -71,23 +74,26 @@ def create_app(
     ``host`` is the address the server listens on: that name, the loopback names (localhost, 127.0.0.1, ::1) and
     each of ``allowed_hosts`` are the only ``Host`` header names served (400 otherwise). ``max_body`` bytes per
     request (chunked or not), ``max_chars`` characters per document and ``max_batch_chars`` (default
-    ``5 * max_chars``) per batch: beyond them the answer is 413. At most ``max_pending`` analyses at once (503
+    ``5 * max_chars``) per batch: beyond them the answer is 413. At most ``max_pending`` long analyses at once (503
     beyond), each within ``timeout`` seconds (504 beyond); requests under ``short_chars`` characters in all have a
-    lane of their own (0: one lane for all). ``model``: a tier ("fast", "default", "accurate") or a model
-    directory, loaded at start-up (``detector`` instead gives one already loaded)."""
+    lane of their own (0: one lane for all), where at most ``max_waiting`` wait, each at most ``max_wait`` seconds
+    before it starts (503 beyond). ``model``: a tier ("fast", "default", "accurate") or a model
+    directory, loaded at start-up (``detector`` instead gives one already loaded); ``catalogues``: names or files of
+    catalogues of known claims that every text is matched against (`spinlens.load`)."""
     settings = Settings(
         tokens=security.parse_tokens(token),
         max_batch=max_batch,
         max_chars=max_chars,
         max_batch_chars=max_batch_chars if max_batch_chars is not None else BATCH_CHARS_FACTOR * max_chars,
     )
-    runtime = Runtime(settings, Lanes(max_pending=max_pending, timeout=timeout, short_chars=short_chars))
+    lanes = Lanes(max_pending, timeout, short_chars, max_waiting=max_waiting, max_wait=max_wait)
+    runtime = Runtime(settings, lanes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import spinlens
 
-        runtime.detector = detector or spinlens.load(model).warm_up()
+        runtime.detector = detector or spinlens.load(model, catalogues=list(catalogues), db=db_url).warm_up()
         runtime.store = Store(db_url)
         runtime.lanes.start(runtime.detector)
         yield

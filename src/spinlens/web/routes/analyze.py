@@ -10,11 +10,13 @@ from spinlens.document import Analysis, Document
 from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
+from spinlens.narratives.stored import checked_catalogues, replace_narratives
 from spinlens.review import tables
 from spinlens.review.state import Reviewed
 from spinlens.sources import Options, read_upload
 from spinlens.store import Store
 from spinlens.store.db import unstorable
+from spinlens.textutil import short_title
 from spinlens.web.deps import DetectorDep, LanesDep, SettingsDep, StoreDep, require_token
 from spinlens.web.lanes import Detector, Lanes
 from spinlens.web.models import AnalysisOut, BatchIn, DocumentIn, Problem
@@ -27,7 +29,7 @@ ERRORS = {
         413: "A body or a document over the limits",
         415: "Not UTF-8 text, or another content type",
         422: "An empty or invalid document",
-        503: "The server is busy or shutting down (see Retry-After)",
+        503: "The server is busy or shutting down (see Retry-After); short requests wait a few seconds first",
         504: "The analysis took longer than the server's time bound and was stopped",
     }.items()
 }
@@ -47,14 +49,20 @@ TEXT_OR_JSON = {
 async def analyze(
     request: Request, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
 ) -> AnalysisOut:
-    """Analyse one article: a plain-text body, or JSON with title, text, source, url and date."""
+    """Analyse one article: a plain-text body, or JSON with title, text, source, url and date.
+
+    The answer gives the text's `language` (ISO 639-1, detected offline) and `notes` a reader must see: technique
+    spans are looked for in English text only, and a text in another language says so (no technique verdicts, a
+    null score). When the server matches catalogues of known claims (`spinlens serve --catalogue NAME`), `narratives`
+    lists the sentences that repeat one, with the claim and where it was debunked."""
     doc = await _read_document(request)
     _check_sizes([doc], settings.max_chars)
-    return (await _analyse_and_store([doc], store, detector, lanes))[0]
+    return (await _analyse_and_store([doc], store, detector, lanes, request))[0]
 
 
 @router.post("/file")
 async def analyze_file(
+    request: Request,
     settings: SettingsDep,
     store: StoreDep,
     detector: DetectorDep,
@@ -79,19 +87,19 @@ async def analyze_file(
             if problems
             else f"{name} holds {len(docs)} documents; upload one article (or use /api/analyze/batch)",
         )
-    return (await _analyse_and_store(docs, store, detector, lanes))[0]
+    return (await _analyse_and_store(docs, store, detector, lanes, request))[0]
 
 
 @router.post("/batch")
 async def analyze_batch(
-    batch: BatchIn, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
+    request: Request, batch: BatchIn, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
 ) -> list[AnalysisOut]:
     """Analyse up to `max_batch` documents in one request."""
     if len(batch.documents) > settings.max_batch:
         raise HTTPException(422, f"{len(batch.documents)} documents; at most {settings.max_batch} per batch")
     docs = [_document(d, i) for i, d in enumerate(batch.documents)]
     _check_sizes(docs, settings.max_chars, settings.max_batch_chars)
-    return await _analyse_and_store(docs, store, detector, lanes)
+    return await _analyse_and_store(docs, store, detector, lanes, request)
 
 
 def record(analysis_id: int, analysis: Analysis, cached: bool, reviewed: Reviewed | None = None) -> AnalysisOut:
@@ -102,24 +110,39 @@ def record(analysis_id: int, analysis: Analysis, cached: bool, reviewed: Reviewe
     return AnalysisOut(id=analysis_id, cached=cached, **fields, text=analysis.document.text)
 
 
-async def _analyse_and_store(docs: list[Document], store: Store, detector: Detector, lanes: Lanes) -> list[AnalysisOut]:
-    """Answers from the store where the same text was analysed by this model; the rest through the lanes."""
+async def _analyse_and_store(
+    docs: list[Document], store: Store, detector: Detector, lanes: Lanes, request: Request
+) -> list[AnalysisOut]:
+    """Answers from the store where the same text was analysed by this model; the rest through the lanes (whose
+    work stops when the client leaves: the page's Cancel)."""
     results: list[AnalysisOut | None] = [None] * len(docs)
+    catalogues = list(getattr(detector, "catalogues", ()))
     todo = []
     for i, d in enumerate(docs):
         if problem := unstorable(d.text):
             raise HTTPException(422, f"document {i}: {problem}")
         found = await run_in_threadpool(store.find, d.fingerprint, detector.name, detector.version)
-        if found:  # as people left it, if they reviewed it
+        if found and not await run_in_threadpool(_unmatched, store, found[0], catalogues):
+            # as people left it, if they reviewed it
             reviewed = await run_in_threadpool(tables.load, store, found[0])
             results[i] = record(found[0], found[1], cached=True, reviewed=reviewed)
         else:
             todo.append(i)
     if todo:
-        done = await lanes.analyse([docs[i] for i in todo])
+        done = await lanes.analyse([docs[i] for i in todo], gone=request.is_disconnected)
         for i, a in zip(todo, done, strict=True):
-            results[i] = record(await run_in_threadpool(store.save, a), a, cached=False)
+            analysis_id = await run_in_threadpool(store.save, a)
+            reviewed = None
+            if catalogues:  # stored before (without this server's catalogues)? its matches and notes brought up to date
+                await run_in_threadpool(replace_narratives, store, analysis_id, a, catalogues)
+                reviewed = await run_in_threadpool(tables.load, store, analysis_id)  # and people may have reviewed it
+            results[i] = record(analysis_id, a, cached=False, reviewed=reviewed)
     return [r for r in results if r is not None]
+
+
+def _unmatched(store: Store, analysis_id: int, catalogues: list[str]) -> bool:
+    """Has this server catalogues that the stored analysis was not matched against?"""
+    return bool(catalogues) and not set(catalogues) <= set(checked_catalogues(store, analysis_id))
 
 
 def _check_sizes(docs: list[Document], max_chars: int, max_batch_chars: int | None = None) -> None:
@@ -153,7 +176,7 @@ async def _read_document(request: Request) -> Document:
         raise HTTPException(415, f"send text/plain or application/json, not {kind}")
     if not text.strip():
         raise HTTPException(422, "the text is empty")
-    return Document(id="pasted", text=text)
+    return Document(id="pasted", text=text, title=short_title(text))  # stored: history and reports show it
 
 
 def _decode(data: bytes) -> str:

@@ -56,11 +56,17 @@ NAV = (
 )
 
 
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+
 def with_nav(page: str) -> str:
-    """The page with `NAV` at the top of its body."""
+    """The page with `NAV` at the top of its body (and a viewport, for phones, where it has none)."""
     body = page.find("<body")
     end = page.find(">", body) + 1 if body >= 0 else 0
-    return page[:end] + NAV + page[end:]
+    page = page[:end] + NAV + page[end:]
+    if 'name="viewport"' not in page[: max(0, body)]:
+        page = page.replace("<body", VIEWPORT + "<body", 1) if body >= 0 else VIEWPORT + page
+    return page
 
 
 def login_response(next_path: str, message: str = "", status_code: int = 200) -> HTMLResponse:

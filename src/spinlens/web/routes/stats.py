@@ -18,8 +18,14 @@ router = APIRouter()
 
 @router.get("/healthz", tags=["meta"])
 def healthz(detector: DetectorDep, lanes: LanesDep) -> Health:
-    """Up, with its model, and how many analyses are admitted (running or waiting)."""
-    return Health(status="ok", model=detector.name, model_version=detector.version, analyses_pending=lanes.pending)
+    """Up, with its model, how many analyses are admitted (running or waiting), and its measured speed."""
+    return Health(
+        status="ok",
+        model=detector.name,
+        model_version=detector.version,
+        analyses_pending=lanes.pending,
+        chars_per_second=lanes.chars_per_second,
+    )
 
 
 @router.get(
