@@ -38,13 +38,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(db_path, token=None):
+def _serve(db_path, token=None, **options):
     import uvicorn
 
     from spinlens.web import create_app
 
     port = _free_port()
-    app = create_app(db_url=f"sqlite:///{db_path}", token=token)
+    app = create_app(db_url=f"sqlite:///{db_path}", token=token, **options)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -261,7 +261,7 @@ def test_the_sidebar_shows_the_corrected_state_marked_as_corrected(served, brows
     expect(page.locator("#summary")).to_have_text("No technique found in this text.")
     expect(page.locator("#nothing")).to_be_visible()
     expect(page.locator("#nothing-why")).to_contain_text("Reviewers rejected every span the model found")
-    expect(page.locator("#corrected-note")).to_contain_text("Corrected by people")
+    expect(page.locator("#corrected-note")).to_contain_text("Corrected by local: 4 rejected")
     # one accepted again: a person confirmed it, so the technique is there for sure
     _span(page, "m0").focus()
     page.keyboard.press("a")
@@ -273,4 +273,53 @@ def test_the_sidebar_shows_the_corrected_state_marked_as_corrected(served, brows
     expect(page.locator("#score")).to_have_text("70%")
     expect(page.locator("#score-model")).to_have_text("")
     expect(page.locator("#nothing")).to_be_hidden()
+    page.close()
+
+
+def test_the_exports_and_review_complete_show_the_corrected_state(served, browser):
+    """Export JSON and Export HTML report, after corrections on the page, carry the corrected state marked as
+    corrected and the model's own beside it; "Review complete" marks the review, and takes the mark back."""
+    import json
+    from pathlib import Path
+
+    from playwright.sync_api import expect
+
+    url, db_url = served
+    aid = _seed(db_url, "exports")
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(url + f"/#analysis-{aid}")
+    _span(page, "m2").focus()
+    page.keyboard.press("r")  # "traitors" rejected
+    expect(_span(page, "m2")).to_have_attribute("data-status", "rejected")
+    _span(page, "m0").focus()
+    page.keyboard.press("a")  # "lie" accepted
+    expect(_span(page, "m0")).to_have_attribute("data-status", "accepted")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert exported["corrected"] is True and exported["model_propaganda_score"] == 0.7
+    assert exported["propaganda_score"] == 1.0  # a person confirmed "lie"
+    assert [s["text"] for s in exported["spans"]] == ["lie", "Kiev regime", "shameful"]
+    assert [s["text"] for s in exported["model_spans"]] == ["lie", "Kiev regime", "traitors", "shameful"]
+    assert [(s["text"], (s["review"] or {}).get("status")) for s in exported["spans"]][0] == ("lie", "accepted")
+    with page.expect_download() as download:
+        page.click("#export-html")
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "corrected by local: 1 accepted, 1 rejected, 2 not reviewed" in report
+    assert "Rejected by people" in report and "&ldquo;traitors&rdquo;" in report
+    # review complete, from the page, then taken back
+    done = page.locator("#complete")
+    expect(done).to_have_text("Review complete")
+    done.click()
+    expect(page.locator("#complete-state")).to_contain_text("Review complete: marked by local")
+    expect(done).to_have_text("Reopen the review")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    assert json.loads(Path(download.value.path()).read_text(encoding="utf-8"))["review"]["complete"] is True
+    done.click()
+    expect(done).to_have_text("Review complete")
+    import urllib.request
+
+    with urllib.request.urlopen(url + f"/api/analyses/{aid}/corrections", timeout=30) as r:
+        assert json.loads(r.read())["review_complete"] is None
     page.close()

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spinlens.textutil import is_listable_phrase, names, short_title, title_of
-
-
-def test_title_is_the_first_line() -> None:
-    assert title_of("\ufeff\n\n  Headline here  \nBody text.") == "Headline here  "
-    assert title_of("x" * 300) == "x" * 120 and title_of("x" * 300, max_len=200) == "x" * 200
-    assert title_of("") == "" and title_of(" \n\t") == ""
+from spinlens.textutil import is_listable_phrase, names, short_title
 
 
 @pytest.mark.parametrize("phrase", ["an", "a", "An", "of the", "it's", "--", "—", "x", ".", "", "and, or", "s"])

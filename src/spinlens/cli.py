@@ -202,6 +202,12 @@ def serve(
     model: Annotated[
         str | None, typer.Option(help="Model tier (fast, default, accurate) or directory (default: default)")
     ] = None,
+    catalogue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Match every text against this catalogue of known claims (a name in --db, or a file); repeatable"
+        ),
+    ] = None,
 ) -> None:
     """Serve the web page and the REST API (OpenAPI docs at /docs).
 
@@ -214,7 +220,7 @@ def serve(
     from spinlens.web import server
 
     try:  # a model that is not there (or a tier not installed) stops the command here, in one line
-        detector = spinlens.load(model).warm_up()
+        detector = spinlens.load(model, catalogues=catalogue, db=db).warm_up()
     except SpinlensError as exc:
         _fail(exc)
     app = _serve_app(
@@ -340,8 +346,18 @@ def analyze(
     max_chars: Annotated[
         int, typer.Option(min=1, help="Longest document in characters (a longer one is reported, not analysed)")
     ] = 200_000,
+    catalogue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Match sentences against this catalogue of known claims: a name (spinlens catalogue list) "
+            "or a file; repeat for several"
+        ),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(help="Database of the named catalogues (default: $SPINLENS_DB or the user's SQLite)")
+    ] = None,
 ) -> None:
-    """Find and label propaganda technique spans in articles.
+    """Find and label propaganda technique spans in articles (English), and the known claims they repeat (any language).
 
     Every readable input is analysed; each one that is not is named on stderr, and the exit status is then 2.
 
@@ -356,11 +372,11 @@ def analyze(
         _fail(SpinlensError("nothing to analyse" + (": no input could be read" if failures else "")))
     folder = output is not None and (output.endswith(("/", "\\")) or Path(output).is_dir())
     try:
-        nlp = spinlens.load(model)
+        nlp = spinlens.load(model, catalogues=catalogue, db=db)
         if spans is not None:
             _label_template(nlp, docs, spans, Path(output) / "analyses.labels" if folder else _path(output))
         else:
-            _write_analyses(nlp, docs, fmt, _path(output), folder)
+            _write_analyses(nlp, docs, fmt, _path(output), folder, catalogue or [])
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except OSError as exc:  # writing the output: one line, not a traceback
@@ -374,15 +390,27 @@ def _path(output: str | None) -> Path | None:
     return Path(output) if output is not None else None
 
 
-def _write_analyses(nlp, docs: list, fmt: OutputFormat, output: Path | None, folder: bool = False) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _write_analyses(  # type: ignore[no-untyped-def]
+    nlp,
+    docs: list,
+    fmt: OutputFormat,
+    output: Path | None,
+    folder: bool = False,
+    catalogues: list[str] = (),  # type: ignore[type-arg]
+) -> None:
     """Write the analyses to ``output`` (stdout if None); a ``folder`` (or html for several articles) gets one file
-    per article (html, json) or one analyses.jsonl / analyses.labels."""
+    per article (html, json) or one analyses.jsonl / analyses.labels. What a reader must know (a text not read for
+    techniques, the claims found) goes to stderr."""
     from spinlens.formats import results
     from spinlens.progress import progress
 
     if fmt is OutputFormat.html and len(docs) > 1 and output is None:
         raise SpinlensError("--format html with several articles needs -o FOLDER (one page per article)")
     analyses = list(progress(nlp.pipe(docs), "analysing", total=len(docs)))
+    from spinlens.narratives.report import notes_summary
+
+    for line in notes_summary(analyses, catalogues):  # e.g. that a Russian text got no technique analysis: never silent
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     folder = folder or (fmt is OutputFormat.html and len(analyses) > 1)
     if folder and fmt in (OutputFormat.html, OutputFormat.json):
         from spinlens.report import render_analysis

@@ -2,7 +2,9 @@
 
 Puts the detector's spans in ``doc.spans["spinlens"]`` (technique as label; ``scores``, ``span_confidence`` and
 ``technique_confidence`` in the group's attrs, aligned with the spans) and the article results in
-``doc._.spinlens``, a plain dict. Spans whose character offsets fall inside a token are expanded to token
+``doc._.spinlens``, a plain dict (with the text's ``language`` and the ``notes`` a reader must see, e.g. that
+technique spans are English-only). With ``catalogues``, the sentences that repeat a known claim go to
+``doc.spans["spinlens_narratives"]``, labelled with the claim id. Spans whose character offsets fall inside a token are expanded to token
 boundaries and listed with ``expanded: True``; spans that cannot be mapped at all are listed under ``unmapped``.
 Registered with spaCy through the ``spacy_factories`` entry point (install ``spinlens[spacy]``).
 """
@@ -18,7 +20,7 @@ from spacy.tokens import Span as TokenSpan
 from spacy.util import minibatch
 
 import spinlens
-from spinlens.document import Analysis, Span
+from spinlens.document import Analysis, NarrativeMatch, Span
 
 EXTENSION = "spinlens"
 
@@ -38,11 +40,8 @@ def align_spans(
     infos: list[dict[str, Any]] = []
     unmapped: list[dict[str, Any]] = []
     for span in spans:
-        token_span = doc.char_span(span.start, span.end, label=span.technique, alignment_mode="strict")
-        expanded = token_span is None
-        if expanded:
-            token_span = doc.char_span(span.start, span.end, label=span.technique, alignment_mode="expand")
-        if token_span is None or len(token_span) == 0:
+        token_span, expanded = _place(doc, span.start, span.end, span.technique)
+        if token_span is None:
             unmapped.append(span.model_dump(mode="json"))
             continue
         placed.append(token_span)
@@ -62,15 +61,50 @@ def align_spans(
     return group, infos, unmapped
 
 
+def _place(doc: Doc, start: int, end: int, label: str) -> tuple[TokenSpan | None, bool]:
+    """The tokens of a character span, exactly where possible, else expanded (True); None when it covers none."""
+    token_span = doc.char_span(start, end, label=label, alignment_mode="strict")
+    expanded = token_span is None
+    if expanded:
+        token_span = doc.char_span(start, end, label=label, alignment_mode="expand")
+    return (token_span if token_span is not None and len(token_span) else None), expanded
+
+
+def align_narratives(doc: Doc, matches: Iterable[NarrativeMatch], name: str = "spinlens_narratives") -> SpanGroup:
+    """Matched sentences as a span group labelled with the claim id; the claim's title, link, catalogue, score and
+    confidence in the group's attrs, aligned with the spans."""
+    placed, kept = [], []
+    for m in matches:
+        token_span, _ = _place(doc, m.start, m.end, m.claim_id)
+        if token_span is not None:
+            placed.append(token_span)
+            kept.append(m)
+    group = SpanGroup(doc, name=name, spans=placed)
+    for attr in ("title", "url", "catalogue", "score", "confidence", "relation"):
+        group.attrs[attr + "s"] = [getattr(m, attr) for m in kept]
+    return group
+
+
 class SpinlensComponent:
     """Runs a spinlens detector over each doc's text; the model is loaded once, here."""
 
-    def __init__(self, nlp: Language, name: str, model: str, batch_size: int, spans_key: str) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        model: str,
+        batch_size: int,
+        spans_key: str,
+        catalogues: list[str] | None = None,
+        db: str | None = None,
+        narratives_key: str = "spinlens_narratives",
+    ) -> None:
         self.name = name
         self.model = model
         self.batch_size = batch_size
         self.spans_key = spans_key
-        self.detector = spinlens.load(model)
+        self.narratives_key = narratives_key
+        self.detector = spinlens.load(model, catalogues=catalogues or None, db=db)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(self.pipe([doc]))
@@ -87,6 +121,9 @@ class SpinlensComponent:
     def _set(self, doc: Doc, analysis: Analysis | None) -> None:
         group, infos, unmapped = align_spans(doc, analysis.spans if analysis else [], self.spans_key)
         doc.spans[self.spans_key] = group
+        doc.spans[self.narratives_key] = align_narratives(
+            doc, analysis.narratives if analysis else [], self.narratives_key
+        )
         doc._.set(
             EXTENSION,
             {
@@ -97,15 +134,36 @@ class SpinlensComponent:
                 "techniques": [v.model_dump(mode="json") for v in analysis.techniques] if analysis else [],
                 "spans": infos,
                 "unmapped": unmapped,
+                "language": analysis.language if analysis else None,
+                "notes": list(analysis.notes) if analysis else [],
+                "narratives": [m.model_dump(mode="json") for m in analysis.narratives] if analysis else [],
             },
         )
 
 
 @Language.factory(
     "spinlens",
-    default_config={"model": "default", "batch_size": 8, "spans_key": "spinlens"},
+    default_config={
+        "model": "default",
+        "batch_size": 8,
+        "spans_key": "spinlens",
+        "catalogues": [],
+        "db": None,
+        "narratives_key": "spinlens_narratives",
+    },
     assigns=[f"doc._.{EXTENSION}"],
 )
-def make_spinlens(nlp: Language, name: str, model: str, batch_size: int, spans_key: str) -> SpinlensComponent:
-    """spaCy factory: ``model`` is a tier ("fast", "default", "accurate") or a model directory."""
-    return SpinlensComponent(nlp, name, model, batch_size, spans_key)
+def make_spinlens(
+    nlp: Language,
+    name: str,
+    model: str,
+    batch_size: int,
+    spans_key: str,
+    catalogues: list[str],
+    db: str | None,
+    narratives_key: str,
+) -> SpinlensComponent:
+    """spaCy factory: ``model`` is a tier ("fast", "default", "accurate") or a model directory; ``catalogues``:
+    names (in the database ``db``) or files of catalogues of known claims, whose matches go to
+    ``doc.spans[narratives_key]``."""
+    return SpinlensComponent(nlp, name, model, batch_size, spans_key, catalogues, db, narratives_key)

@@ -1,4 +1,4 @@
-"""Small text helpers shared by statistics and reports: titles, names, and which phrases are worth listing.
+"""Small text helpers shared by statistics and reports: short titles, names, and which phrases are worth listing.
 
 Pure functions on strings: no database, no model. The name heuristics look at capitals only (no parser), so they
 suit English-like text and can be wrong in a sentence with several names.
@@ -60,11 +60,6 @@ def short_title(text: str, max_len: int = TITLE_CHARS) -> str:
         first = line.split(" ", 1)[0]
         return first if len(first) == len(line) else first + "…"
     return line[:cut].rstrip(" ,;:-–—") + "…"
-
-
-def title_of(text: str, max_len: int = 120) -> str:
-    """A text's first line as its title: leading byte-order mark and blank lines dropped, cut at ``max_len``."""
-    return text.lstrip("\ufeff").strip().split("\n", 1)[0][:max_len]
 
 
 def names(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int, str]]:

@@ -68,13 +68,7 @@ class Detector:
 
     def pipe(self, documents: Iterable[str | Document], batch_size: int = 8) -> Iterator[Analysis]:
         """Analyses in input order; ``batch_size`` documents share encoder batches."""
-        batch: list[Document] = []
-        for i, item in enumerate(documents):
-            batch.append(_as_document(item, i))
-            if len(batch) >= batch_size:
-                yield from self._analyse(batch)
-                batch = []
-        if batch:
+        for batch in document_batches(documents, batch_size):
             yield from self._analyse(batch)
 
     def classify_spans(self, document: str | Document, spans: list[tuple[int, int]]) -> np.ndarray:
@@ -115,14 +109,21 @@ class Detector:
         return list(zip(encoded, outputs, strict=True))
 
     def _analyse(self, docs: list[Document]) -> Iterator[Analysis]:
+        yield from (analysis for analysis, _ in self.analyse_encoded(docs))
+
+    def analyse_encoded(self, docs: list[Document]) -> list[tuple[Analysis, Encoded]]:
+        """Analyses of ``docs`` together, each with the encoder's output for its text (wordpiece states, offsets,
+        units): narrative matching pools its sentence vectors from them instead of encoding the text again."""
         from threadpoolctl import threadpool_limits
 
         token_outputs = self._token_outputs(docs)
         # The decisions are small numpy products. Left to its default, OpenBLAS starts threads for them that keep
         # spinning and slow torch's next forward pass on a 2-core machine (250 -> 185 ms per article with one).
         with threadpool_limits(limits=1, user_api="blas"):
-            results = [self._decide(doc, encoded, out) for doc, (encoded, out) in zip(docs, token_outputs, strict=True)]
-        yield from results
+            return [
+                (self._decide(doc, encoded, out), encoded)
+                for doc, (encoded, out) in zip(docs, token_outputs, strict=True)
+            ]
 
     def _decide(self, doc: Document, encoded: Encoded, out: TokenOutputs) -> Analysis:
         decisions = decide_spans(
@@ -153,6 +154,18 @@ class Detector:
             model=self.name,
             model_version=self.version,
         )
+
+
+def document_batches(items: Iterable[str | Document], size: int) -> Iterator[list[Document]]:
+    """Lists of up to ``size`` documents; a plain string becomes a document whose id is its position."""
+    batch: list[Document] = []
+    for i, item in enumerate(items):
+        batch.append(_as_document(item, i))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _as_document(item: str | Document, i: int) -> Document:

@@ -17,8 +17,12 @@ import re
 # A line: anything between line breaks (every kind Python's str.splitlines knows).
 _LINE = re.compile(r"[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 # A candidate sentence end inside a line: closing punctuation, optional closing quotes or brackets, whitespace,
-# then what may open a sentence (optional opening quote or bracket, then an upper-case letter or a digit).
-_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]?[A-Z0-9])")
+# then what may open a sentence (optional opening quote or bracket, then a word character, captured: `_opens`
+# decides). CJK full stops need no space after them.
+_END = re.compile(
+    r"[.!?…؟]+[\"'”’»)\]]*(?=\s+[\"'“‘«„(\[]?(\w))"
+    r"|[。！？]+[」』”’)]*(?=\s*(\w))"
+)
 _ABBREVIATIONS_TEXT = (
     "mr mrs ms dr prof sr jr st gen col lt sgt capt cmdr adm gov sen rep pres rev hon fr no nos vs etc "
     "inc ltd co corp dept univ est approx jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n "
@@ -34,11 +38,17 @@ def sentence_units(text: str) -> list[tuple[int, int]]:
         start = line.start()
         for end in _END.finditer(line.group()):
             cut = line.start() + end.end()
-            if not _is_abbreviation(text, line.start() + end.start()):
+            if _opens(end.group(1) or end.group(2)) and not _is_abbreviation(text, line.start() + end.start()):
                 _add(text, start, cut, units)
                 start = cut
         _add(text, start, line.end(), units)
     return units
+
+
+def _opens(first: str) -> bool:
+    """Whether a word starting with this character may open a sentence: upper case or a digit in any script
+    ("Британские", "Émile", "1945"), or a letter of a script without case (Arabic, Chinese); not lower case."""
+    return first.isupper() or first.isdigit() or (first.isalpha() and not first.islower())
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:

@@ -14,6 +14,8 @@ from typing import Any, TextIO
 from spinlens import taxonomy
 from spinlens.corrections import CorrectedSpan
 from spinlens.document import Analysis, Span
+from spinlens.language import name as language_name
+from spinlens.language import reads_techniques
 from spinlens.review.state import Reviewed, decision
 from spinlens.textutil import short_title
 
@@ -60,7 +62,32 @@ def analysis_record(analysis: Analysis, reviewed: Reviewed | None = None) -> dic
         ]
         if corrected
         else None,
+        "language": analysis.language,
+        "notes": list(analysis.notes),
+        "narratives": narrative_records(analysis),
     }
+
+
+def narrative_records(analysis: Analysis) -> list[dict[str, Any]]:
+    """The known claims the text repeats, each with the matched text and where the claim was debunked."""
+    text = analysis.document.text
+    return [
+        {
+            "start": m.start,
+            "end": m.end,
+            "text": text[m.start : m.end],
+            "catalogue": m.catalogue,
+            "claim_id": m.claim_id,
+            "title": m.title,
+            "url": m.url,
+            "date": m.date,
+            "verdict": m.verdict,
+            "score": m.score,
+            "confidence": m.confidence,
+            "relation": m.relation,
+        }
+        for m in sorted(analysis.narratives, key=lambda m: (m.start, -m.confidence, m.claim_id))
+    ]
 
 
 def _span_record(analysis: Analysis, s: Span, review: CorrectedSpan | None) -> dict[str, Any]:
@@ -130,12 +157,21 @@ CONFIDENCE_HELP = (
 def summary(analysis: Analysis) -> str:
     """One line a person can read: what was found, or that nothing was."""
     present = [v.technique for v in analysis.techniques if v.present]
+    if not analysis.techniques and not reads_techniques(analysis.language):
+        return f"technique spans not looked for: the text is {language_name(analysis.language)}" + _claims(analysis)
     if not analysis.spans:
-        return "no technique found"
+        return "no technique found" + _claims(analysis)
     n = len({(s.start, s.end) for s in analysis.spans})
-    return f"{n} passage{'s' if n != 1 else ''} with {len(present)} technique{'s' if len(present) != 1 else ''}: " + (
-        ", ".join(taxonomy.display_name(t) for t in present)
+    return (
+        f"{n} passage{'s' if n != 1 else ''} with {len(present)} technique{'s' if len(present) != 1 else ''}: "
+        + ", ".join(taxonomy.display_name(t) for t in present)
+        + _claims(analysis)
     )
+
+
+def _claims(analysis: Analysis) -> str:
+    n = len({m.claim_id for m in analysis.narratives})
+    return f"; repeats {n} known claim{'s' if n != 1 else ''}" if n else ""
 
 
 def analysis_json(analysis: Analysis) -> str:

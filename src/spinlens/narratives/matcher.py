@@ -60,6 +60,7 @@ class MatchParams:
     per_unit: int = 3  # at most this many claims reported for one sentence
     windows: bool = True  # also match pairs of neighbouring sentences
     min_chars: int = 12  # shorter units ("Yes.", "Read more") are not matched
+    threshold: float | None = None  # report matches from this confidence (None: the fitted "topic" threshold)
 
 
 @dataclass(frozen=True)
@@ -383,12 +384,13 @@ class Matcher:
         self, text: str, queries: list[tuple[int, int]], vectors: np.ndarray, n_units: int
     ) -> list[NarrativeMatch]:
         found = self.index.search([text[a:b] for a, b in queries], vectors, self.fitted, self.params.candidates)
+        floor = self.fitted.topic if self.params.threshold is None else self.params.threshold
         best: dict[tuple[int, int], float] = {}  # (unit, claim) -> confidence, for sentences
         matches: list[NarrativeMatch] = []
         for q, ((a, b), (cand, fused, rows)) in enumerate(zip(queries, found, strict=True)):
             conf = self.confidence(rows[: self.params.per_unit])
             for c, s, p in zip(cand, fused, conf, strict=False):
-                if p < self.fitted.topic:
+                if p < floor:
                     continue
                 if q >= n_units:  # a pair of sentences: only where it says more than either sentence alone
                     left, right = q - n_units, q - n_units + 1

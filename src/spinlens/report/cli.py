@@ -25,6 +25,8 @@ class StatsBy(StrEnum):
     outlet_week = "outlet-week"
     outlet_month = "outlet-month"
     technique = "technique"
+    narrative = "narrative"
+    language = "language"
     failure = "failure"
 
 
@@ -84,7 +86,8 @@ def stats(
     by: Annotated[
         StatsBy,
         typer.Option(
-            help="Group by outlet, day, week, month, outlet-day|week|month or technique; 'failure' lists failed inputs"
+            help="Group by outlet, day, week, month, outlet-day|week|month or technique; 'narrative': known claims "
+            "repeated per outlet and month; 'language': articles per language; 'failure' lists failed inputs"
         ),
     ],
     db: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default: $SPINLENS_DB or the user's SQLite)")] = None,
@@ -119,10 +122,13 @@ def stats(
         else:
             scope, _ = _scope_and_profile(store, model, model_version)
             scope = scope.period(*period_of(since, until, last))
-            if compare:
+            from spinlens.narratives import stats as narrative_stats
+
+            mine = {"narrative": narrative_stats.by_narrative, "language": narrative_stats.languages}
+            if compare and by.value not in mine:
                 rows = st.compare(store, scope, by.value, compare, scope.until)
             else:
-                rows = st.DIMENSIONS[by.value](store, scope)
+                rows = {**st.DIMENSIONS, **mine}[by.value](store, scope)
             rows = select_rows(rows, min_articles, top)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)

@@ -182,6 +182,53 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], cell: Callable[[dic
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _narratives_and_languages(summary: st.CorpusSummary) -> str:
+    """The "narratives repeated" section (when the corpus was matched against catalogues) and the languages."""
+
+    def claim_cell(r: dict, key: str) -> str:
+        if key == "claim":
+            url = str(r.get("url") or "")
+            if url.startswith(("http://", "https://")):
+                return f'<a href="{_e(url)}" rel="noreferrer">{_e(r["claim"])}</a>'
+        return ""
+
+    parts = ["<h2>Narratives repeated</h2>"]
+    if summary.narratives:
+        parts.append(
+            _table(
+                summary.narratives,
+                [
+                    ("claim", "known claim (linked to its debunk)"),
+                    ("catalogue", "catalogue"),
+                    ("#documents", "articles"),
+                    ("#outlets", "outlets"),
+                    ("first_month", "first"),
+                    ("last_month", "last"),
+                ],
+                claim_cell,
+            )
+        )
+        parts.append("<p class=note>Per outlet and month: <code>spinlens stats --by narrative</code>.</p>")
+    else:
+        parts.append(
+            "<p>No known claim matched: the corpus was analysed without a catalogue, or none of its sentences repeats "
+            "one (<code>spinlens batch --catalogue NAME</code>).</p>"
+        )
+    other = [r for r in summary.languages if r["documents"] > r["analysed_for_techniques"]]
+    if other:
+        parts.append(
+            "<h2>Languages</h2><p class=note>Technique spans are English-only: the numbers above leave out "
+            "texts in other languages (their narratives are counted).</p>"
+        )
+        parts.append(
+            _table(
+                summary.languages,
+                [("name", "language"), ("#documents", "articles"), ("#analysed_for_techniques", "read for techniques")],
+            )
+        )
+    return "".join(parts)
+
+
 def render_summary(
     summary: st.CorpusSummary,
     article_link: Callable[[int], str] | None = None,
@@ -342,6 +389,7 @@ def render_summary(
             ],
             article_cell,
         ),
+        _narratives_and_languages(summary),
         "<h2>This corpus against the training data</h2>",
         f"<figure>{training_bars(compare)}</figure>"
         if summary.has_training_profile

@@ -18,6 +18,8 @@ from spinlens import taxonomy
 from spinlens.corrections import CorrectedSpan
 from spinlens.document import Analysis
 from spinlens.formats.results import CONFIDENCE_HELP, review_line, summary
+from spinlens.language import name as language_name
+from spinlens.language import reads_techniques
 from spinlens.review.state import Reviewed, decision
 from spinlens.textutil import short_title
 
@@ -33,7 +35,41 @@ box-shadow:0 2px 8px #0003;padding:.5rem;font:13px/1.4 sans-serif;white-space:no
 .s{position:static}.s .tip{position:fixed;left:.5rem;right:.5rem;top:auto;bottom:.5rem;width:auto;max-height:45vh;overflow-y:auto}}
 aside{font:13px sans-serif}aside table{border-collapse:collapse;width:100%}aside td{padding:2px 4px;border-bottom:1px solid #eee}
 .sw{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin-right:4px}
+.n{outline:2px dotted #1f5fbf;outline-offset:1px}sup.nref{font:bold 11px sans-serif;color:#1f5fbf}
+.notes{grid-column:1/3;background:#fff6d6;border:1px solid #e0c25a;padding:.4rem .8rem;font:14px sans-serif}
+.claims li{margin-bottom:.6rem}.claims q{font-style:italic}
 """
+
+
+def safe_url(url: str | None) -> str | None:
+    """A link only to http(s): a catalogue row is untrusted, and ``javascript:`` would run in the reader's page."""
+    return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+def narratives_section(analysis: Analysis) -> str:
+    """The known claims the text repeats: each matched passage, the claim, where it was debunked."""
+    if not analysis.narratives:
+        return ""
+    text = analysis.document.text
+    items = []
+    for k, m in enumerate(_ordered_matches(analysis), start=1):
+        url = safe_url(m.url)
+        claim = _escape(m.title)
+        if url:
+            claim = f'<a href="{_escape(url)}" rel="noopener noreferrer">{claim}</a>'
+        how = "states the claim" if m.relation == "states" else "shares its topic"
+        items.append(
+            f'<li id="claim-{k}"><q>{_escape(text[m.start : m.end][:400])}</q><br>{how}: {claim}'
+            f" <small>({_escape(m.catalogue)}, {m.confidence:.0%} likely"
+            + (f", {_escape(m.verdict)}" if m.verdict else "")
+            + (f", {_escape(m.date)}" if m.date else "")
+            + ")</small></li>"
+        )
+    return f'<h2>Known claims repeated</h2><ol class="claims">{"".join(items)}</ol>'
+
+
+def _ordered_matches(analysis: Analysis) -> list:  # type: ignore[type-arg]
+    return sorted(analysis.narratives, key=lambda m: (m.start, -m.confidence, m.claim_id))
 
 
 def _escape(text: str) -> str:
@@ -49,13 +85,21 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
     doc = analysis.document
     text = doc.text
     spans = sorted(analysis.spans, key=lambda s: (s.start, -s.end))
-    cuts = sorted({0, len(text), *[s.start for s in spans], *[s.end for s in spans]})
+    matches = _ordered_matches(analysis)
+    ends: dict[int, list[int]] = {}
+    for k, m in enumerate(matches, start=1):
+        ends.setdefault(m.end, []).append(k)
+    cuts = sorted(
+        {0, len(text), *[s.start for s in spans], *[s.end for s in spans], *[m.start for m in matches], *ends}
+    )
     parts = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         active = [s for s in spans if s.start <= a and s.end >= b]
+        claimed = any(m.start <= a and m.end >= b for m in matches)
         piece = _escape(text[a:b])
+        refs = "".join(f'<sup class="nref"><a href="#claim-{k}">[{k}]</a></sup>' for k in ends.get(b, []))
         if not active:
-            parts.append(piece)
+            parts.append((f'<span class="n">{piece}</span>' if claimed else piece) + refs)
             continue
         # the first span colours the background; each further one adds an underline, so overlaps stay visible
         colours = [taxonomy.get(s.technique, analysis.scheme).colour for s in active]
@@ -82,7 +126,8 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
             f"{taxonomy.display_name(s.technique)} {'' if s.score is None else f'{s.score:.2f}'}" for s in active
         )
         parts.append(
-            f'<span class="s" tabindex="0" style="{style}" aria-label="{_escape(label)}">{piece}<span class="tip">{tip}</span></span>'
+            f'<span class="s{" n" if claimed else ""}" tabindex="0" style="{style}" aria-label="{_escape(label)}">'
+            f'{piece}<span class="tip">{tip}</span></span>' + refs
         )
     counts: dict[str, int] = {}
     for s in spans:
@@ -99,6 +144,9 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
     title = short_title(doc.title or text) or doc.id
     review = "" if reviewed is None or not (reviewed.corrected or reviewed.complete) else _review_section(reviewed)
     corrected = f" &middot; {_escape(review_line(reviewed))}" if review else ""  # type: ignore[arg-type]
+    notes = "".join(f'<p class="notes">{_escape(n)}</p>' for n in analysis.notes)
+    looked = bool(analysis.techniques) or reads_techniques(analysis.language)
+    none = "none found" if looked else "not looked for: technique spans are English-only"
     score = "n/a" if analysis.propaganda_score is None else f"{analysis.propaganda_score:.0%}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -107,10 +155,12 @@ def render_analysis(analysis: Analysis, reviewed: Reviewed | None = None) -> str
 <title>{_escape(title)} &middot; spinlens</title><style>{_CSS}</style></head>
 <body><h1>{_escape(title)}</h1>
 <div class="meta">article {_escape(doc.id)} &middot; {_escape(summary(analysis))} &middot; overall score {score}
+&middot; language {_escape(language_name(analysis.language))}
 &middot; model {_escape(analysis.model)} {_escape(analysis.model_version)}{corrected}</div>
+{notes}
 <article>{"".join(parts)}</article>
-<aside><h2>Spans per technique</h2><table>{rows or "<tr><td>none found</td></tr>"}</table>
-<h2>Article uses</h2><table>{verdicts or "<tr><td>no technique above its threshold</td></tr>"}</table>{review}
+<aside><h2>Spans per technique</h2><table>{rows or f"<tr><td>{none}</td></tr>"}</table>
+{narratives_section(analysis)}<h2>Article uses</h2><table>{verdicts or f"<tr><td>{none if not looked else 'no technique above its threshold'}</td></tr>"}</table>{review}
 <p>Hover, tap or Tab to a highlighted passage for the technique, its definition and the model's two confidences.
 {_escape(CONFIDENCE_HELP)}</p></aside>
 </body></html>

@@ -67,6 +67,13 @@ def batch(
         int, typer.Option(help="Longest document, in characters: longer ones are recorded failures")
     ] = MAX_CHARS,
     commit_every: Annotated[int, typer.Option(help="Results per database transaction (and at least every 5 s)")] = 32,
+    catalogue: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Match every text against this catalogue of known claims (a name in --db, or a file); texts "
+            "analysed before are matched too; repeatable"
+        ),
+    ] = None,
 ) -> None:
     """Analyse a corpus into a database: resumable (rerun the same command after a crash), one model per core.
 
@@ -92,7 +99,12 @@ def batch(
     )
     executor = "ray" if ray else ("local" if workers == 0 else "pool")
     config = ExecutorConfig(
-        model=model, workers=workers or None, ray_address=ray_address, ray_stall_timeout=ray_stall_timeout
+        model=model,
+        workers=workers or None,
+        ray_address=ray_address,
+        ray_stall_timeout=ray_stall_timeout,
+        catalogues=tuple(catalogue or ()),
+        db=db,
     )
     missing = [str(p) for p in inputs or [] if not p.exists()]
     if missing:
@@ -101,6 +113,10 @@ def batch(
         with sigterm_as_interrupt():  # SIGTERM (kill, systemd, docker stop) stops a run like Ctrl-C
             store = Store(db)
             summary = run_batch(inputs or [], store, options, executor, config, commit_every=commit_every)
+            if catalogue:  # analyses stored before, without these catalogues: their sentences matched now
+                from spinlens.narratives.catchup import match_stored
+
+                rematched = match_stored(store, config)
     except (SpinlensError, ValueError) as exc:
         _fail(exc)
     except KeyboardInterrupt as exc:
@@ -114,6 +130,8 @@ def batch(
         err.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(75) from None
     print_summary(summary, f"spinlens batch: {store.engine.url.render_as_string(hide_password=True)}")
+    if catalogue:
+        err.print(f"earlier analyses matched against the catalogue(s): {rematched:,}", highlight=False)
     reg = summary.registered
     if inputs and reg.new + reg.duplicates + reg.known == 0:
         _fail(SpinlensError(f"no document found in {', '.join(map(str, inputs))}"))

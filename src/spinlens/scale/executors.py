@@ -29,6 +29,14 @@ class ExecutorConfig:
     chunk_size: int = 8  # documents per task (they share encoder batches)
     ray_address: str | None = None
     ray_stall_timeout: float = 600.0  # ray: seconds without a result before the run stops (commits, exit 75)
+    catalogues: tuple[str, ...] = ()  # catalogues of known claims every text is matched against (`spinlens.load`)
+    db: str | None = None  # the database that holds them
+
+    def load(self, threads: int | None = None):  # type: ignore[no-untyped-def]
+        """This configuration's `spinlens.load()`, in a worker: the model, with the catalogues."""
+        import spinlens
+
+        return spinlens.load(self.model, threads=threads, catalogues=list(self.catalogues) or None, db=self.db)
 
 
 def analyse_chunk(nlp, chunk: list[tuple[int, Document]]) -> list[Result]:  # type: ignore[no-untyped-def]
@@ -52,9 +60,7 @@ def _chunks(items: Iterable[tuple[int, Document]], size: int) -> Iterator[list[t
 
 
 def run_local(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:
-    import spinlens
-
-    nlp = spinlens.load(config.model).warm_up()
+    nlp = config.load().warm_up()
     for chunk in _chunks(items, config.chunk_size):
         yield from analyse_chunk(nlp, chunk)
 
@@ -92,18 +98,16 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="spinlens-parent-watch", daemon=True).start()
 
 
-def _init_worker(model: str | None, threads: int, parent: int) -> None:
+def _init_worker(config: ExecutorConfig, threads: int, parent: int) -> None:
     global _WORKER_NLP
     import signal
-
-    import spinlens
 
     die_with_parent(parent)
     # Ctrl-C and SIGTERM are the parent's to handle: it stops handing out work, commits and ends the pool
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
-    _WORKER_NLP = spinlens.load(model, threads=threads).warm_up()
+    _WORKER_NLP = config.load(threads).warm_up()
 
 
 def _pool_task(chunk: list[tuple[int, Document]]) -> list[Result]:
@@ -129,7 +133,7 @@ def run_pool(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> I
     threads = max(1, cores // workers)
     # spawn: a fresh interpreter per worker (forking a process that may hold torch threads can deadlock)
     ctx = multiprocessing.get_context("spawn")
-    initargs = (config.model, threads, os.getpid())
+    initargs = (config, threads, os.getpid())
     ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
     try:
         pending: set[Future] = set()

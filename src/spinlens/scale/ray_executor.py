@@ -46,10 +46,8 @@ class ClusterLost(BrokenExecutor):
 class _Analyser:
     """A Ray Data actor: one model, loaded when the actor starts."""
 
-    def __init__(self, model: str | None, threads: int) -> None:
-        import spinlens
-
-        self.nlp = spinlens.load(model, threads=threads).warm_up()
+    def __init__(self, config: ExecutorConfig, threads: int) -> None:
+        self.nlp = config.load(threads).warm_up()  # the model, with the catalogues of known claims
         self.identity = identity(self.nlp.name, self.nlp.version)
 
     def __call__(self, batch: dict) -> dict:
@@ -145,7 +143,7 @@ def _feed(ray: ModuleType, window: list[tuple[int, Document]], config: ExecutorC
         dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in window])
         analysed = dataset.map_batches(
             _Analyser,
-            fn_constructor_kwargs={"model": config.model, "threads": threads},
+            fn_constructor_kwargs={"config": config, "threads": threads},
             batch_size=config.chunk_size,
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=threads,

@@ -487,6 +487,9 @@ class Store:
                 insert(SpanRow),
                 [{"analysis_id": row.id, **SpanColumns.values(sp, text)} for sp in a.spans],
             )
+        from spinlens.narratives import stored
+
+        stored.insert_rows(s, row.id, a)  # language, notes, narrative matches
         return row.id
 
     def find(self, fingerprint: str, model: str, model_version: str) -> tuple[int, Analysis] | None:
@@ -536,7 +539,10 @@ class Store:
                 return None
             doc = _document(s.get(DocumentRow, row.document_id))  # type: ignore[arg-type]
             spans = s.scalars(select(SpanRow).where(SpanRow.analysis_id == analysis_id).order_by(SpanRow.id))
+            from spinlens.narratives import stored
+
             return Analysis(
+                **stored.load_rows(s, analysis_id),
                 document=doc,
                 spans=[
                     Span(
@@ -603,6 +609,9 @@ class Store:
             document_id = row.document_id
             review_tables.forget(s, analysis_id)  # its corrections, review mark and corrected state
             s.execute(delete(SpanRow).where(SpanRow.analysis_id == analysis_id))
+            from spinlens.narratives import stored
+
+            stored.delete_rows(s, analysis_id)
             s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id))
             referred = s.scalar(
                 select(
@@ -758,6 +767,8 @@ def legacy_identity(ref: str, doc_id: str, url: str | None, outlet: str | None, 
 
 def _create_tables(engine, attempts: int = 5) -> None:  # type: ignore[no-untyped-def]
     """Create what is missing; two processes doing it at once make one fail ("already exists"): look again."""
+    from spinlens.narratives import stored  # noqa: F401 - its tables
+
     for attempt in range(attempts):
         try:
             Base.metadata.create_all(engine)

@@ -80,14 +80,18 @@ def choose_scope(store: Store, model: str | None = None, version: str | None = N
     return Scope(rows[0][0], rows[0][1])
 
 
-def _analysed(scope: Scope):  # type: ignore[no-untyped-def]
+def _analysed(scope: Scope, for_techniques: bool = True):  # type: ignore[no-untyped-def]
     """Current documents (of the scope's period) joined with the analysis of their text (their own, or their
-    original's)."""
+    original's); ``for_techniques``: only texts that technique spans were looked for in (not those in a language
+    the model cannot read, whose words would otherwise dilute every rate per 1,000 words)."""
+    from spinlens.narratives.stored import not_read_for_techniques
+
     conditions = [
         AnalysisRow.document_id == func.coalesce(DocumentRow.duplicate_of, DocumentRow.id),
         AnalysisRow.model == scope.model,
         AnalysisRow.model_version == scope.version,
         DocumentRow.superseded_by.is_(None),
+        *([~not_read_for_techniques()] if for_techniques else []),
     ]
     if scope.since is not None:
         conditions.append(DocumentRow.published >= _stored(scope.since))
@@ -505,6 +509,8 @@ class CorpusSummary:
     against_training: list[dict] = field(default_factory=list)
     has_training_profile: bool = False
     every: str = "month"  # the period of ``months`` and ``outlet_months`` (their rows' key): day, week or month
+    narratives: list[dict] = field(default_factory=list)  # `spinlens.narratives.stats.repeated`
+    languages: list[dict] = field(default_factory=list)  # `spinlens.narratives.stats.languages`
 
 
 def summarize(
@@ -517,9 +523,13 @@ def summarize(
     """The numbers of the corpus report for ``scope`` (default: `choose_scope`), against the model's ``training``
     profile when there is one; ``n_articles``: how many of the densest articles to list; ``every``: the period of
     the rows over time (day, week or month)."""
+    from spinlens.narratives import stats as narrative_stats
+
     scope = scope or choose_scope(store)
     techniques = by_technique(store, scope)
     return CorpusSummary(
+        narratives=narrative_stats.repeated(store, scope),
+        languages=narrative_stats.languages(store, scope),
         scope=scope,
         overview=overview(store, scope),
         outlets=by_outlet(store, scope),

@@ -9,7 +9,7 @@ token, the API takes ``Authorization: Bearer TOKEN`` or the cookie that the page
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ def create_app(
     model: str | None = None,
     max_waiting: int = 64,
     max_wait: float = 10.0,
+    catalogues: Sequence[str] = (),
 ) -> FastAPI:
     """The app `spinlens serve` runs.
 
@@ -77,7 +78,8 @@ def create_app(
     beyond), each within ``timeout`` seconds (504 beyond); requests under ``short_chars`` characters in all have a
     lane of their own (0: one lane for all), where at most ``max_waiting`` wait, each at most ``max_wait`` seconds
     before it starts (503 beyond). ``model``: a tier ("fast", "default", "accurate") or a model
-    directory, loaded at start-up (``detector`` instead gives one already loaded)."""
+    directory, loaded at start-up (``detector`` instead gives one already loaded); ``catalogues``: names or files of
+    catalogues of known claims that every text is matched against (`spinlens.load`)."""
     settings = Settings(
         tokens=security.parse_tokens(token),
         max_batch=max_batch,
@@ -91,7 +93,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import spinlens
 
-        runtime.detector = detector or spinlens.load(model).warm_up()
+        runtime.detector = detector or spinlens.load(model, catalogues=list(catalogues), db=db_url).warm_up()
         runtime.store = Store(db_url)
         runtime.lanes.start(runtime.detector)
         yield

@@ -68,6 +68,23 @@ class TechniqueVerdictOut(BaseModel):
     evidence: list[int] = Field(description="Indexes into `spans` of the spans with this technique")
 
 
+class NarrativeOut(BaseModel):
+    """A sentence (or the title, or two sentences) that repeats a known, catalogued claim."""
+
+    start: int = Field(description="First character of the matched text, inclusive (a Python string index into `text`)")
+    end: int = Field(description="One past the last character")
+    text: str = Field(description="The matched sentence(s)")
+    catalogue: str = Field(description="The catalogue the claim comes from")
+    claim_id: str = Field(description="The claim's id in its catalogue (EUvsDisinfo: the case URL)")
+    title: str = Field(description="The claim as the catalogue states it")
+    url: str | None = Field(description="Where the claim was debunked")
+    date: str | None
+    verdict: str | None
+    score: float = Field(description="The matcher's fused similarity score (not a probability)")
+    confidence: float = Field(description="Calibrated probability that the text states this claim")
+    relation: str = Field(description="'states': the text repeats the claim; 'topic': it only shares its topic")
+
+
 class AnalysisOut(BaseModel):
     """One analysed article: the JSON record of `spinlens analyze`, with the stored id and the full text."""
 
@@ -92,6 +109,17 @@ class AnalysisOut(BaseModel):
     review: ReviewOut | None = Field(default=None, description="What people did to it (stored analyses)")
     model_propaganda_score: float | None = Field(default=None, description="The model's own score, when corrected")
     model_spans: list[SpanOut] | None = Field(default=None, description="The model's own spans, when corrected")
+    language: str | None = Field(
+        default=None, description="ISO 639-1 code of the text's language, detected offline ('und': not known)"
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the reader must know, e.g. 'technique spans are English-only; this text is Russian (ru): "
+        "no technique analysis was run'",
+    )
+    narratives: list[NarrativeOut] = Field(
+        default_factory=list, description="Known claims the text repeats (when the server matches catalogues)"
+    )
     text: str
 
 

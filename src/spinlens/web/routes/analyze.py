@@ -10,6 +10,7 @@ from spinlens.document import Analysis, Document
 from spinlens.errors import InputError
 from spinlens.formats.results import analysis_record
 from spinlens.formats.text import decode
+from spinlens.narratives.stored import checked_catalogues, replace_narratives
 from spinlens.review import tables
 from spinlens.review.state import Reviewed
 from spinlens.sources import Options, read_upload
@@ -48,7 +49,12 @@ TEXT_OR_JSON = {
 async def analyze(
     request: Request, settings: SettingsDep, store: StoreDep, detector: DetectorDep, lanes: LanesDep
 ) -> AnalysisOut:
-    """Analyse one article: a plain-text body, or JSON with title, text, source, url and date."""
+    """Analyse one article: a plain-text body, or JSON with title, text, source, url and date.
+
+    The answer gives the text's `language` (ISO 639-1, detected offline) and `notes` a reader must see: technique
+    spans are looked for in English text only, and a text in another language says so (no technique verdicts, a
+    null score). When the server matches catalogues of known claims (`spinlens serve --catalogue NAME`), `narratives`
+    lists the sentences that repeat one, with the claim and where it was debunked."""
     doc = await _read_document(request)
     _check_sizes([doc], settings.max_chars)
     return (await _analyse_and_store([doc], store, detector, lanes, request))[0]
@@ -110,12 +116,14 @@ async def _analyse_and_store(
     """Answers from the store where the same text was analysed by this model; the rest through the lanes (whose
     work stops when the client leaves: the page's Cancel)."""
     results: list[AnalysisOut | None] = [None] * len(docs)
+    catalogues = list(getattr(detector, "catalogues", ()))
     todo = []
     for i, d in enumerate(docs):
         if problem := unstorable(d.text):
             raise HTTPException(422, f"document {i}: {problem}")
         found = await run_in_threadpool(store.find, d.fingerprint, detector.name, detector.version)
-        if found:  # as people left it, if they reviewed it
+        if found and not await run_in_threadpool(_unmatched, store, found[0], catalogues):
+            # as people left it, if they reviewed it
             reviewed = await run_in_threadpool(tables.load, store, found[0])
             results[i] = record(found[0], found[1], cached=True, reviewed=reviewed)
         else:
@@ -123,8 +131,18 @@ async def _analyse_and_store(
     if todo:
         done = await lanes.analyse([docs[i] for i in todo], gone=request.is_disconnected)
         for i, a in zip(todo, done, strict=True):
-            results[i] = record(await run_in_threadpool(store.save, a), a, cached=False)
+            analysis_id = await run_in_threadpool(store.save, a)
+            reviewed = None
+            if catalogues:  # stored before (without this server's catalogues)? its matches and notes brought up to date
+                await run_in_threadpool(replace_narratives, store, analysis_id, a, catalogues)
+                reviewed = await run_in_threadpool(tables.load, store, analysis_id)  # and people may have reviewed it
+            results[i] = record(analysis_id, a, cached=False, reviewed=reviewed)
     return [r for r in results if r is not None]
+
+
+def _unmatched(store: Store, analysis_id: int, catalogues: list[str]) -> bool:
+    """Has this server catalogues that the stored analysis was not matched against?"""
+    return bool(catalogues) and not set(catalogues) <= set(checked_catalogues(store, analysis_id))
 
 
 def _check_sizes(docs: list[Document], max_chars: int, max_batch_chars: int | None = None) -> None:
