@@ -124,6 +124,13 @@ def train(
         ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: ptc-minilm-bilstm / ptc-mpnet-bilstm)")] = None,
+    finetune: Annotated[
+        str | None,
+        typer.Option(
+            help="lora: train MiniLM's adapters with the tagger, end to end (version 3; with --memes and the "
+            "bundled genre set); frozen: the same run with the encoder frozen (spinlens.training.finetune)"
+        ),
+    ] = None,
 ) -> None:
     """Train the detector on PTC, cross-validate it and write the model (about an hour on 2 cores).
 
@@ -133,6 +140,18 @@ def train(
     from spinlens.detect.encoder import Encoder
     from spinlens.detect.pipeline import MODELS_DIR
     from spinlens.training.train import TaggerConfig, train_model
+
+    if finetune is not None:
+        from spinlens.training.finetune import main as finetune_main
+
+        if finetune not in ("lora", "frozen"):
+            _fail(InputError(f"--finetune takes lora or frozen, not {finetune!r}"))
+        args = ["--data", str(data), "--run-dir", str(run_dir), "--mode", finetune, "--genre"]
+        args += ["--memes", str(memes)] if memes else []
+        finetune_main(
+            [*args, "--model-dir", str(model_dir or run_dir / "model"), "--name", name or "ptc-minilm-bilstm"]
+        )
+        return
 
     try:
         chosen = tuple(int(k) for k in layers.split(",")) if layers else None

@@ -324,11 +324,14 @@ class Matcher:
 
     def can_reuse(self, encoder) -> bool:  # type: ignore[no-untyped-def]
         """Whether `vectors_from_states` may take this technique encoder's (`detect.encoder.Encoder`) states: the
-        same all-MiniLM-L6-v2 weights, run by the same fp32 forward pass, with its last layer among those read."""
+        same all-MiniLM-L6-v2 weights, run by the same fp32 forward pass, with its last layer among those read. A
+        technique encoder with a trained delta (the default tier since version 3: adapters trained for spans) has
+        other weights, so its states are not MiniLM's sentence vectors: the matcher encodes the sentences itself."""
         return (
             self.encoder.name == "minilm"
             and getattr(encoder, "kind", None) == "minilm"
             and getattr(encoder, "runtime", None) == "torch"
+            and getattr(encoder, "delta", None) is None
             and MiniLM.LAYER in getattr(encoder, "layers", ())
         )
 
