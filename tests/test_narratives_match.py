@@ -70,12 +70,15 @@ def test_matching_through_the_store(tmp_path) -> None:
 
 def test_vectors_pooled_from_the_technique_model_are_the_matchers_own(matcher: Matcher) -> None:
     import spinlens
+    from spinlens.detect.encoder import Encoder
 
-    nlp = spinlens.load()
-    assert matcher.can_reuse(nlp.encoder)
+    # the default tier's encoder carries trained adapters (version 3): its states are not MiniLM's sentence vectors
+    assert spinlens.load().encoder.delta is not None and not matcher.can_reuse(spinlens.load().encoder)
+    plain = Encoder((3, 6))  # MiniLM as shipped, as a frozen-encoder model runs it
+    assert matcher.can_reuse(plain)
     text = "Title line about sanctions\n" + NEUTRAL + " " + PARAPHRASE + "\nOk.\n"
-    encoded = nlp.encoder.encode(text)
-    pooled = matcher.vectors_from_states(text, encoded, nlp.encoder.layers)
+    encoded = plain.encode(text)
+    pooled = matcher.vectors_from_states(text, encoded, plain.layers)
     own = matcher.encoder.encode([text[a:b] for a, b in matcher.units(text)])
     assert pooled.shape == own.shape == (3, 384)
     assert np.allclose(pooled, own, atol=1e-4)
