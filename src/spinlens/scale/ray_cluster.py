@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import TextIO
@@ -147,6 +148,11 @@ def _read_line(stream: TextIO, seconds: float) -> str:
     return stream.readline() if ready else ""
 
 
+def _is_rays(thread: threading.Thread | None) -> bool:
+    """Ray's threads (and spinlens's threads that call Ray) are named ``ray_*`` or ``ray-*``."""
+    return thread is not None and thread.name.startswith(("ray_", "ray-"))
+
+
 class _Routed(io.TextIOBase):
     """A text stream whose writes from Ray's own threads (``ray_*``: errors pushed by the cluster, worker logs)
     go to Ray's log, and from every other thread to the user's stream."""
@@ -156,7 +162,7 @@ class _Routed(io.TextIOBase):
         self.log = log
 
     def _target(self) -> TextIO:
-        return self.log if threading.current_thread().name.startswith("ray_") else self.user
+        return self.log if _is_rays(threading.current_thread()) else self.user
 
     def write(self, text: str) -> int:
         return self._target().write(text)
@@ -196,6 +202,24 @@ class RayLog:
         user_stderr = open(self.saved, "w", encoding=encoding, errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
         sys.stdout = _Routed(sys.stdout, self.log)  # type: ignore[assignment]
         sys.stderr = _Routed(user_stderr, self.log)  # type: ignore[assignment]
+        self._hook_thread_errors()
+
+    def _hook_thread_errors(self) -> None:
+        """A Ray thread that dies with an exception (seen: Ray Data's metadata prefetcher, after `ray.shutdown`
+        on Ctrl-C) writes its traceback to this log while the log exists, never to the user; for the rest of the
+        process, since Ray's threads can outlive the run."""
+        previous = threading.excepthook
+        path = self.path
+
+        def hook(args: threading.ExceptHookArgs) -> None:
+            if not _is_rays(args.thread):
+                previous(args)
+                return
+            with contextlib.suppress(OSError), open(path, "r+", encoding="utf-8") as log:  # r+: never re-created
+                log.seek(0, io.SEEK_END)
+                log.write("".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+
+        threading.excepthook = hook
 
     def restore(self, keep: bool) -> None:
         """The user's streams back, on descriptor 2 too; the log removed unless ``keep``."""
