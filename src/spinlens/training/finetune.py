@@ -525,6 +525,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="ptc-minilm-lora")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--limit", type=int, default=None, help="only the first N PTC articles (a smoke test)")
+    parser.add_argument(
+        "--recall-floor",
+        type=float,
+        default=FinetuneConfig.recall_floor,
+        help="per-technique thresholds keep this recall",
+    )
     args = parser.parse_args(argv)
     encoder = Encoder(FinetuneConfig.layers)
     examples, ids, folds, extra, sources = load_training_data(args.data, args.memes, args.genre, encoder)
@@ -533,7 +539,14 @@ def main(argv: list[str] | None = None) -> None:
         examples = ptc + [ex for ex in examples if ex.document.id.startswith("genre-")]
         extra = extra[: args.limit]
     deadline = float(os.environ["SPINLENS_DEADLINE"]) if os.environ.get("SPINLENS_DEADLINE") else None
-    config = FinetuneConfig(mode=args.mode, epochs=args.epochs, rank=args.rank, sources=sources, deadline=deadline)
+    config = FinetuneConfig(
+        mode=args.mode,
+        epochs=args.epochs,
+        rank=args.rank,
+        sources=sources,
+        deadline=deadline,
+        recall_floor=args.recall_floor,
+    )
     if args.stage in ("1", "all"):
         stage1(examples, ids, folds, args.run_dir, config, args.which, extra, args.device)
     if args.stage == "preds":
