@@ -39,10 +39,10 @@ def test_30_simultaneous_short_requests_are_all_answered_while_a_long_text_runs(
         assert all(not r.json()["cached"] for r in answers)
         assert long.result(600).status_code == 200
         # answered together, each gets its own spans: the same as alone
-        alone = c.post("/api/analyze/batch", json={"documents": [{"text": "The corrupt regime lies to us, burst 7!"}]})
+        alone = nlp("The corrupt regime lies to us, burst 7.")  # the same text, analysed on its own
         burst = answers[7].json()
         assert [(s["start"], s["end"], s["technique"]) for s in burst["spans"]] == [
-            (s["start"], s["end"], s["technique"]) for s in alone.json()[0]["spans"]
+            (s.start, s.end, s.technique) for s in alone.spans
         ]
 
 
