@@ -100,3 +100,16 @@ def browser():  # type: ignore[no-untyped-def]
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield b
         b.close()
+
+
+def analyses_in(engine) -> int:  # type: ignore[no-untyped-def]
+    """How many analyses a database holds now, read while a run writes to it (0 before its tables exist)."""
+    from sqlalchemy import func, select
+
+    from spinlens.store.db import AnalysisRow
+
+    try:
+        with engine.connect() as c:
+            return c.scalar(select(func.count()).select_from(AnalysisRow)) or 0
+    except Exception:  # noqa: BLE001 - the tables may not exist yet
+        return 0

@@ -26,6 +26,8 @@ from spinlens.sources import Options
 from spinlens.store import Store
 from spinlens.store.db import RUN_LOCK_STALE, AnalysisRow, RunRow, SpanRow
 
+from .conftest import analyses_in
+
 
 def _spans_by_ref(url: str) -> dict[str, list[tuple[int, int, str, float]]]:
     engine = create_engine(url)
@@ -78,11 +80,7 @@ def test_sigkill_mid_run_then_restart_analyses_each_document_once(tmp_path: Path
     engine = create_engine(db_url)
 
     def analysed() -> int:
-        try:
-            with engine.connect() as c:
-                return c.scalar(select(func.count()).select_from(AnalysisRow)) or 0
-        except Exception:  # noqa: BLE001 - the tables may not exist yet
-            return 0
+        return analyses_in(engine)
 
     proc = subprocess.Popen([*command, "--workers", "2"], env=env, start_new_session=True)
     deadline = time.monotonic() + 240

@@ -21,6 +21,8 @@ from sqlalchemy import create_engine, func, select
 from spinlens.scale.synthetic import write_folder
 from spinlens.store.db import AnalysisRow, DocumentRow, RunRow
 
+from .conftest import analyses_in
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds processes through /proc")
 
 ENV = {**os.environ, "SPINLENS_PROGRESS": "0"}
@@ -63,10 +65,7 @@ def _cmdline(pid: int) -> str:
 def _analysed(url: str) -> int:
     engine = create_engine(url)
     try:
-        with engine.connect() as c:
-            return c.scalar(select(func.count()).select_from(AnalysisRow)) or 0
-    except Exception:  # noqa: BLE001 - the tables may not exist yet
-        return 0
+        return analyses_in(engine)
     finally:
         engine.dispose()
 

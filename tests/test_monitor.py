@@ -28,6 +28,8 @@ from spinlens.monitor.fetch import FetchError, fetch
 from spinlens.monitor.watch import sitemap_entries, watch
 from spinlens.store import Store
 
+from .conftest import analyses_in
+
 CALM = [
     "The city council met on Tuesday to review the budget for the coming year and approved funds for two schools.",
     "Rail services ran on time this week, the transport office said, after repairs to a bridge were finished.",
@@ -308,9 +310,7 @@ def test_the_narrative_rule_is_skipped_without_matches_and_counts_outlets_with_t
 
 
 def test_watch_command_runs_one_at_a_time_and_sigterm_exits_cleanly(site: Site, tmp_path: Path) -> None:
-    from sqlalchemy import create_engine, func, select
-
-    from spinlens.store.db import AnalysisRow
+    from sqlalchemy import create_engine
 
     site.pages["/feed.xml"] = _feed("Outlet Y", [("c1", CALM[0], dt.datetime.now(dt.UTC))])
     db = f"sqlite:///{tmp_path / 'w.db'}"
@@ -320,11 +320,7 @@ def test_watch_command_runs_one_at_a_time_and_sigterm_exits_cleanly(site: Site, 
     engine = create_engine(db)
 
     def analysed() -> int:
-        try:
-            with engine.connect() as c:
-                return c.scalar(select(func.count()).select_from(AnalysisRow)) or 0
-        except Exception:  # noqa: BLE001 - the tables may not exist yet
-            return 0
+        return analyses_in(engine)
 
     try:
         deadline = time.monotonic() + 240
