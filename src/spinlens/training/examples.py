@@ -82,7 +82,17 @@ def build_examples(
 
 
 def meme_examples(folder: Path, encoder: Encoder, cache_dir: Path | None = None) -> list[Example]:
-    """SemEval-2021 Task 6 memes (subtask 2 train + dev) as extra tagger training data, labels mapped to PTC.
+    """SemEval-2021 Task 6 memes (subtask 2 train + dev) as extra tagger training data, labels mapped to PTC."""
+    docs, labels = meme_documents(folder)
+    by_doc: dict[str, list[Label]] = {}
+    for lab in labels:
+        by_doc.setdefault(lab.article_id, []).append(lab)
+    encoded = encode_cached(docs, encoder, cache_dir)
+    return [Example(doc, enc, by_doc.get(doc.id, [])) for doc, enc in zip(docs, encoded, strict=True)]
+
+
+def meme_documents(folder: Path) -> tuple[list[Document], list[Label]]:
+    """The memes (ids prefixed ``meme-``) and their spans mapped to PTC.
 
     Spans of techniques PTC does not have (Smears, Glittering generalities, Obfuscation) are dropped: PTC's
     annotators would not have marked them, so they must not teach the tagger that they are spans.
@@ -94,17 +104,15 @@ def meme_examples(folder: Path, encoder: Encoder, cache_dir: Path | None = None)
     for name in ("training_set_task2.txt", "dev_set_task2.txt"):
         if (folder / name).is_file():
             items.extend(read_semeval2021(folder / name))
-    docs = [doc.model_copy(update={"id": f"meme-{doc.id}"}) for doc, _ in items]
-    encoded = encode_cached(docs, encoder, cache_dir)
-    examples = []
-    for doc, (_, spans), enc in zip(docs, items, encoded, strict=True):
-        labels = []
+    docs, labels = [], []
+    for doc, spans in items:
+        doc = doc.model_copy(update={"id": f"meme-{doc.id}"})
+        docs.append(doc)
         for span in spans:
             mapped = taxonomy.map_label(span.technique, "semeval2021", "ptc14")  # type: ignore[union-attr]
             if len(mapped) == 1:
                 labels.append(Label(doc.id, span.start, span.end, mapped[0]))  # type: ignore[union-attr]
-        examples.append(Example(doc, enc, labels))
-    return examples
+    return docs, labels
 
 
 def extra_examples(folder: Path, encoder: Encoder, cache_dir: Path | None = None) -> list[Example]:

@@ -259,6 +259,16 @@ def encoder_with(delta: dict[str, torch.Tensor] | None, layers: tuple[int, ...],
     return encoder
 
 
+def _vectors(examples: list[Example], encoder: Encoder, device: str, what: str) -> list[np.ndarray]:
+    """Each example's wordpiece vectors, 32 texts at a time (large batches on a GPU, the CPU's budget otherwise)."""
+    budget = 16384 if device != "cpu" else 512
+    vectors: list[np.ndarray] = []
+    for b in progress(range(0, len(examples), 32), what, total=(len(examples) + 31) // 32):
+        chunk = examples[b : b + 32]
+        vectors += [e.vectors for e in encoder.encode_many([ex.document.text for ex in chunk], budget)]
+    return vectors
+
+
 def vectors_and_outputs(
     examples: list[Example],
     delta: dict[str, torch.Tensor] | None,
@@ -267,12 +277,7 @@ def vectors_and_outputs(
     device: str,
 ) -> dict[str, TokenOutputs]:
     """Each example's vectors from the encoder with ``delta``, and the tagger's outputs over them."""
-    encoder = encoder_with(delta, layers, device)
-    budget = 16384 if device != "cpu" else 512
-    vectors: list[np.ndarray] = []
-    for b in progress(range(0, len(examples), 32), "encoding", total=(len(examples) + 31) // 32):
-        chunk = examples[b : b + 32]
-        vectors += [e.vectors for e in encoder.encode_many([ex.document.text for ex in chunk], budget)]
+    vectors = _vectors(examples, encoder_with(delta, layers, device), device, "encoding")
     outs = tagger.to(device).predict(vectors, [ex.encoded.units for ex in examples], batch_segments=256)
     tagger.cpu()
     return {ex.document.id: out for ex, out in zip(examples, outs, strict=True)}
@@ -319,17 +324,16 @@ def load_fold(run_dir: Path, name: str, examples: list[Example], layers: tuple[i
     state = load_file(str(run_dir / f"tagger-{name}.safetensors"))
     tagger = SpanTagger(384 * len(layers), len(TECHNIQUES), hidden=state["forward_lstm.weight_hh_l0"].shape[1])
     tagger.load_state_dict({k: v.float() for k, v in state.items()})
-    encoder = encoder_with(delta, layers, device)
-    budget = 16384 if device != "cpu" else 512
-    stored = np.load(run_dir / f"outputs-{name}.npz")
-    outputs = {}
-    for b in progress(range(0, len(examples), 32), f"vectors of fold {name}", total=(len(examples) + 31) // 32):
-        chunk = examples[b : b + 32]
-        for ex, enc in zip(chunk, encoder.encode_many([ex.document.text for ex in chunk], budget), strict=True):
-            aid = ex.document.id
-            outputs[aid] = TokenOutputs(
-                stored[f"{aid}/tags"].astype(np.float32), stored[f"{aid}/techniques"].astype(np.float32), enc.vectors
+    vectors = _vectors(examples, encoder_with(delta, layers, device), device, f"vectors of fold {name}")
+    with np.load(run_dir / f"outputs-{name}.npz") as stored:
+        outputs = {
+            ex.document.id: TokenOutputs(
+                stored[f"{ex.document.id}/tags"].astype(np.float32),
+                stored[f"{ex.document.id}/techniques"].astype(np.float32),
+                v,
             )
+            for ex, v in zip(examples, vectors, strict=True)
+        }
     return delta, tagger, outputs
 
 
@@ -488,23 +492,10 @@ def load_training_data(data: Path, memes: Path | None, genre: bool, encoder: Enc
 
 
 def meme_tokenized(folder: Path, encoder: Encoder) -> tuple[list[Example], dict]:
-    """The SemEval-2021 Task 6 memes (train + dev), labels mapped to PTC (`training.examples.meme_examples`)."""
-    from spinlens import taxonomy
-    from spinlens.formats.semeval2021 import read_semeval2021
+    """The SemEval-2021 Task 6 memes (train + dev), labels mapped to PTC (`training.examples.meme_documents`)."""
+    from spinlens.training.examples import meme_documents
 
-    items = []
-    for name in ("training_set_task2.txt", "dev_set_task2.txt"):
-        if (folder / name).is_file():
-            items.extend(read_semeval2021(folder / name))
-    docs, labels = [], []
-    for doc, spans in items:
-        doc = doc.model_copy(update={"id": f"meme-{doc.id}"})
-        docs.append(doc)
-        for span in spans:
-            mapped = taxonomy.map_label(span.technique, "semeval2021", "ptc14")  # type: ignore[union-attr]
-            if len(mapped) == 1:
-                labels.append(Label(doc.id, span.start, span.end, mapped[0]))  # type: ignore[union-attr]
-    return tokenized(docs, labels, encoder)
+    return tokenized(*meme_documents(folder), encoder)
 
 
 def main(argv: list[str] | None = None) -> None:
