@@ -191,10 +191,15 @@ class Encoder:
         # "-int8-alone": int8 states computed one window at a time (`_OnnxStates`); "-int8" ones were batched
         suffix = "-int8-alone" if self.runtime == "onnx-int8" else ""
         if self.delta is not None:  # a trained delta: its content names the vectors
-            import hashlib
-
-            suffix += "-d" + hashlib.sha256(Path(self.delta).read_bytes()).hexdigest()[:12]
+            suffix += "-d" + self._delta_digest
         return f"{prefix}L{'-'.join(map(str, self.layers))}{suffix}"
+
+    @cached_property
+    def _delta_digest(self) -> str:
+        """The first 12 hex digits of the delta file's SHA-256 (read once)."""
+        import hashlib
+
+        return hashlib.sha256(Path(self.delta).read_bytes()).hexdigest()[:12]  # type: ignore[arg-type]
 
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
