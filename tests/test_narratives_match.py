@@ -85,3 +85,36 @@ def test_vectors_pooled_from_the_technique_model_are_the_matchers_own(matcher: M
     reused, encoded_again = matcher.match(text, pooled), matcher.match(text)
     assert [(m.start, m.end, m.claim_id) for m in reused] == [(m.start, m.end, m.claim_id) for m in encoded_again]
     assert np.allclose([m.confidence for m in reused], [m.confidence for m in encoded_again], atol=1e-3)
+
+
+def test_the_gate_reads_the_default_tiers_states_and_encodes_only_what_could_match(matcher: Matcher) -> None:
+    """The default tier's states (adapters trained for spans) decide which sentences get MiniLM's exact vector: the
+    paraphrase does, the neutral sentences do not, and what is reported is what the matcher without a gate reports."""
+    import spinlens
+
+    assert matcher.gate is not None, "a gate is shipped for the default tier (narratives/model/gate-minilm.json)"
+    tier = spinlens.load().encoder
+    assert matcher.gate.accepts(tier)
+    text = NEUTRAL + "\n" + PARAPHRASE + "\n" + NEUTRAL.replace("Tuesday", "Monday") + "\n"
+    encoded_texts: list[str] = []
+    own = matcher.encoder.encode
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        encoded_texts.extend(texts)
+        return own(texts)
+
+    ungated = Matcher(matcher.index, matcher.params, matcher.fitted, gate=None)
+    everything = ungated.match(text)
+    matcher.encoder.encode = counting  # type: ignore[method-assign]
+    try:
+        gated = matcher.match(text, states=(tier.encode(text), tier.layers))
+        by_itself = matcher.match(text)  # no states: the gate runs the tier's encoder itself
+    finally:
+        del matcher.encoder.encode
+    assert PARAPHRASE in encoded_texts and NEUTRAL not in encoded_texts, "only the sentence that could match"
+    assert [(m.start, m.end, m.claim_id, m.confidence) for m in gated] == [
+        (m.start, m.end, m.claim_id, m.confidence) for m in everything
+    ]
+    assert [(m.start, m.end, m.claim_id, m.confidence) for m in by_itself] == [
+        (m.start, m.end, m.claim_id, m.confidence) for m in gated
+    ]

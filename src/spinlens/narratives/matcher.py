@@ -30,6 +30,7 @@ import numpy as np
 from spinlens.document import Document, NarrativeMatch
 from spinlens.narratives.catalogue import Claim
 from spinlens.narratives.encoders import MiniLM, SentenceEncoder, get_encoder, normalise
+from spinlens.narratives.gate import StateGate
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 BM25_SCALE = 10.0  # bm25 / (bm25 + BM25_SCALE): an absolute [0, 1) score, comparable across queries
@@ -249,6 +250,43 @@ class Index:
                 out[i] = self.bm25.get_scores(list(tokens))
         return out
 
+    @cached_property
+    def _word_matrix(self) -> tuple[dict[str, int], object, np.ndarray]:
+        """Word ids, the claims' word sets as a sparse (vocabulary x claims) 0/1 matrix, and each claim's word count."""
+        from scipy.sparse import csr_matrix
+
+        vocab: dict[str, int] = {}
+        rows, cols = [], []
+        for c, words in enumerate(self.words):
+            for w in words:
+                rows.append(vocab.setdefault(w, len(vocab)))
+                cols.append(c)
+        data = np.ones(len(rows), np.float32)
+        matrix = csr_matrix((data, (rows, cols)), shape=(max(len(vocab), 1), len(self.entries)))
+        return vocab, matrix, np.array([len(w) for w in self.words], np.float32)
+
+    def best_confidence(self, texts: Sequence[str], vectors: np.ndarray, calibration: Sequence[float]) -> np.ndarray:
+        """Per query: the highest calibrated confidence (`confidence`) over every claim of the catalogue, computed
+        for all claims at once (cosines, and shared words as a sparse product); what the gate compares."""
+        if not self.entries or not len(texts):
+            return np.zeros(len(texts))
+        from scipy.sparse import csr_matrix
+
+        vocab, matrix, n_claim = self._word_matrix
+        tokens = [set(t) for t in bm25_tokenize(texts)]
+        rows = [i for i, t in enumerate(tokens) for w in t if w in vocab]
+        cols = [vocab[w] for t in tokens for w in t if w in vocab]
+        query = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), matrix.shape[0]))
+        shared = (query @ matrix).toarray()
+        n_query = np.array([max(len(t), 1) for t in tokens], np.float32)[:, None]
+        values = {
+            "cosine": self.cosines(vectors),
+            "claim_covered": shared / np.maximum(n_claim, 1.0)[None, :],
+            "query_covered": shared / n_query,
+        }
+        z = sum(w * values[f] for w, f in zip(calibration[:-1], CONFIDENCE, strict=True)) + calibration[-1]
+        return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64).max(axis=1)))
+
     def candidates(self, texts: Sequence[str], vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: the union of the k nearest claims by cosine and the k best by BM25, and their features."""
         if not self.entries or not len(texts):
@@ -280,10 +318,18 @@ class Index:
 class Matcher:
     """``Matcher(index).match(document) -> list[NarrativeMatch]``; built once, used for many documents."""
 
-    def __init__(self, index: Index, params: MatchParams | None = None, fitted: Fitted | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        params: MatchParams | None = None,
+        fitted: Fitted | None = None,
+        gate: StateGate | None = None,
+    ) -> None:
+        """``gate``: what decides which sentences get an exact vector (`narratives.gate`); None: all of them."""
         self.index = index
         self.params = params or MatchParams()
         self.fitted = fitted or Fitted.read(index.encoder.name)
+        self.gate = gate
 
     @classmethod
     def from_claims(
@@ -301,7 +347,8 @@ class Matcher:
                 texts.append(t)
                 owners.append(i)
         vectors = encoder.encode(texts) if texts else np.zeros((0, 384), np.float32)
-        return cls(Index(entries, vectors, np.asarray(owners), encoder), params)
+        gate = StateGate.read() if encoder.name == MiniLM.name else None
+        return cls(Index(entries, vectors, np.asarray(owners), encoder), params, gate=gate)
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -350,57 +397,102 @@ class Matcher:
             out.append(MiniLM.pool(block, *encoded.units[k]) if inside else np.zeros(width, np.float32))
         return np.asarray(out, np.float32).reshape(len(out), width)
 
-    def match(self, document: Document | str, unit_vectors: np.ndarray | None = None) -> list[NarrativeMatch]:
+    def match(
+        self,
+        document: Document | str,
+        unit_vectors: np.ndarray | None = None,
+        states=None,  # type: ignore[no-untyped-def]
+    ) -> list[NarrativeMatch]:
         """Known claims that the document's sentences (and pairs of sentences) repeat, in text order.
 
         ``unit_vectors``: one L2-normalised vector per unit of `units`, from the same encoder, when the caller
-        has them already (the technique model's MiniLM states, pooled: `MiniLM.pool`).
+        has them already (a plain MiniLM technique encoder's states, pooled: `vectors_from_states`). ``states``:
+        (`detect.encoder.Encoded`, layers) of the technique encoder, for the gate (`narratives.gate`).
         """
-        return self.match_many([document], None if unit_vectors is None else [unit_vectors])[0]
+        found = self.match_many(
+            [document],
+            None if unit_vectors is None else [unit_vectors],
+            None if states is None else [states],
+        )
+        return found[0]
 
     def match_many(
-        self, documents: Sequence[Document | str], unit_vectors: Sequence[np.ndarray] | None = None
+        self,
+        documents: Sequence[Document | str],
+        unit_vectors: Sequence[np.ndarray] | None = None,
+        states: Sequence | None = None,  # type: ignore[type-arg]
     ) -> list[list[NarrativeMatch]]:
-        """`match` for several documents, their sentences encoded in one batch."""
+        """`match` for several documents, their sentences encoded in one batch.
+
+        With a gate (and no exact ``unit_vectors``), a query (sentence or pair) is matched only when its approximate
+        vector, from ``states`` (per document, or None) or the gate's own encoder, gives a confidence that reaches
+        the gate's threshold; only the sentences of such queries are encoded exactly.
+        """
         texts = [d.text if isinstance(d, Document) else d for d in documents]
         units = [self.units(d) for d in documents]
+        queries = [_queries(us, self.params.windows) for us in units]
+        wanted: list[set[int]] = [set(range(len(qs))) for qs in queries]
+        if unit_vectors is None and self.gate is not None:
+            approx = self.gate.unit_vectors(texts, units, list(states) if states is not None else None)
+            for i, (text, us, qs) in enumerate(zip(texts, units, queries, strict=True)):
+                wanted[i] = self._gated(text, us, qs, approx[i])
         if unit_vectors is None:
-            flat = [t[a:b] for t, us in zip(texts, units, strict=True) for a, b in us]
+            need = [sorted({u for q in wanted[i] for u in queries[i][q][2:] if u >= 0}) for i in range(len(texts))]
+            flat = [texts[i][units[i][u][0] : units[i][u][1]] for i in range(len(texts)) for u in need[i]]
             encoded = self.encoder.encode(flat) if flat else np.zeros((0, 1), np.float32)
-            bounds = np.cumsum([0, *map(len, units)])
-            unit_vectors = [encoded[bounds[i] : bounds[i + 1]] for i in range(len(units))]
+            unit_vectors, k = [], 0
+            for i, us in enumerate(units):
+                vecs = np.zeros((len(us), encoded.shape[1] if len(flat) else 1), np.float32)
+                for u in need[i]:
+                    vecs[u] = encoded[k]
+                    k += 1
+                unit_vectors.append(vecs)
         out = []
-        for text, us, vecs in zip(texts, units, unit_vectors, strict=True):
-            queries = list(us)
-            qvecs = list(vecs)
-            if self.params.windows:
-                for i in range(len(us) - 1):
-                    queries.append((us[i][0], us[i + 1][1]))
-                    qvecs.append(vecs[i] * (us[i][1] - us[i][0]) + vecs[i + 1] * (us[i + 1][1] - us[i + 1][0]))
-            if not queries:  # nothing long enough to match ("Yes.", an empty text)
+        for text, us, qs, vecs, keep in zip(texts, units, queries, unit_vectors, wanted, strict=True):
+            chosen = [q for i, q in enumerate(qs) if i in keep]
+            if not chosen:  # nothing long enough to match ("Yes.", an empty text), or nothing worth it
                 out.append([])
                 continue
-            out.append(self._decide(text, queries, np.asarray(qvecs, np.float32), len(us)))
+            out.append(self._decide(text, chosen, _query_vectors(us, chosen, vecs)))
         return out
 
-    def _decide(
-        self, text: str, queries: list[tuple[int, int]], vectors: np.ndarray, n_units: int
-    ) -> list[NarrativeMatch]:
-        found = self.index.search([text[a:b] for a, b in queries], vectors, self.fitted, self.params.candidates)
+    def _gated(
+        self, text: str, units: list[tuple[int, int]], queries: list[tuple[int, int, int, int]], approx: np.ndarray
+    ) -> set[int]:
+        """The queries whose best approximate confidence (any claim) reaches the gate's threshold."""
+        if not queries:
+            return set()
+        assert self.gate is not None
+        vectors = self.fitted.adapt(_query_vectors(units, queries, approx))
+        best = self.index.best_confidence([text[a:b] for a, b, *_ in queries], vectors, self.fitted.calibration)
+        # a pair is worth its two exact vectors only where it looks better than either sentence alone (as `_decide`
+        # reports a pair only where it says more than its sentences): else a matching sentence's neighbours would
+        # be encoded for nothing
+        return {
+            q
+            for q, (p, (_, _, left, right)) in enumerate(zip(best, queries, strict=True))
+            if p >= self.gate.threshold and (right < 0 or p > max(best[left], best[right]))
+        }
+
+    def _decide(self, text: str, queries: list[tuple[int, int, int, int]], vectors: np.ndarray) -> list[NarrativeMatch]:
+        found = self.index.search([text[a:b] for a, b, *_ in queries], vectors, self.fitted, self.params.candidates)
         floor = self.fitted.topic if self.params.threshold is None else self.params.threshold
         best: dict[tuple[int, int], float] = {}  # (unit, claim) -> confidence, for sentences
         matches: list[NarrativeMatch] = []
-        for q, ((a, b), (cand, fused, rows)) in enumerate(zip(queries, found, strict=True)):
+        # sentences first: a pair is reported only where it says more than either of its sentences alone
+        order = sorted(range(len(queries)), key=lambda q: queries[q][3] >= 0)
+        for q in order:
+            a, b, left, right = queries[q]
+            cand, fused, rows = found[q]
             conf = self.confidence(rows[: self.params.per_unit])
             for c, s, p in zip(cand, fused, conf, strict=False):
                 if p < floor:
                     continue
-                if q >= n_units:  # a pair of sentences: only where it says more than either sentence alone
-                    left, right = q - n_units, q - n_units + 1
+                if right >= 0:
                     if p <= max(best.get((left, int(c)), 0.0), best.get((right, int(c)), 0.0)) + 0.05:
                         continue
                 else:
-                    best[(q, int(c))] = float(p)
+                    best[(left, int(c))] = float(p)
                 matches.append(self._match(a, b, int(c), float(s), float(p)))
         matches.sort(key=lambda m: (m.start, -m.confidence, m.end))
         return matches
@@ -425,6 +517,27 @@ class Matcher:
 _WORD = re.compile(r"\w+")
 
 
+def _queries(units: list[tuple[int, int]], windows: bool) -> list[tuple[int, int, int, int]]:
+    """(start, end, left unit, right unit or -1): each unit, then each pair of neighbouring units."""
+    out = [(a, b, u, -1) for u, (a, b) in enumerate(units)]
+    if windows:
+        out += [(units[u][0], units[u + 1][1], u, u + 1) for u in range(len(units) - 1)]
+    return out
+
+
+def _query_vectors(
+    units: list[tuple[int, int]], queries: list[tuple[int, int, int, int]], vectors: np.ndarray
+) -> np.ndarray:
+    """A unit's vector, or for a pair the sum of its units' vectors weighted by their lengths (cosine ignores scale)."""
+    out = []
+    for _, _, left, right in queries:
+        v = vectors[left] * (units[left][1] - units[left][0])
+        if right >= 0:
+            v = v + vectors[right] * (units[right][1] - units[right][0])
+        out.append(v)
+    return np.asarray(out, np.float32).reshape(len(queries), vectors.shape[1] if vectors.ndim == 2 else 1)
+
+
 def _worth_matching(text: str, min_chars: int) -> bool:
     return len(text) >= min_chars and len(_WORD.findall(text)) >= 3
 
@@ -444,5 +557,6 @@ class Narratives:
         key = (catalogues.url, tuple(names), encoder, params, stamp)
         if key not in cls._cache:
             entries, vectors, owners = catalogues.load(names, get_encoder(encoder))
-            cls._cache[key] = Matcher(Index(entries, vectors, owners, get_encoder(encoder)), params)
+            gate = StateGate.read() if encoder == MiniLM.name else None
+            cls._cache[key] = Matcher(Index(entries, vectors, owners, get_encoder(encoder)), params, gate=gate)
         return cls._cache[key]

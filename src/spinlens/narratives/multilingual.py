@@ -39,13 +39,18 @@ class LanguageMatchers:
         english = [i for i, g in enumerate(guesses) if g.language in (None, "en")]
         other = [i for i, g in enumerate(guesses) if g.language not in (None, "en")]
         mixed = [i for i in english if guesses[i].foreign]
-        vectors = None
+        vectors, gate_states = None, None
         states = states or {}
         reusable = not mixed and all(i in states for i in english)  # a blanked paragraph would shift the sentences
+        gate = getattr(self.english, "gate", None)
         if detector is not None and reusable and self.english.can_reuse(detector.encoder):
             layers = tuple(detector.encoder.layers)
             vectors = [self.english.vectors_from_states(*states[i], layers) for i in english]
-        for i, found in zip(english, self.english.match_many([documents[i] for i in english], vectors), strict=True):
+        elif detector is not None and reusable and gate is not None and gate.accepts(detector.encoder):
+            layers = tuple(detector.encoder.layers)
+            gate_states = [(states[i][1], layers) for i in english]  # the default tier's: the gate's first look
+        english_docs = [documents[i] for i in english]
+        for i, found in zip(english, self.english.match_many(english_docs, vectors, gate_states), strict=True):
             out[i] = found
         for i, found in zip(
             other + mixed, self.multilingual.match_many([documents[i] for i in other + mixed]), strict=True
