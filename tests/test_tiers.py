@@ -89,10 +89,18 @@ def int8_encoders(tmp_path_factory):
     folder = tmp_path_factory.mktemp("encoders")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPINLENS_ENCODERS", str(folder))
-        from spinlens.tiers import build_int8_encoder
+        from spinlens.tiers import add
 
-        build_int8_encoder(say=lambda _: None)
+        add("fast", say=lambda _: None)  # what `spinlens models add fast` builds: the fast model's delta folded in
     return folder
+
+
+def _fast_delta() -> Path:
+    from spinlens.detect.config import ModelConfig
+
+    config = ModelConfig.read(model_path("fast"))
+    assert config.encoder_delta, "the fast tier runs the default tier's trained model (issue 19)"
+    return model_path("fast") / config.encoder_delta
 
 
 def test_int8_states_agree_with_fp32_within_the_stated_cosine(int8_encoders, monkeypatch):
@@ -100,12 +108,14 @@ def test_int8_states_agree_with_fp32_within_the_stated_cosine(int8_encoders, mon
     from spinlens.detect.encoder import Encoder
 
     text = (Path(spinlens.__file__).parent / "examples" / "op-ed.txt").read_text()
-    fp32 = Encoder().encode(text)
-    int8 = Encoder(runtime="onnx-int8").encode(text)
+    fp32 = Encoder(delta=_fast_delta()).encode(text)
+    int8 = Encoder(runtime="onnx-int8", delta=_fast_delta()).encode(text)
     assert np.array_equal(fp32.offsets, int8.offsets) and np.array_equal(fp32.units, int8.units)
     a, b = fp32.vectors, int8.vectors
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    assert cos.mean() > 0.985 and cos.min() > 0.9  # per-tensor int8 gives about 0.95 mean (offline-models.md)
+    # per-tensor int8 gives about 0.95 mean (offline-models.md); per-channel on the plain weights 0.99; with version
+    # 3's adapters folded in, on the op-ed: 0.983 mean, 0.962 lowest (layer 6 alone: 0.973 mean, layer 3: 0.990)
+    assert cos.mean() > 0.98 and cos.min() > 0.9
 
 
 def test_the_fast_tier_end_to_end(int8_encoders, monkeypatch):
@@ -113,7 +123,7 @@ def test_the_fast_tier_end_to_end(int8_encoders, monkeypatch):
     the spans its own tagger and classifier give over the float32 encoder (since issue 19 the default tier is another
     model, version 3, so the fast tier is compared with its own design run in float32, not with the default tier).
 
-    Measured: phrases labelled 64/101, found 28, 0 neutral spans."""
+    Measured on version 3: phrases labelled 61/101, found 34, 0 neutral spans (default: 60, 35, 0)."""
     monkeypatch.setenv("SPINLENS_ENCODERS", str(int8_encoders))
     from spinlens.detect.pipeline import _LOADED
 
@@ -127,7 +137,8 @@ def test_the_fast_tier_end_to_end(int8_encoders, monkeypatch):
         from spinlens.detect.pipeline import Detector
 
         float32 = Detector(model_path("fast"))
-        float32.encoder = Encoder(float32.config.encoder_layers)  # the same model, its encoder in torch float32
+        # the same model, its encoder (with the same delta) in torch float32
+        float32.encoder = Encoder(float32.config.encoder_layers, delta=_fast_delta())
         ours, theirs = fast(text).spans, float32(text).spans
 
         def matched(a, b):  # spans of a that b also finds: same technique, overlapping (edges may move a word)

