@@ -118,3 +118,54 @@ def test_the_gate_reads_the_default_tiers_states_and_encodes_only_what_could_mat
     assert [(m.start, m.end, m.claim_id, m.confidence) for m in by_itself] == [
         (m.start, m.end, m.claim_id, m.confidence) for m in gated
     ]
+
+
+def test_a_tiny_gate_training_learns_resumes_and_gives_what_inference_computes(tmp_path) -> None:
+    """`narratives.train_gate` end to end on a few texts: the head moves toward MiniLM's vectors, a rerun resumes
+    from the saved epoch instead of training again, and the inference path (`StateGate.unit_vectors`, the tier's
+    states of a whole text) gives the vectors training computed for the same sentences."""
+    from spinlens.narratives import train_gate
+    from spinlens.narratives.encoders import get_encoder
+    from spinlens.narratives.gate import StateGate
+
+    texts = [PARAPHRASE, NEUTRAL, *(c.claim for c in CLAIMS)]
+    tier = train_gate.TierTokens()
+    tokens = tier.encode(texts, log=lambda _: None)
+    targets = get_encoder("minilm").encode(texts)
+    saved = (train_gate.HeadConfig.epochs, train_gate.HeadConfig.batch, train_gate.HeadConfig.warmup)
+    train_gate.HeadConfig.epochs, train_gate.HeadConfig.batch, train_gate.HeadConfig.warmup = 3, 4, 1
+    log: list[str] = []
+    try:
+        head = train_gate.train_head(tokens, texts, targets, tmp_path, log=log.append)
+        first = [float(line.split("loss ")[1].split(",")[0]) for line in log if "batch 0/" in line]
+        assert first[-1] < first[0], log  # it learns
+        log.clear()
+        again = train_gate.train_head(tokens, texts, targets, tmp_path, log=log.append)
+        assert log == ["resumed after epoch 3"], log  # nothing trained again
+    finally:
+        train_gate.HeadConfig.epochs, train_gate.HeadConfig.batch, train_gate.HeadConfig.warmup = saved
+    trained = train_gate.head_vectors(again, tokens, texts)
+    assert np.allclose(trained, train_gate.head_vectors(head, tokens, texts), atol=1e-6)
+    gate = StateGate(head=again, threshold=0.5, layers=(3, 6), delta_sha256=tier.digest, model=train_gate.MODEL)
+    page = "\n".join(texts) + "\n"
+    units, start = [], 0
+    for t in texts:
+        units.append((start, start + len(t)))
+        start += len(t) + 1
+    (inferred,) = gate.unit_vectors([page], [units], None)
+    assert np.allclose(inferred, trained, atol=1e-4)
+
+
+def test_pair_cosines_from_unit_products_are_the_cosines_of_the_summed_vectors(matcher: Matcher) -> None:
+    """The gate scores each pair of sentences from its two sentences' products with the claims (half the work):
+    the numbers must be those of the pair's own (length-weighted) vector, claims with two texts included."""
+    from spinlens.narratives.matcher import _queries, _query_vectors
+
+    text = "\n".join([PARAPHRASE, NEUTRAL, CLAIMS[3].claim + ".", "Short one here today."]) + "\n"
+    units = matcher.units(text)
+    queries = _queries(units, True)
+    vectors = matcher.encoder.encode([text[a:b] for a, b in units])
+    direct = matcher.index.cosines(matcher.fitted.adapt(_query_vectors(units, queries, vectors)))
+    derived = matcher.index.unit_and_pair_cosines(units, queries, vectors, matcher.fitted)
+    assert len(queries) == 7 and derived.shape == direct.shape
+    assert np.allclose(derived, direct, atol=1e-5)

@@ -228,6 +228,8 @@ class Index:
 
     def _best_of_texts(self, per_text: np.ndarray) -> np.ndarray:
         first, extra_claim, extra_text = self._layout
+        if not len(extra_claim) and per_text.shape[1] == len(first) and (first == np.arange(len(first))).all():
+            return per_text  # one text per claim, in claim order (a stored catalogue): nothing to choose
         out = per_text[:, first]
         # a claim has at most two texts (`Claim.indexed_texts`), so each claim appears at most once here
         out[:, extra_claim] = np.maximum(out[:, extra_claim], per_text[:, extra_text])
@@ -265,9 +267,41 @@ class Index:
         matrix = csr_matrix((data, (rows, cols)), shape=(max(len(vocab), 1), len(self.entries)))
         return vocab, matrix, np.array([len(w) for w in self.words], np.float32)
 
-    def best_confidence(self, texts: Sequence[str], vectors: np.ndarray, calibration: Sequence[float]) -> np.ndarray:
+    def unit_and_pair_cosines(
+        self, units: list[tuple[int, int]], queries: list[tuple[int, int, int, int]], vectors: np.ndarray, fitted
+    ) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """`cosines` of queries that are units or pairs of units (`_queries`; a pair's vector is the length-weighted
+        sum of its units', `_query_vectors`), from one product of the units' vectors with the claims': a pair's dot
+        product with a claim text is the weighted sum of its units' (the same numbers, half the work)."""
+        if not self.entries:
+            return np.zeros((len(queries), 0), np.float32)
+        mapped = np.asarray(vectors, np.float32)
+        mapped = mapped if fitted.adapter is None else mapped @ fitted.adapter  # `Fitted.adapt` before normalising
+        import torch  # the gate's caller has it loaded: its threads are the detector's, not OpenBLAS's own
+
+        dots = (torch.from_numpy(np.ascontiguousarray(mapped)) @ self._torch_vectors.T).numpy()
+        lengths = np.array([b - a for a, b in units], np.float32)
+        left = np.array([q[2] for q in queries], np.int64)
+        right = np.array([q[3] for q in queries], np.int64)
+        pair = right >= 0
+        summed = mapped[left] * lengths[left, None]
+        summed[pair] += mapped[right[pair]] * lengths[right[pair], None]
+        norms = np.linalg.norm(summed, axis=1)
+        norms = np.where(norms > 0, norms, 1.0)
+        out = dots[left] * (lengths[left] / norms)[:, None]
+        out[pair] += dots[right[pair]] * (lengths[right[pair]] / norms[pair])[:, None]
+        return self._best_of_texts(out)
+
+    @cached_property
+    def _torch_vectors(self):  # type: ignore[no-untyped-def]
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(self.vectors, dtype=np.float32))
+
+    def best_confidence(self, texts: Sequence[str], cosines: np.ndarray, calibration: Sequence[float]) -> np.ndarray:
         """Per query: the highest calibrated confidence (`confidence`) over every claim of the catalogue, computed
-        for all claims at once (cosines, and shared words as a sparse product); what the gate compares."""
+        for all claims at once from the queries' `cosines` (n_queries, n_claims) and their shared words (a sparse
+        product); what the gate compares."""
         if not self.entries or not len(texts):
             return np.zeros(len(texts))
         from scipy.sparse import csr_matrix
@@ -277,15 +311,17 @@ class Index:
         rows = [i for i, t in enumerate(tokens) for w in t if w in vocab]
         cols = [vocab[w] for t in tokens for w in t if w in vocab]
         query = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(texts), matrix.shape[0]))
-        shared = (query @ matrix).toarray()
-        n_query = np.array([max(len(t), 1) for t in tokens], np.float32)[:, None]
-        values = {
-            "cosine": self.cosines(vectors),
-            "claim_covered": shared / np.maximum(n_claim, 1.0)[None, :],
-            "query_covered": shared / n_query,
-        }
-        z = sum(w * values[f] for w, f in zip(calibration[:-1], CONFIDENCE, strict=True)) + calibration[-1]
-        return 1.0 / (1.0 + np.exp(-np.asarray(z, np.float64).max(axis=1)))
+        w = dict(zip(CONFIDENCE, calibration[:-1], strict=True))
+        # z = w_cos * cosine + w_claim * shared / n_claim + w_query * shared / n_query + b: the shared-word terms are
+        # added only where a claim shares a word with the query (a sparse product), not over the whole matrix
+        z = np.asarray(cosines, np.float32) * np.float32(w["cosine"])
+        shared = (query @ matrix).tocoo()
+        n_query = np.array([max(len(t), 1) for t in tokens], np.float32)
+        z[shared.row, shared.col] += shared.data * (
+            np.float32(w["claim_covered"]) / np.maximum(n_claim[shared.col], 1.0)
+            + np.float32(w["query_covered"]) / n_query[shared.row]
+        )
+        return 1.0 / (1.0 + np.exp(-(z.max(axis=1).astype(np.float64) + calibration[-1])))
 
     def candidates(self, texts: Sequence[str], vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: the union of the k nearest claims by cosine and the k best by BM25, and their features."""
@@ -463,8 +499,8 @@ class Matcher:
         if not queries:
             return set()
         assert self.gate is not None
-        vectors = self.fitted.adapt(_query_vectors(units, queries, approx))
-        best = self.index.best_confidence([text[a:b] for a, b, *_ in queries], vectors, self.fitted.calibration)
+        cosines = self.index.unit_and_pair_cosines(units, queries, approx, self.fitted)
+        best = self.index.best_confidence([text[a:b] for a, b, *_ in queries], cosines, self.fitted.calibration)
         # a pair is worth its two exact vectors only where it looks better than either sentence alone (as `_decide`
         # reports a pair only where it says more than its sentences): else a matching sentence's neighbours would
         # be encoded for nothing

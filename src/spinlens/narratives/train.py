@@ -312,126 +312,6 @@ def fit(su: Setup, news: list[str], euvs: Index | None, reg: float, log=print) -
     return fitted
 
 
-# --- the gate (`narratives.gate`): which sentences get an exact vector -------------------------------------------
-
-GATE_LOSS = 0.01  # at most this share of the matches the exact matcher reports may be dropped by the gate
-GATE_LAYERS = (3, 6)
-
-
-class TierStates:
-    """A `SentenceEncoder` of mean-pooled states (layers ``GATE_LAYERS`` side by side) of a tier's MiniLM with its
-    trained delta: what the gate reads."""
-
-    def __init__(self, model: str = "ptc-minilm-bilstm") -> None:
-        import hashlib
-
-        from spinlens.detect.encoder import Encoder
-        from spinlens.detect.pipeline import MODELS_DIR
-
-        self.model = model
-        self.delta = MODELS_DIR / model / "encoder-delta.safetensors"
-        self.digest = hashlib.sha256(self.delta.read_bytes()).hexdigest()[:12]
-        self.encoder = Encoder(layers=GATE_LAYERS, kind="minilm", delta=self.delta)
-        self.name = f"tier-{self.digest}-L{'-'.join(map(str, GATE_LAYERS))}"
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 384 * len(GATE_LAYERS)), np.float32)
-        for i, enc in enumerate(self.encoder.encode_many(list(texts))):
-            if len(enc.vectors):
-                out[i] = enc.vectors.mean(axis=0)
-        return out
-
-
-def fit_gate_map(states: np.ndarray, targets: np.ndarray, ridge: float = 0.1) -> np.ndarray:
-    """Ridge regression of MiniLM sentence vectors on [pooled states, 1]: (dim + 1, 384)."""
-    x = np.concatenate([states, np.ones((len(states), 1), np.float32)], axis=1).astype(np.float64)
-    w = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ targets.astype(np.float64))
-    return w.astype(np.float32)
-
-
-def gate_looks(index: Index, fitted: Fitted, texts: list[str], exact: np.ndarray, approx: np.ndarray):  # type: ignore[no-untyped-def]
-    """Per query: whether the exact matcher reports a match (top ``per_unit`` candidates at the "topic"
-    threshold), and the best approximate confidence of any claim (what the gate compares to its threshold)."""
-    from spinlens.narratives.matcher import confidence
-
-    per_unit = MatchParams().per_unit
-    reported = np.array(
-        [
-            bool(len(rows)) and bool((confidence(rows[:per_unit], fitted.calibration) >= fitted.topic).any())
-            for _, _, rows in index.search(texts, exact, fitted, CANDIDATES)
-        ]
-    )
-    return reported, index.best_confidence(texts, fitted.adapt(approx), fitted.calibration)
-
-
-def gate_threshold(reported: np.ndarray, best: np.ndarray, loss: float = GATE_LOSS) -> float:
-    """The highest threshold that drops at most ``loss`` of the reported queries."""
-    kept = np.sort(best[reported])
-    return float(kept[int(np.floor(loss * len(kept)))]) if len(kept) else 0.0
-
-
-def fit_gate(su: Setup, euvs: Index, ptc: Path, out: Path, log=print) -> dict:  # type: ignore[no-untyped-def]
-    """The map on odd PTC sentences and CLEF claims; the threshold on CLEF train and dev tweets and even PTC
-    sentences (against CLEF and EUvsDisinfo); the pass rate and loss reported on other odd PTC sentences."""
-    from spinlens.narratives.encoders import normalise
-
-    tier = TierStates()
-    fitted = Fitted.read(su.encoder.name)
-    odd = news_sentences(ptc, 1, 6000)
-    fit_texts = odd[:3000] + [c.claim for c in su.clef.claims][:6000]
-    weights = fit_gate_map(encode_cached(tier, fit_texts, su.cache), encode_cached(su.encoder, fit_texts, su.cache))
-
-    def approx(texts: list[str]) -> np.ndarray:
-        states = encode_cached(tier, texts, su.cache)
-        return normalise(np.concatenate([states, np.ones((len(states), 1), np.float32)], axis=1) @ weights)
-
-    def looks(index: Index, texts: list[str]):  # type: ignore[no-untyped-def]
-        return gate_looks(index, fitted, texts, encode_cached(su.encoder, texts, su.cache), approx(texts))
-
-    even = news_sentences(ptc, 0, 3000)
-    tweets = list(su.clef.queries["train"].values()) + list(su.clef.queries["dev"].values())
-    fit_sets = [looks(su.index, tweets), looks(su.index, even), looks(euvs, even)]
-    reported = np.concatenate([r for r, _ in fit_sets])
-    best = np.concatenate([b for _, b in fit_sets])
-    threshold = gate_threshold(reported, best)
-    held_out = odd[3000:]
-    report = {"threshold": threshold, "fitted_on_reported": int(reported.sum())}
-    for name, index in (("clef", su.index), ("euvsdisinfo", euvs)):
-        r, b = looks(index, held_out)
-        report[f"held_out_{name}"] = {
-            "sentences": len(held_out),
-            "passed": float((b >= threshold).mean()),
-            "reported_exact": int(r.sum()),
-            "dropped": int((r & (b < threshold)).sum()),
-        }
-    r, b = fit_sets[0]
-    report["clef_tweets"] = {
-        "passed": float((b >= threshold).mean()),
-        "reported": int(r.sum()),
-        "dropped": int((r & (b < threshold)).sum()),
-    }
-    log(f"gate: {report}")
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "gate-minilm.npy", weights.astype(np.float16))
-    card = {
-        "model": tier.model,
-        "delta_sha256": tier.digest,
-        "layers": list(GATE_LAYERS),
-        "weights": "gate-minilm.npy",
-        "threshold": threshold,
-        "target": f"drop at most {GATE_LOSS:.0%} of the matches the exact matcher reports",
-        "fitted_on": {
-            "map": f"ridge 0.1, {len(fit_texts)} texts: the first 3000 sentence units of odd-numbered PTC train articles "
-            "and the first 6000 CLEF-2020 T2 claims",
-            "threshold": f"{len(tweets)} CLEF-2020 T2 train and dev tweets against the CLEF claims and {len(even)} "
-            "sentence units of even-numbered PTC train articles against the CLEF and EUvsDisinfo catalogues",
-        },
-        "measured": report,
-    }
-    (out / "gate-minilm.json").write_text(json.dumps(card, indent=1) + "\n")
-    return card
-
-
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -445,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gate-only", action="store_true", help="fit only the gate (narratives.gate) for the default tier"
     )
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/gate"), help="the gate's checkpoints (resumed)")
     args = parser.parse_args(argv)
 
     su = setup(args.data, args.cache, encoder=args.encoder)
@@ -453,7 +334,9 @@ def main(argv: list[str] | None = None) -> None:
         from spinlens.narratives.catalogue import read_catalogue
 
         claims = read_catalogue(args.data / "euvsdisinfo-cknabs/data/posts.csv").claims
-        fit_gate(su, build_index(claims, su.encoder, su.cache, "euvsdisinfo"), ptc, args.out)
+        from spinlens.narratives.train_gate import fit_gate
+
+        fit_gate(su, build_index(claims, su.encoder, su.cache, "euvsdisinfo"), ptc, args.out, args.run_dir)
         return
     print("zero-shot dev", clef_scores(su, Fitted(), "dev"), flush=True)
     news = news_sentences(ptc, 0, args.news)
