@@ -82,7 +82,7 @@ def profile_one_process(corpus: Path, folder: Path, n: int) -> dict[str, float]:
 
     import spinlens
     from spinlens.detect.pipeline import Detector
-    from spinlens.formats.jsonl import iter_jsonl
+    from spinlens.sources import jsonl_documents
 
     nlp = spinlens.load().warm_up()
     spent = {"encoder": 0.0, "tagger": 0.0, "decisions": 0.0}
@@ -102,7 +102,7 @@ def profile_one_process(corpus: Path, folder: Path, n: int) -> dict[str, float]:
     type(nlp.taggers[0]).predict = timed("tagger", predict)
     Detector._decide = timed("decisions", decide)
     try:
-        docs = list(itertools.islice(iter_jsonl(corpus), n))
+        docs = list(itertools.islice(jsonl_documents(corpus), n))
         db = Store(f"sqlite:///{folder / 'profile.db'}")
         t = time.perf_counter()
         analyses = list(nlp.pipe(docs))

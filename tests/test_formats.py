@@ -5,7 +5,6 @@ import pytest
 from spinlens import Document, InputError
 from spinlens.formats import (
     read_articles,
-    read_jsonl,
     read_labels,
     read_semeval2021,
     read_text,
@@ -15,6 +14,7 @@ from spinlens.formats import (
     write_text,
 )
 from spinlens.formats.ptc import write_per_article
+from spinlens.sources import jsonl_documents
 
 from .conftest import FIXTURES, PTC, SEMEVAL2021, needs_ptc, needs_semeval2021
 
@@ -62,7 +62,7 @@ def test_jsonl_round_trip(tmp_path):
         Document(id="2", text="Second 🙂", metadata={"topic": "x"}),
     ]
     assert write_jsonl(docs, tmp_path / "c.jsonl") == 2
-    assert read_jsonl(tmp_path / "c.jsonl") == docs
+    assert list(jsonl_documents(tmp_path / "c.jsonl")) == docs
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_jsonl_errors_name_the_line(tmp_path, line, message):
     path = tmp_path / "c.jsonl"
     path.write_text('{"id": "ok", "text": "fine"}\n\n' + line + "\n")
     with pytest.raises(InputError, match=message) as info:
-        read_jsonl(path)
+        list(jsonl_documents(path))
     assert info.value.line == 3 and "c.jsonl:3" in str(info.value)
 
 

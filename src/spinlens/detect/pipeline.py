@@ -14,13 +14,13 @@ from spinlens.detect.decide import Params, decide_article, decide_spans, rank_te
 from spinlens.detect.encoder import Encoded, Encoder
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import SpanTagger, TokenOutputs
+from spinlens.detect.registry import DEFAULT_MODEL, MODELS_DIR, model_identity, model_path
 from spinlens.detect.surface import tagger_inputs
 from spinlens.detect.techniques import TechniqueClassifier
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
 from spinlens.errors import InputError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = "ptc-minilm-bilstm"
+__all__ = ["DEFAULT_MODEL", "MODELS_DIR", "Detector", "load", "model_identity", "model_path"]
 
 
 class Detector:
@@ -179,30 +179,6 @@ def _as_document(item: str | Document, i: int) -> Document:
 
 
 _LOADED: dict[str, Detector] = {}
-
-
-def model_path(model: str | Path | None = None) -> Path:
-    """A model directory: given by path, by tier (`spinlens.tiers.TIERS`) or by the name of a model in the package."""
-    from spinlens.tiers import TIERS
-
-    if model is None:
-        return MODELS_DIR / DEFAULT_MODEL
-    if Path(model).is_dir():
-        return Path(model)
-    name = TIERS.get(str(model), str(model))
-    if (MODELS_DIR / name).is_dir() and "/" not in name and name not in (".", ".."):
-        return MODELS_DIR / name
-    if str(model) in TIERS:
-        raise InputError(f"the {model} tier's model ({name}) is not in this version of spinlens; see `spinlens models`")
-    raise InputError(
-        f"no model {str(model)!r}: give a tier ({', '.join(TIERS)}), a model in the package or a model directory"
-    )
-
-
-def model_identity(model: str | Path | None = None) -> tuple[str, str]:
-    """(name, version) of a model without loading it: what stored results are keyed by."""
-    config = ModelConfig.read(model_path(model))
-    return config.name, config.version
 
 
 def load(model: str | Path | None = None, threads: int | None = None) -> Detector:

@@ -22,7 +22,7 @@ from spinlens.sources.base import MAX_CHARS, Columns, Item, Options, one_line, u
 from spinlens.sources.feeds import read_feed
 from spinlens.sources.html import document_from_html, read_html
 from spinlens.sources.identity import file_key
-from spinlens.sources.tables import read_csv, read_jsonl
+from spinlens.sources.tables import jsonl_documents, read_csv, read_jsonl
 from spinlens.sources.text import read_txt
 
 Reader = Callable[[Path, Options], Iterator[Item]]
@@ -154,6 +154,7 @@ __all__ = [
     "Skipped",
     "document_from_html",
     "iter_items",
+    "jsonl_documents",
     "read_upload",
     "why_not_text",
 ]

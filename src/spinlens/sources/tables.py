@@ -16,12 +16,27 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import IO
 
+from spinlens.document import Document
+from spinlens.errors import InputError
 from spinlens.formats.rows import document_from_row
 from spinlens.formats.text import bom_encoding
 from spinlens.sources.base import Item, Options, check_text, unexpected
 from spinlens.sources.identity import per_outlet, row_key
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of a byte that is not UTF-8
+
+
+def jsonl_documents(path: str | Path) -> Iterator[Document]:
+    """Documents of a JSONL file, strictly: where a corpus run records a bad line and goes on, this stops there
+    with an `InputError` naming the file and line (what a caller that needs every line, or none, wants)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path)
+    for item in read_jsonl(path, Options()):
+        if item.document is None:
+            where = item.ref.removeprefix(str(path))
+            raise InputError(item.error or "unreadable", path, int(where[1:]) if where[1:].isdigit() else None)
+        yield item.document
 
 
 def read_jsonl(path: Path, options: Options) -> Iterator[Item]:
