@@ -39,7 +39,7 @@ def db_url(request, tmp_path: Path) -> str:
         pytest.skip('no PostgreSQL server: run eval "$(bash .ci/postgres.sh)" to start one')
     from sqlalchemy import create_engine
 
-    from spinlens.store.db import Base
+    from spinlens.store.schema import Base
 
     engine = create_engine(POSTGRES)
     Base.metadata.drop_all(engine)
@@ -106,7 +106,7 @@ def analyses_in(engine) -> int:  # type: ignore[no-untyped-def]
     """How many analyses a database holds now, read while a run writes to it (0 before its tables exist)."""
     from sqlalchemy import func, select
 
-    from spinlens.store.db import AnalysisRow
+    from spinlens.store.schema import AnalysisRow
 
     try:
         with engine.connect() as c:

@@ -24,7 +24,8 @@ from spinlens.scale.executors import ExecutorConfig
 from spinlens.scale.synthetic import generate, write_folder
 from spinlens.sources import Options
 from spinlens.store import Store
-from spinlens.store.db import RUN_LOCK_STALE, AnalysisRow, RunRow, SpanRow
+from spinlens.store.runlock import RUN_LOCK_STALE
+from spinlens.store.schema import AnalysisRow, RunRow, SpanRow
 
 from .conftest import analyses_in
 

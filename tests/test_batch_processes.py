@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from spinlens.scale.synthetic import write_folder
-from spinlens.store.db import AnalysisRow, DocumentRow, RunRow
+from spinlens.store.schema import AnalysisRow, DocumentRow, RunRow
 
 from .conftest import analyses_in
 

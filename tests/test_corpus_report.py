@@ -112,7 +112,7 @@ def test_statistics_are_the_same_on_every_database(corpus_db, db_url: str) -> No
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from spinlens.store.db import AnalysisRow, DocumentRow, _document
+    from spinlens.store.schema import AnalysisRow, DocumentRow, _document
 
     source = Store(corpus_db[0])
     target = Store(db_url)

@@ -15,7 +15,7 @@ from spinlens.scale import run_batch
 from spinlens.sources import Options, iter_items
 from spinlens.store import Store
 from spinlens.store import stats as st
-from spinlens.store.db import AnalysisRow, DocumentRow, ref_key
+from spinlens.store.schema import AnalysisRow, DocumentRow, ref_key
 
 ROWS = [
     ("c3", "Outlet A", "The corrupt regime in Kiev lies to its people again, the minister said on Monday."),
@@ -199,7 +199,7 @@ def test_a_database_from_before_identities_is_upgraded_and_an_old_export_stays_k
     from sqlalchemy import create_engine, text
 
     from spinlens.document import Document
-    from spinlens.store.db import content_key
+    from spinlens.store.schema import content_key
 
     export = _export(tmp_path / "export.csv", ROWS)
     loose = "A text file of its own, read from a folder before the upgrade."

@@ -22,7 +22,7 @@ from spinlens.scale import run_batch
 from spinlens.scale.ray_cluster import RayNode, head_node
 from spinlens.scale.synthetic import write_folder
 from spinlens.store import Store
-from spinlens.store.db import AnalysisRow
+from spinlens.store.schema import AnalysisRow
 
 from .test_batch import _spans_by_ref
 

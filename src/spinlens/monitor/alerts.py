@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from spinlens.errors import SpinlensError
 from spinlens.store import Store
-from spinlens.store.db import AnalysisRow, Base, DocumentRow, SpanRow, _utc, ref_key
+from spinlens.store.schema import AnalysisRow, Base, DocumentRow, SpanRow, _utc, ref_key
 
 
 class AlertRow(Base):

@@ -28,7 +28,7 @@ from spinlens.sources.base import check_text, one_line
 from spinlens.sources.feeds import feed_items
 from spinlens.sources.identity import value_key
 from spinlens.store import Store
-from spinlens.store.db import Base, DocumentRow, ref_key
+from spinlens.store.schema import Base, DocumentRow, ref_key
 
 MAX_PAGES = 50  # pages fetched from one sitemap in one round (the rest wait for the next round)
 MAX_SITEMAPS = 20  # sitemaps followed from one sitemap index

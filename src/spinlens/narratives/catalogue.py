@@ -78,7 +78,7 @@ _SPACE = re.compile(r"\s+")
 
 def text_key(text: str) -> str:
     """Identity of a claim's text up to Unicode form, case and whitespace (the store's `content_key`)."""
-    from spinlens.store.db import content_key
+    from spinlens.store.schema import content_key
 
     return content_key(text)
 
@@ -205,7 +205,7 @@ def _text(value: Any) -> str | None:
 
 
 def _unstorable(text: str) -> str | None:
-    from spinlens.store.db import unstorable
+    from spinlens.store.schema import unstorable
 
     return unstorable(text)
 

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spinlens.narratives.stored import AnalysisLanguageRow, replace_narratives
-from spinlens.store.db import AnalysisRow, DocumentRow, Store, _document
+from spinlens.store.db import Store
+from spinlens.store.schema import AnalysisRow, DocumentRow, _document
 
 BATCH = 64
 

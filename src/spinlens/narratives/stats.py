@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from spinlens.language import name as language_name
 from spinlens.narratives.stored import AnalysisLanguageRow, NarrativeMatchRow, read_for_techniques
-from spinlens.store.db import AnalysisRow, DocumentRow, Store
+from spinlens.store.db import Store
+from spinlens.store.schema import AnalysisRow, DocumentRow
 from spinlens.store.stats import UNKNOWN, Scope, _analysed, _month
 
 

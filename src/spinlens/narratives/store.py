@@ -38,7 +38,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from spinlens.errors import InputError
 from spinlens.narratives.catalogue import Claim, ReadResult, text_key
 from spinlens.narratives.encoders import SentenceEncoder
-from spinlens.store.db import Base, Store
+from spinlens.store.db import Store
+from spinlens.store.schema import Base
 
 CHUNK = 500  # claims per transaction in `add`: 500 MiniLM encodings take ~5 s on 2 cores
 

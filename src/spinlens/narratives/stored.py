@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from spinlens.document import Analysis, NarrativeMatch
 from spinlens.language import TECHNIQUE_LANGUAGES
-from spinlens.store.db import SNIPPET_CHARS, AnalysisRow, Base
+from spinlens.store.schema import SNIPPET_CHARS, AnalysisRow, Base
 
 
 class AnalysisLanguageRow(Base):

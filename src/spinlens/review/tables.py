@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, delete, exists, func, select, union_all
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +22,10 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from spinlens.corrections import Correction, CorrectionIn, Kind
 from spinlens.errors import InputError, SpinlensError
 from spinlens.review.state import Reviewed, ReviewMark, review
-from spinlens.store.db import AnalysisRow, Base, DocumentRow, SpanColumns, SpanRow, Store
+from spinlens.store.schema import AnalysisRow, Base, DocumentRow, SpanColumns, SpanRow
+
+if TYPE_CHECKING:
+    from spinlens.store.db import Store
 
 
 class CorrectionRow(Base):

@@ -13,7 +13,8 @@ from sqlalchemy import DateTime, Float, Integer, select
 from sqlalchemy.orm import Session
 
 from spinlens.errors import SpinlensError
-from spinlens.store.db import AnalysisRow, DocumentRow, SpanRow, Store
+from spinlens.store.db import Store
+from spinlens.store.schema import AnalysisRow, DocumentRow, SpanRow
 
 # the columns exported per table, in order (identity keys and internal flags stay in the database)
 EXPORTED = {

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, aliased
 from spinlens import taxonomy
 from spinlens.errors import SpinlensError
 from spinlens.review.tables import CorrectedAnalysisRow, n_spans_now, score_now, spans_now
-from spinlens.store.db import AnalysisRow, DocumentRow, FailureRow, Store
+from spinlens.store.db import Store
+from spinlens.store.schema import AnalysisRow, DocumentRow, FailureRow
 from spinlens.textutil import is_listable_phrase, likely_target, short_title
 
 UNKNOWN = "(unknown)"

@@ -15,7 +15,7 @@ from spinlens.review import tables
 from spinlens.review.state import Reviewed
 from spinlens.sources import Options, read_upload
 from spinlens.store import Store
-from spinlens.store.db import unstorable
+from spinlens.store.schema import unstorable
 from spinlens.textutil import short_title
 from spinlens.web.deps import DetectorDep, LanesDep, SettingsDep, StoreDep, require_token
 from spinlens.web.lanes import Detector, Lanes
