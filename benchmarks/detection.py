@@ -56,7 +56,8 @@ def measure(tier: str, threads: int | None) -> dict[str, str]:
     pred = predict(nlp, sentences)
     if "genre" in cv:
         g = cv["genre"]["mean"]  # type: ignore[index]
-        row["genre SI / FLC"] = f"{g['si']:.3f} / {g['flc']:.3f} (5-fold CV{of})"
+        how = "one fold, tuned in-fold" if cv.get("folds") == 1 else f"5-fold CV{of}"
+        row["genre SI / FLC"] = f"{g['si']:.3f} / {g['flc']:.3f} ({how})"
     else:
         si, flc = score_si(sentences.labels, pred), score_flc(sentences.labels, pred)
         row["genre SI / FLC"] = f"{si.f1:.3f} / {flc.f1:.3f} (never trained on it)"
@@ -94,7 +95,7 @@ def measure(tier: str, threads: int | None) -> dict[str, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tiers", nargs="*", default=["fast", "default", "accurate"])
+    ap.add_argument("--tiers", nargs="*", default=["fast", "default", "accurate"], help="tiers or model directories")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     t0 = time.perf_counter()

@@ -14,16 +14,19 @@ export PYTHONPATH=/tmp/site:$PWD/src:$PWD/.devdata/site PYTHONUNBUFFERED=1 OMP_N
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT" runs
 EPOCHS=${EPOCHS:-8}
 GENRE=${GENRE:---genre}
+# variants: lora, frozen, and lora-extra (lora with the genre folder's training-only sets: contrast, textbook)
+VARIANTS=${VARIANTS:-lora frozen}
 nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
 step() {  # variant, stage, folds...
-    local v=$1 stage=$2; shift 2
-    python3 -m spinlens.training.finetune --data .devdata/ptc --memes .devdata/memes $GENRE --mode "$v" \
+    local v=$1 stage=$2 extra=""; shift 2
+    [ "$v" = lora-extra ] && extra=--genre-extra
+    python3 -m spinlens.training.finetune --data .devdata/ptc --memes .devdata/memes $GENRE $extra --mode "${v%-extra}" \
         --epochs "$EPOCHS" --run-dir "runs/$v" --stage "$stage" --which "$@" >>"runs/$v-$stage-$1.log" 2>&1
 }
-for v in lora frozen; do for f in 0 1 2 3 4 all; do step $v 1 $f & done; done
+for v in $VARIANTS; do for f in 0 1 2 3 4 all; do step $v 1 $f & done; done
 wait
 echo "stage 1 done after $(( $(date +%s) - start )) s"; grep -h "stage 1\|Error\|error" runs/*.log | head -30
-for v in lora frozen; do for f in 0 1 2 3 4; do step $v preds $f & done; done
+for v in $VARIANTS; do for f in 0 1 2 3 4; do step $v preds $f & done; done
 wait
 echo "predictions done after $(( $(date +%s) - start )) s"; ls runs/*/preds-*.pkl; grep -h "Error" runs/*.log | head
 tar czf /tmp/results.tgz runs/*/finetune.json runs/*.log runs/*/delta-*.safetensors runs/*/tagger-*.safetensors \

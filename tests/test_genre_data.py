@@ -106,6 +106,31 @@ def test_short_texts_and_wire_reports(sentences: list[genre.GenreItem]) -> None:
     assert all(not it.labels and it.genre == "wire" for it in wire)
 
 
+def test_training_only_sets_share_nothing_with_the_checks() -> None:
+    """The contrast docs and textbook one-liners train; the one-liners, wire reports and fixtures check: no check
+    text, and no phrase a check marks or quotes, may be in what trains, or the checks would measure memory (the
+    genre's common labels, "Kiev regime", were in the training sentences before and stay allowed)."""
+    import re
+
+    checks = genre.load("short_texts") + genre.load("wire_reports")
+    fixtures = [json.loads(x) for x in (ROOT / "tests/fixtures/short_texts.jsonl").read_text().splitlines()]
+    phrases = {it.text[x.start : x.end].lower() for it in checks for x in it.labels}
+    phrases |= {q.lower() for it in checks for q in re.findall(r'"([^"]{6,})"', it.text)}  # quoted words
+    phrases -= {
+        it.text[x.start : x.end].lower() for it in genre.load("sentences") for x in it.labels
+    }  # the genre's common labels
+    texts = {it.text for it in checks} | {f["text"] for f in fixtures}
+    for name in genre.TRAINING_ONLY:
+        items = genre.load(name)
+        assert len(items) >= 200, name
+        assert sum(1 for it in items if not it.labels) / len(items) >= 0.2, name  # silence is taught too
+        for it in items:
+            assert it.text not in texts, (name, it.id)
+            found = [p for p in phrases if len(p.split()) >= 2 and p in it.text.lower()]
+            assert not found, (name, it.id, found)
+    assert {it.doc for it in genre.load("contrast")}.isdisjoint({it.doc for it in genre.load("sentences")})
+
+
 def test_package_data_covers_the_genre_files() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = config["tool"]["setuptools"]["package-data"]["spinlens"]

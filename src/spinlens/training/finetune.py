@@ -428,8 +428,10 @@ def write_model(
     version: str,
     training_data: dict,
     device: str = "cpu",
+    fold: str = "all",
 ) -> None:
-    """The shipped model: adapters and tagger trained on everything, classifier on every gold span, tuned params."""
+    """A model from one stage-1 run (``fold``: ``all``, what ships, or a fold number, for exploring on one fold):
+    its adapters and tagger, a classifier on every gold span that run trained on, the tuned params of ``report``."""
     import shutil
 
     from spinlens.detect.config import ModelConfig, TaggerShape
@@ -438,14 +440,15 @@ def write_model(
     from spinlens.training.tune import TC_C, gold_span_features
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    delta, tagger, outputs = load_fold(run_dir, "all", examples, config.layers, device)
-    x, y, _ = gold_span_features(examples, outputs)
+    delta, tagger, outputs = load_fold(run_dir, fold, examples, config.layers, device)
+    trained_on = examples if fold == "all" else [ex for ex in examples if ex.document.id not in report["held_out"]]
+    x, y, _ = gold_span_features(trained_on, outputs)
     TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C).save(model_dir / "techniques.npz")
-    shutil.copyfile(run_dir / "tagger-all.safetensors", model_dir / "tagger-0.safetensors")
+    shutil.copyfile(run_dir / f"tagger-{fold}.safetensors", model_dir / "tagger-0.safetensors")
     delta_name = None
     if delta:
         delta_name = "encoder-delta.safetensors"
-        shutil.copyfile(run_dir / "delta-all.safetensors", model_dir / delta_name)
+        shutil.copyfile(run_dir / f"delta-{fold}.safetensors", model_dir / delta_name)
     cv = {"folds": report["folds"], **report["ptc"]}
     if "genre" in report:
         cv["genre"] = {k: report["genre"][k] for k in ("mean", "std", "per_fold")}
@@ -467,8 +470,32 @@ def write_model(
     plot_reliability(cv, model_dir / "reliability.png")
 
 
-def load_training_data(data: Path, memes: Path | None, genre: bool, encoder: Encoder):  # type: ignore[no-untyped-def]
-    """PTC train (scored), the genre set (scored apart, its own folds by text), the memes (training only)."""
+def one_fold(
+    f: int, examples: list[Example], folds: dict[str, int], run_dir: Path, config: FinetuneConfig, device: str = "cpu"
+) -> dict:
+    """Exploring on one fold: stage 2 tuned on fold ``f``'s own held-out predictions (optimistic, the same for
+    every variant compared this way) and scored on them; PTC and the genre set apart (``fold-f.json``)."""
+    from spinlens.training.tune import evaluate_fold, tune
+
+    ptc, genre_pred = fold_preds(f, examples, folds, run_dir, config, device)
+    sets = [ptc] + ([genre_pred] if genre_pred.gold else [])
+    params = tune(sets, TECHNIQUES, precision_first=(), recall_floor=config.recall_floor)
+    report: dict = {"folds": 1, "fold": f, "tuned": "in-fold (explore on one fold)", "config": asdict(config)}
+    for kind, pred in zip(("ptc", "genre"), sets, strict=False):
+        scores = evaluate_fold(pred, params, TECHNIQUES)
+        report[kind] = {"per_fold": [scores], "mean": scores, "std": {m: 0.0 for m in scores}}
+    report["per_technique"] = per_technique([(ptc, genre_pred)], params)
+    report["params"] = params.to_dict()
+    report["held_out"] = sorted(ex.document.id for ex in examples if folds[ex.document.id] == f)
+    (run_dir / f"fold-{f}.json").write_text(json.dumps(report, indent=1, default=float))
+    return report
+
+
+def load_training_data(  # type: ignore[no-untyped-def]
+    data: Path, memes: Path | None, genre: bool, encoder: Encoder, genre_extra: bool = False
+):
+    """PTC train (scored), the genre set (scored apart, its own folds by text), the memes and the genre folder's
+    training-only sets (``genre_extra``: contrast docs, textbook one-liners) in every fold, never scored."""
     from spinlens.evaluate.folds import article_folds
     from spinlens.formats.ptc import read_articles, read_labels
 
@@ -491,6 +518,15 @@ def load_training_data(data: Path, memes: Path | None, genre: bool, encoder: Enc
         extra, extra_ids = meme_tokenized(memes, encoder)
         ids.update(extra_ids)
         sources.append(f"SemEval-2021 memes: {len(extra)} texts, {sum(len(e.labels) for e in extra)} spans")
+    if genre_extra:
+        from spinlens.training.genre import TRAINING_ONLY, corpus
+
+        for name in TRAINING_ONLY:
+            c = corpus(name, unit="doc" if name == "contrast" else "sentence")
+            more, more_ids = tokenized([c.articles[k] for k in sorted(c.articles)], c.labels, encoder)
+            extra += more
+            ids.update(more_ids)
+            sources.append(f"genre set, {name} (training only): {len(more)} texts, {len(c.labels)} spans")
     return examples, ids, folds, extra, sources
 
 
@@ -510,11 +546,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--memes", type=Path, default=None, help="SemEval-2021 Task 6 data folder (training only)")
     parser.add_argument("--genre", action="store_true", help="train and check on the bundled genre set")
+    parser.add_argument(
+        "--genre-extra", action="store_true", help="also train on the genre folder's training-only sets"
+    )
     parser.add_argument("--mode", choices=["lora", "frozen"], default="lora")
     parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
     parser.add_argument("--rank", type=int, default=FinetuneConfig.rank)
     parser.add_argument("--which", nargs="*", default=["0", "1", "2", "3", "4", "all"])
-    parser.add_argument("--stage", choices=["1", "preds", "2", "all"], default="all")
+    parser.add_argument(
+        "--stage",
+        choices=["1", "preds", "2", "all", "one-fold"],
+        default="all",
+        help="one-fold: stage 2 tuned and scored on the first fold of --which alone (and its model in --model-dir)",
+    )
     parser.add_argument("--model-dir", type=Path, default=None, help="write the model here after stage 2")
     parser.add_argument("--name", default="ptc-minilm-lora")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -527,7 +571,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     encoder = Encoder(FinetuneConfig.layers)
-    examples, ids, folds, extra, sources = load_training_data(args.data, args.memes, args.genre, encoder)
+    examples, ids, folds, extra, sources = load_training_data(
+        args.data, args.memes, args.genre, encoder, args.genre_extra
+    )
     if args.limit:
         ptc = [ex for ex in examples if not ex.document.id.startswith("genre-")][: args.limit]
         examples = ptc + [ex for ex in examples if ex.document.id.startswith("genre-")]
@@ -546,6 +592,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage == "preds":
         for f in args.which:
             fold_preds(int(f), examples, folds, args.run_dir, config, args.device)
+    if args.stage == "one-fold":
+        f = int(args.which[0])
+        report = one_fold(f, examples, folds, args.run_dir, config, args.device)
+        print(json.dumps({k: report[k]["mean"] for k in ("ptc", "genre") if k in report}, indent=1), flush=True)
+        if args.model_dir is not None:
+            data = {"data": f"fold {f}'s training folds", "extra": sources}
+            write_model(
+                args.model_dir, examples, args.run_dir, config, report, args.name, "3", data, args.device, str(f)
+            )
     if args.stage in ("2", "all"):
         report = stage2(examples, folds, args.run_dir, config, args.device)
         print(json.dumps({k: report[k]["mean"] for k in ("ptc", "genre") if k in report}, indent=1), flush=True)

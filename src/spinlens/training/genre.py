@@ -2,7 +2,10 @@
 
 The data lives in ``spinlens/data/genre/`` (see its README): ``sentences.jsonl`` (sentences grouped into short
 docs), ``short_texts.jsonl`` (one-line textbook examples and neutral one-liners) and ``wire_reports.jsonl``
-(neutral wire reports, no spans). Each line is one JSON object::
+(neutral wire reports, no spans), the checks; and two sets that only train, never scored (`TRAINING_ONLY`):
+``contrast.jsonl`` (docs that set neutral reports quoting officials' words beside state-media texts adopting
+them) and ``textbook.jsonl`` (one-liners per technique and neutral ones, other texts than the checks'). Each line
+is one JSON object::
 
     {"id": "g0001", "doc": "d001", "genre": "op-ed", "source": "written", "text": "...",
      "spans": [{"quote": "Kiev regime", "occurrence": 1, "technique": "Name_Calling,Labeling"}]}
@@ -35,7 +38,13 @@ if TYPE_CHECKING:  # the encoder stack (numpy, onnx/torch) is imported only when
     from spinlens.training.examples import Example
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "genre"
-SETS = ("sentences", "short_texts", "wire_reports")
+SETS = ("sentences", "short_texts", "wire_reports", "contrast", "textbook")
+# How a set's markup is laid out: "doc" (every line an item of its block's doc), "line" (every line an item of its
+# own), "block" (a block is one item, its lines joined by spaces)
+LAYOUT = {"sentences": "doc", "contrast": "doc", "short_texts": "line", "textbook": "line", "wire_reports": "block"}
+# Sets that only train (never scored, never a check): their items teach what the checks measure, on other texts
+TRAINING_ONLY = ("contrast", "textbook")
+ID_PREFIX = {"sentences": "g", "contrast": "c", "short_texts": "", "textbook": "t-"}
 GENRES = ("op-ed", "statement", "headline", "post", "wire")
 
 # Markup tags -> PTC technique names (exact strings of the PTC-14 scheme)
@@ -135,7 +144,7 @@ def parse_item(obj: object, path: Path, line: int) -> GenreItem:
 
 
 def load(name: str = "sentences", folder: Path = DATA_DIR) -> list[GenreItem]:
-    """Every item of one set (``sentences``, ``short_texts`` or ``wire_reports``), checked, in file order."""
+    """Every item of one set (one of `SETS`), checked, in file order."""
     if name not in SETS:
         raise InputError(f"unknown genre set {name!r}; expected one of {', '.join(SETS)}")
     path = folder / f"{name}.jsonl"
@@ -259,15 +268,16 @@ def compile_markup(path: Path, name: str) -> list[dict[str, object]]:
     after it is a sentence, optionally starting with ``>GENRE `` (another genre for this line) and/or
     ``@URL `` (a short excerpt quoted from that page). ``#`` starts a comment line. ``sentences``: every line is
     an item of its block's doc; ``short_texts``: every line is an item of its own; ``wire_reports``: a block is one
-    item, its lines joined by spaces.
+    item, its lines joined by spaces (`LAYOUT` says which of the three each set is).
     """
+    layout = LAYOUT[name]
     records: list[dict[str, object]] = []
     block: dict[str, object] | None = None
     lines_of_block: list[tuple[str, list[tuple[int, int, str]], str, str]] = []
     counters: dict[str, int] = {}
 
     def flush() -> None:
-        if block is None or name != "wire_reports" or not lines_of_block:
+        if block is None or layout != "block" or not lines_of_block:
             return
         text, spans = "", []
         for t, s, _, _ in lines_of_block:
@@ -307,15 +317,16 @@ def compile_markup(path: Path, name: str) -> list[dict[str, object]]:
             text, spans = parse_markup(line.strip())
         except ValueError as e:
             raise InputError(str(e), path, number) from None
-        if name == "wire_reports":
+        if layout == "block":
             lines_of_block.append((text, spans, genre, source))
-        elif name == "sentences":
+        elif layout == "doc":
             counters["g"] = counters.get("g", 0) + 1
-            records.append(_record(f"g{counters['g']:04d}", str(block["id"]), genre, source, text, spans))
+            iid = f"{ID_PREFIX[name]}{counters['g']:04d}"
+            records.append(_record(iid, str(block["id"]), genre, source, text, spans))
         else:
             key = next((k for k, v in TAGS.items() if spans and v == spans[0][2]), "neutral").lower()
             counters[key] = counters.get(key, 0) + 1
-            iid = f"{key}-{counters[key]:02d}"
+            iid = f"{ID_PREFIX[name]}{key}-{counters[key]:02d}"
             records.append(_record(iid, iid, genre, source, text, spans))
     flush()
     return records
