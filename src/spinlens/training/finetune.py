@@ -494,8 +494,9 @@ def one_fold(
 def load_training_data(  # type: ignore[no-untyped-def]
     data: Path, memes: Path | None, genre: bool, encoder: Encoder, genre_extra: bool = False
 ):
-    """PTC train (scored), the genre set (scored apart, its own folds by text), the memes and the genre folder's
-    training-only sets (``genre_extra``: contrast docs, textbook one-liners) in every fold, never scored."""
+    """PTC train (scored), the genre set (scored apart, its own folds by text), the memes (the tagger's training
+    only, never scored) and the genre folder's training-only sets (``genre_extra``: contrast docs, textbook
+    one-liners; fold `TRAINING_ONLY_FOLD`: the tagger's and the technique classifier's training in every fold)."""
     from spinlens.evaluate.folds import article_folds
     from spinlens.formats.ptc import read_articles, read_labels
 
@@ -518,16 +519,20 @@ def load_training_data(  # type: ignore[no-untyped-def]
         extra, extra_ids = meme_tokenized(memes, encoder)
         ids.update(extra_ids)
         sources.append(f"SemEval-2021 memes: {len(extra)} texts, {sum(len(e.labels) for e in extra)} spans")
-    if genre_extra:
+    if genre_extra:  # in every fold's training, the technique classifier's too: fold -1, never held out
         from spinlens.training.genre import TRAINING_ONLY, corpus
 
         for name in TRAINING_ONLY:
             c = corpus(name, unit="doc" if name == "contrast" else "sentence")
             more, more_ids = tokenized([c.articles[k] for k in sorted(c.articles)], c.labels, encoder)
-            extra += more
+            examples += more
             ids.update(more_ids)
+            folds.update({ex.document.id: TRAINING_ONLY_FOLD for ex in more})
             sources.append(f"genre set, {name} (training only): {len(more)} texts, {len(c.labels)} spans")
     return examples, ids, folds, extra, sources
+
+
+TRAINING_ONLY_FOLD = -1  # the fold of examples that train in every fold and are never scored
 
 
 def meme_tokenized(folder: Path, encoder: Encoder) -> tuple[list[Example], dict]:
