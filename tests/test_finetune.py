@@ -76,3 +76,30 @@ def test_encoder_reads_its_delta(tmp_path):
     tuned = Encoder((3,), delta=tmp_path / "delta.safetensors")
     assert tuned.cache_key != Encoder((3,)).cache_key, "cached vectors of a tuned encoder must not be reused as plain"
     assert not np.allclose(tuned.encode(text).vectors, plain, atol=1e-3)
+
+
+def test_one_fold_tunes_on_its_fold_writes_a_model_and_keeps_training_only_examples_in_training(tmp_path):
+    """Exploring on one fold (``--stage one-fold``): fold 0's model is tuned and scored on fold 0 alone, never on
+    what it trained on; examples of the training-only fold (-1: the genre folder's contrast and textbook sets)
+    train in every fold and are never held out; the model it writes analyses text."""
+    from spinlens.detect.pipeline import Detector
+    from spinlens.training import genre
+    from spinlens.training.finetune import TRAINING_ONLY_FOLD, one_fold, stage1, write_model
+
+    articles = read_articles(FIXTURES)
+    labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels", articles)
+    textbook = genre.corpus("textbook")
+    chosen = [f"genre-t-{key}-01" for key in ("nc", "ll", "fear", "doubt", "slogan", "neutral")]  # 5 techniques
+    docs = [articles[k] for k in sorted(articles)] + [textbook.articles[k] for k in chosen]
+    gold = labels + [x for x in textbook.labels if x.article_id in chosen]
+    encoder = Encoder((1, 2))
+    examples, ids = tokenized(docs, gold, encoder)
+    folds = {"900000001": 0, "900000002": 1} | {k: TRAINING_ONLY_FOLD for k in chosen}
+    config = FinetuneConfig(mode="lora", rank=2, epochs=2, hidden=16, layers=(1, 2), batch_units=8)
+    stage1(examples, ids, folds, tmp_path, config, ["0"])
+    report = one_fold(0, examples, folds, tmp_path, config)
+    assert report["held_out"] == ["900000001"], "only fold 0 is scored"
+    assert set(report["ptc"]["mean"]) >= {"si", "tc", "flc"} and "reliability" in report["ptc"]
+    write_model(tmp_path / "model", examples, tmp_path, config, report, "tiny", "3", {}, fold="0")
+    analysis = Detector(tmp_path / "model")("The corrupt regime lies, and it lies again.")
+    assert analysis.model == "tiny" and all(s.end > s.start for s in analysis.spans)

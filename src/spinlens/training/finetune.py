@@ -475,7 +475,7 @@ def one_fold(
 ) -> dict:
     """Exploring on one fold: stage 2 tuned on fold ``f``'s own held-out predictions (optimistic, the same for
     every variant compared this way) and scored on them; PTC and the genre set apart (``fold-f.json``)."""
-    from spinlens.training.tune import evaluate_fold, tune
+    from spinlens.training.tune import evaluate_fold, reliability, reliability_bins, tune
 
     ptc, genre_pred = fold_preds(f, examples, folds, run_dir, config, device)
     sets = [ptc] + ([genre_pred] if genre_pred.gold else [])
@@ -483,7 +483,13 @@ def one_fold(
     report: dict = {"folds": 1, "fold": f, "tuned": "in-fold (explore on one fold)", "config": asdict(config)}
     for kind, pred in zip(("ptc", "genre"), sets, strict=False):
         scores = evaluate_fold(pred, params, TECHNIQUES)
-        report[kind] = {"per_fold": [scores], "mean": scores, "std": {m: 0.0 for m in scores}}
+        pairs = reliability(pred, params, TECHNIQUES)
+        report[kind] = {
+            "per_fold": [scores],
+            "mean": scores,
+            "std": {m: 0.0 for m in scores},
+            "reliability": {k: reliability_bins(v) for k, v in pairs.items()},
+        }
     report["per_technique"] = per_technique([(ptc, genre_pred)], params)
     report["params"] = params.to_dict()
     report["held_out"] = sorted(ex.document.id for ex in examples if folds[ex.document.id] == f)
