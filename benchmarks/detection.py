@@ -52,11 +52,17 @@ def measure(tier: str, threads: int | None) -> dict[str, str]:
     }
     of = " of the default's model, float32" if cv.get("scores_of") else ""  # the fast tier: that model in int8
     row["PTC CV SI / TC / FLC"] += of
+    if cv.get("fold_ids") is not None:
+        row["PTC CV SI / TC / FLC"] += f" (folds {','.join(map(str, cv['fold_ids']))} of 5)"
     sentences = genre.corpus("sentences", "doc")
     pred = predict(nlp, sentences)
     if "genre" in cv:
         g = cv["genre"]["mean"]  # type: ignore[index]
-        how = "one fold, tuned in-fold" if cv.get("folds") == 1 else f"5-fold CV{of}"
+        how = f"5-fold CV{of}"
+        if cv.get("fold_ids") is not None:  # a CPU session's partial CV: the folds done so far
+            how = f"CV on folds {','.join(map(str, cv['fold_ids']))} of 5, {cv.get('tuned', 'cross-fitted')}{of}"
+        elif cv.get("folds") == 1:
+            how = "one fold, tuned in-fold"
         row["genre SI / FLC"] = f"{g['si']:.3f} / {g['flc']:.3f} ({how})"
     else:
         si, flc = score_si(sentences.labels, pred), score_flc(sentences.labels, pred)

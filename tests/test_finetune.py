@@ -103,3 +103,35 @@ def test_one_fold_tunes_on_its_fold_writes_a_model_and_keeps_training_only_examp
     write_model(tmp_path / "model", examples, tmp_path, config, report, "tiny", "3", {}, fold="0")
     analysis = Detector(tmp_path / "model")("The corrupt regime lies, and it lies again.")
     assert analysis.model == "tiny" and all(s.end > s.start for s in analysis.spans)
+
+
+def test_stage2_on_the_folds_done_says_which_and_never_scores_a_fold_with_its_own_params(tmp_path):
+    """A CPU session may finish only some folds (``--stage 2 --which 0 1``): the report and the model card name the
+    folds; with two, each is scored with params tuned on the other alone; with one, it says it was tuned in-fold."""
+    from spinlens.detect.config import ModelConfig
+    from spinlens.training import tune
+    from spinlens.training.finetune import TECHNIQUES, fold_preds, stage1, stage2, write_model
+
+    from spinlens.training import genre
+
+    articles = read_articles(FIXTURES)
+    labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels", articles)
+    textbook = genre.corpus("textbook")
+    chosen = [f"genre-t-{key}-01" for key in ("nc", "ll", "fear", "doubt")]  # fold 1's gold spans
+    docs = [articles[k] for k in sorted(articles)] + [textbook.articles[k] for k in chosen]
+    gold = labels + [x for x in textbook.labels if x.article_id in chosen]
+    examples, ids = tokenized(docs, gold, Encoder((1, 2)))
+    folds = {"900000001": 0, "900000002": 1} | {k: 1 for k in chosen}
+    config = FinetuneConfig(mode="lora", rank=2, epochs=2, hidden=16, layers=(1, 2), batch_units=8)
+    stage1(examples, ids, folds, tmp_path, config, ["0", "1", "all"])
+    two = stage2(examples, folds, tmp_path, config, fold_ids=[1, 0])
+    assert two["folds"] == 2 and two["fold_ids"] == [0, 1] and "2 of 5" in two["tuned"]
+    preds = [fold_preds(f, examples, folds, tmp_path, config, "cpu") for f in (0, 1)]
+    # fold 0 is scored with the params tuned on fold 1 alone (the genre set is absent here)
+    on_other = tune.tune([preds[1][0]], TECHNIQUES, precision_first=(), recall_floor=config.recall_floor)
+    assert two["ptc"]["per_fold"][0] == tune.evaluate_fold(preds[0][0], on_other, TECHNIQUES)
+    one = stage2(examples, folds, tmp_path, config, fold_ids=[0])
+    assert one["folds"] == 1 and one["tuned"].startswith("in-fold")
+    write_model(tmp_path / "model", examples, tmp_path, config, two, "tiny", "4", {})
+    cv = ModelConfig.read(tmp_path / "model").cross_validation
+    assert cv["fold_ids"] == [0, 1] and "2 of 5" in cv["tuned"]

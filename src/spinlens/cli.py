@@ -482,6 +482,8 @@ def models(ctx: typer.Context) -> None:
             notes.append(f"{tier}: {info.why_not}")
         if info.scores_of:
             notes.append(f"{tier}: the scores are {info.scores_of}")
+        if info.cv_scope:
+            notes.append(f"{tier}: the CV covers {info.cv_scope}")
         cell = lambda d, k: f"{d[k]:.3f}" if isinstance(d.get(k), float) else "-"  # noqa: E731
         table.add_row(
             info.tier,

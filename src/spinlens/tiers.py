@@ -44,6 +44,7 @@ class TierInfo:
     scores: dict[str, float]
     speed: dict[str, object]
     scores_of: str | None = None  # where the scores are another model's (the fast tier: the default's, in float32)
+    cv_scope: str | None = None  # where the CV covers fewer than 5 folds: which, and how it was tuned
 
 
 def tier_info(tier: str) -> TierInfo:
@@ -67,7 +68,11 @@ def tier_info(tier: str) -> TierInfo:
     mean = cv.get("mean", {}) if isinstance(cv, dict) else {}
     scores = {k: float(v) for k, v in mean.items()} if isinstance(mean, dict) else {}
     scores_of = cv.get("scores_of") if isinstance(cv, dict) else None
-    return TierInfo(tier, config.name, why_not is None, why_not, scores, dict(config.speed or {}), scores_of)
+    scope = None
+    if isinstance(cv, dict) and cv.get("fold_ids") is not None:
+        scope = f"folds {', '.join(map(str, cv['fold_ids']))} of 5 ({cv.get('tuned', 'cross-fitted')})"
+    speed = dict(config.speed or {})
+    return TierInfo(tier, config.name, why_not is None, why_not, scores, speed, scores_of, scope)
 
 
 def add(tier: str, wheels: Path | None = None, say: Callable[[str], None] = print) -> Path:

@@ -11,7 +11,8 @@ Everything else is the frozen design's: sentence units, windows, tags, folds (`e
 (`training.tune`) on the held-out outputs, except that each fold's vectors come from that fold's own encoder.
 
 Run it as one command (`spinlens train --finetune lora`), or fold by fold in parallel processes on one GPU
-(``python -m spinlens.training.finetune --which 0``; then ``--stage 2``).
+(``python -m spinlens.training.finetune --which 0``; then ``--stage 2``). ``--stage 2 --which 0 1`` tunes and
+scores on the folds that are done so far (the model card says which), when a CPU session cannot train all five.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from spinlens.detect.bert import Bert, apply_delta
 from spinlens.detect.encoder import WINDOW, Encoded, Encoder, window_starts
 from spinlens.detect.model import SpanTagger, TokenOutputs
 from spinlens.document import Document
+from spinlens.evaluate.folds import N_FOLDS
 from spinlens.formats.ptc import Label
 from spinlens.progress import progress
 from spinlens.training.examples import Example
@@ -43,6 +45,7 @@ from spinlens.training.train import (
     token_targets,
 )
 
+MODEL_VERSION = "4"  # what --model-dir writes: 4 adds the genre folder's training-only sets (--genre-extra)
 ADAPTED = ("query", "key", "value", "attention_out", "intermediate", "output")  # every linear layer of a block
 
 
@@ -366,23 +369,34 @@ def stage2(
     run_dir: Path,
     config: FinetuneConfig,
     device: str = "cpu",
-    n_folds: int = 5,
+    fold_ids: list[int] | None = None,
 ) -> dict:
     """Cross-fitted stage 2 on the held-out outputs; PTC and the genre set (ids ``genre-``) scored apart.
 
     Thresholds and calibration for fold f are tuned on the other folds' held-out predictions of both sets.
+    ``fold_ids``: the folds whose stage 1 is done (all 5 by default). With fewer, the estimate covers those folds'
+    articles only (the report says which); with one, there are no other folds and it is tuned in-fold (optimistic).
     """
     from spinlens.training.tune import evaluate_fold, reliability, reliability_bins, tune
 
-    preds = [fold_preds(f, examples, folds, run_dir, config, device) for f in range(n_folds)]
-    has_genre = all(p[1].gold for p in preds)
-    report: dict = {"folds": n_folds, "config": asdict(config)}
+    fold_ids = sorted(set(range(N_FOLDS) if fold_ids is None else fold_ids))
+    preds = {f: fold_preds(f, examples, folds, run_dir, config, device) for f in fold_ids}
+    has_genre = all(p[1].gold for p in preds.values())
+    report: dict = {"folds": len(fold_ids), "config": asdict(config)}
+    if len(fold_ids) < N_FOLDS:
+        report["fold_ids"] = fold_ids
+        report["tuned"] = (
+            "in-fold (one fold: tuned and scored on it)"
+            if len(fold_ids) == 1
+            else f"cross-fitted over {len(fold_ids)} of {N_FOLDS} folds"
+        )
     for kind, index in (("ptc", 0), ("genre", 1)):
         if kind == "genre" and not has_genre:
             continue
         per_fold, pairs = [], {"span": [], "technique": []}
-        for f in range(n_folds):
-            others = [p[i] for g, p in enumerate(preds) if g != f for i in (0, 1) if i == 0 or has_genre]
+        for f in fold_ids:
+            tuned_on = [p for g, p in preds.items() if g != f or len(fold_ids) == 1]
+            others = [p[i] for p in tuned_on for i in (0, 1) if i == 0 or has_genre]
             params_f = tune(others, TECHNIQUES, precision_first=(), recall_floor=config.recall_floor)
             per_fold.append(evaluate_fold(preds[f][index], params_f, TECHNIQUES))
             for k, values in reliability(preds[f][index], params_f, TECHNIQUES).items():
@@ -395,12 +409,12 @@ def stage2(
             "reliability": {k: reliability_bins(v) for k, v in pairs.items()},
         }
     final = tune(
-        [p[i] for p in preds for i in (0, 1) if i == 0 or has_genre],
+        [p[i] for p in preds.values() for i in (0, 1) if i == 0 or has_genre],
         TECHNIQUES,
         precision_first=(),
         recall_floor=config.recall_floor,
     )
-    report["per_technique"] = per_technique(preds, final)
+    report["per_technique"] = per_technique(list(preds.values()), final)
     report["params"] = final.to_dict()
     (run_dir / "cv.json").write_text(json.dumps(report, indent=1, default=float))
     return report
@@ -449,7 +463,7 @@ def write_model(
     if delta:
         delta_name = "encoder-delta.safetensors"
         shutil.copyfile(run_dir / f"delta-{fold}.safetensors", model_dir / delta_name)
-    cv = {"folds": report["folds"], **report["ptc"]}
+    cv = {"folds": report["folds"], **{k: report[k] for k in ("fold_ids", "tuned") if k in report}, **report["ptc"]}
     if "genre" in report:
         cv["genre"] = {k: report["genre"][k] for k in ("mean", "std", "per_fold")}
     cv["per_technique"] = report.get("per_technique")
@@ -572,6 +586,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--model-dir", type=Path, default=None, help="write the model here after stage 2")
     parser.add_argument("--name", default="ptc-minilm-lora")
+    parser.add_argument("--version", default=MODEL_VERSION, help="the model version written with --model-dir")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--limit", type=int, default=None, help="only the first N PTC articles (a smoke test)")
     parser.add_argument(
@@ -610,15 +625,27 @@ def main(argv: list[str] | None = None) -> None:
         if args.model_dir is not None:
             data = {"data": f"fold {f}'s training folds", "extra": sources}
             write_model(
-                args.model_dir, examples, args.run_dir, config, report, args.name, "3", data, args.device, str(f)
+                args.model_dir,
+                examples,
+                args.run_dir,
+                config,
+                report,
+                args.name,
+                args.version,
+                data,
+                args.device,
+                str(f),
             )
     if args.stage in ("2", "all"):
-        report = stage2(examples, folds, args.run_dir, config, args.device)
+        done = [int(w) for w in args.which if w != "all"]  # stage 2 on the folds named (all 5 by default)
+        report = stage2(examples, folds, args.run_dir, config, args.device, done)
         print(json.dumps({k: report[k]["mean"] for k in ("ptc", "genre") if k in report}, indent=1), flush=True)
         if args.model_dir is not None:
             n_ptc = sum(not ex.document.id.startswith("genre-") for ex in examples)
             data = {"data": "PTC train (SemEval-2020 Task 11), gold labels", "articles": n_ptc, "extra": sources}
-            write_model(args.model_dir, examples, args.run_dir, config, report, args.name, "3", data, args.device)
+            write_model(
+                args.model_dir, examples, args.run_dir, config, report, args.name, args.version, data, args.device
+            )
 
 
 if __name__ == "__main__":
