@@ -331,6 +331,10 @@ def load_fold(run_dir: Path, name: str, examples: list[Example], layers: tuple[i
     tagger = SpanTagger(384 * len(layers), len(TECHNIQUES), hidden=state["forward_lstm.weight_hh_l0"].shape[1])
     tagger.load_state_dict({k: v.float() for k, v in state.items()})
     vectors = _vectors(examples, encoder_with(delta, layers, device), device, f"vectors of fold {name}")
+    if not (run_dir / f"outputs-{name}.npz").exists():  # a run folder restored from kept files: recomputed
+        outs = tagger.to(device).predict(vectors, [ex.encoded.units for ex in examples], batch_segments=256)
+        tagger.cpu()
+        return delta, tagger, {ex.document.id: out for ex, out in zip(examples, outs, strict=True)}
     with np.load(run_dir / f"outputs-{name}.npz") as stored:
         outputs = {
             ex.document.id: TokenOutputs(
@@ -354,6 +358,11 @@ def fold_preds(
     cached = run_dir / f"preds-{f}.pkl"
     if cached.exists():
         return pickle.loads(cached.read_bytes())
+    kept = run_dir / f"preds-{f}.pkl.xz"  # kept in the repository (benchmarks/results/cv-preds): a CPU session's folds
+    if kept.exists():
+        import lzma
+
+        return pickle.loads(lzma.decompress(kept.read_bytes()))
     _, _, outputs = load_fold(run_dir, str(f), examples, config.layers, device)
     train = [ex for ex in examples if folds[ex.document.id] != f]
     ptc = [ex for ex in examples if folds[ex.document.id] == f and not ex.document.id.startswith("genre-")]
