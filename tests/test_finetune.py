@@ -109,10 +109,8 @@ def test_stage2_on_the_folds_done_says_which_and_never_scores_a_fold_with_its_ow
     """A CPU session may finish only some folds (``--stage 2 --which 0 1``): the report and the model card name the
     folds; with two, each is scored with params tuned on the other alone; with one, it says it was tuned in-fold."""
     from spinlens.detect.config import ModelConfig
-    from spinlens.training import tune
+    from spinlens.training import genre, tune
     from spinlens.training.finetune import TECHNIQUES, fold_preds, stage1, stage2, write_model
-
-    from spinlens.training import genre
 
     articles = read_articles(FIXTURES)
     labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels", articles)
