@@ -29,6 +29,7 @@ from speed import cpu_name  # noqa: E402
 
 from spinlens.evaluate.scorers import score_flc, score_si  # noqa: E402
 from spinlens.formats.ptc import Label  # noqa: E402
+from spinlens.tiers import cv_scope  # noqa: E402
 from spinlens.training import genre  # noqa: E402
 
 TITLE = "Kiev regime"
@@ -52,15 +53,16 @@ def measure(tier: str, threads: int | None) -> dict[str, str]:
     }
     of = " of the default's model, float32" if cv.get("scores_of") else ""  # the fast tier: that model in int8
     row["PTC CV SI / TC / FLC"] += of
-    if cv.get("fold_ids") is not None:
-        row["PTC CV SI / TC / FLC"] += f" (folds {','.join(map(str, cv['fold_ids']))} of 5)"
+    scope = cv_scope(cv)  # a CPU session's partial CV: the folds done so far
+    if scope:
+        row["PTC CV SI / TC / FLC"] += f" ({scope})"
     sentences = genre.corpus("sentences", "doc")
     pred = predict(nlp, sentences)
     if "genre" in cv:
         g = cv["genre"]["mean"]  # type: ignore[index]
         how = f"5-fold CV{of}"
-        if cv.get("fold_ids") is not None:  # a CPU session's partial CV: the folds done so far
-            how = f"CV on folds {','.join(map(str, cv['fold_ids']))} of 5, {cv.get('tuned', 'cross-fitted')}{of}"
+        if scope:
+            how = f"CV on {scope}{of}"
         elif cv.get("folds") == 1:
             how = "one fold, tuned in-fold"
         row["genre SI / FLC"] = f"{g['si']:.3f} / {g['flc']:.3f} ({how})"

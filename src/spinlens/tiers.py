@@ -68,11 +68,16 @@ def tier_info(tier: str) -> TierInfo:
     mean = cv.get("mean", {}) if isinstance(cv, dict) else {}
     scores = {k: float(v) for k, v in mean.items()} if isinstance(mean, dict) else {}
     scores_of = cv.get("scores_of") if isinstance(cv, dict) else None
-    scope = None
-    if isinstance(cv, dict) and cv.get("fold_ids") is not None:
-        scope = f"folds {', '.join(map(str, cv['fold_ids']))} of 5 ({cv.get('tuned', 'cross-fitted')})"
+    scope = cv_scope(cv) if isinstance(cv, dict) else None
     speed = dict(config.speed or {})
     return TierInfo(tier, config.name, why_not is None, why_not, scores, speed, scores_of, scope)
+
+
+def cv_scope(cv: dict) -> str | None:
+    """Where a model card's CV covers fewer than 5 folds (``finetune --stage 2 --which ...``): which, and how tuned."""
+    if cv.get("fold_ids") is None:
+        return None
+    return f"folds {', '.join(map(str, cv['fold_ids']))} of 5 ({cv.get('tuned', 'cross-fitted')})"
 
 
 def add(tier: str, wheels: Path | None = None, say: Callable[[str], None] = print) -> Path:
