@@ -133,3 +133,25 @@ def test_stage2_on_the_folds_done_says_which_and_never_scores_a_fold_with_its_ow
     write_model(tmp_path / "model", examples, tmp_path, config, two, "tiny", "4", {})
     cv = ModelConfig.read(tmp_path / "model").cross_validation
     assert cv["fold_ids"] == [0, 1] and "2 of 5" in cv["tuned"]
+
+
+def test_spinlens_train_finetune_runs_the_recipe_that_ships(tmp_path, monkeypatch):
+    """`spinlens train --finetune lora` is the one command of the model card: the shipped version (4) was trained
+    with the genre folder's training-only sets, so the CLI must pass them, with the memes and the genre set."""
+    from typer.testing import CliRunner
+
+    import spinlens.training.finetune as finetune
+    from spinlens.cli import app
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(finetune, "main", lambda argv: seen.append(argv))
+    data, memes = tmp_path / "ptc", tmp_path / "memes"
+    res = CliRunner().invoke(
+        app,
+        ["train", "--data", str(data), "--run-dir", str(tmp_path / "run"), "--memes", str(memes), "--finetune", "lora"],
+    )
+    assert res.exit_code == 0, res.output
+    (argv,) = seen
+    assert {"--genre", "--genre-extra"} <= set(argv)
+    assert argv[argv.index("--memes") + 1] == str(memes) and argv[argv.index("--mode") + 1] == "lora"
+    assert finetune.MODEL_VERSION == "4", "version 4 is the recipe with --genre-extra: change both together"

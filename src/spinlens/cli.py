@@ -127,8 +127,9 @@ def train(
     finetune: Annotated[
         str | None,
         typer.Option(
-            help="lora: train MiniLM's adapters with the tagger, end to end (version 3; with --memes and the "
-            "bundled genre set); frozen: the same run with the encoder frozen (spinlens.training.finetune)"
+            help="lora: train MiniLM's adapters with the tagger, end to end (version 4; with --memes, the bundled "
+            "genre set and its training-only sets); frozen: the same run with the encoder frozen "
+            "(spinlens.training.finetune)"
         ),
     ] = None,
 ) -> None:
@@ -146,7 +147,7 @@ def train(
 
         if finetune not in ("lora", "frozen"):
             _fail(InputError(f"--finetune takes lora or frozen, not {finetune!r}"))
-        args = ["--data", str(data), "--run-dir", str(run_dir), "--mode", finetune, "--genre"]
+        args = ["--data", str(data), "--run-dir", str(run_dir), "--mode", finetune, "--genre", "--genre-extra"]
         args += ["--memes", str(memes)] if memes else []
         finetune_main(
             [*args, "--model-dir", str(model_dir or run_dir / "model"), "--name", name or "ptc-minilm-bilstm"]
