@@ -473,6 +473,7 @@ def write_model(
         delta_name = "encoder-delta.safetensors"
         shutil.copyfile(run_dir / f"delta-{fold}.safetensors", model_dir / delta_name)
     cv = {"folds": report["folds"], **{k: report[k] for k in ("fold_ids", "tuned") if k in report}, **report["ptc"]}
+    cv["recall_floor"] = config.recall_floor  # what the per-technique thresholds were tuned under
     if "genre" in report:
         cv["genre"] = {k: report["genre"][k] for k in ("mean", "std", "per_fold")}
     cv["per_technique"] = report.get("per_technique")
@@ -586,6 +587,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["lora", "frozen"], default="lora")
     parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
     parser.add_argument("--rank", type=int, default=FinetuneConfig.rank)
+    parser.add_argument(
+        "--layers",
+        default=",".join(map(str, FinetuneConfig.layers)),
+        help="encoder layers side by side (the encoder is cut after the last): 3,6 default tier, 1,3 fast",
+    )
     parser.add_argument("--which", nargs="*", default=["0", "1", "2", "3", "4", "all"])
     parser.add_argument(
         "--stage",
@@ -621,6 +627,7 @@ def main(argv: list[str] | None = None) -> None:
         sources=sources,
         deadline=deadline,
         recall_floor=args.recall_floor,
+        layers=tuple(int(k) for k in args.layers.split(",")),
     )
     if args.stage in ("1", "all"):
         stage1(examples, ids, folds, args.run_dir, config, args.which, extra, args.device)
