@@ -1,7 +1,7 @@
 """The pure decision functions: sentence units, Repetition, per-technique thresholds, verdicts from spans."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from spinlens.detect.decide import Params, SpanDecision, decide_article, label_spans
@@ -68,6 +68,37 @@ def test_repetition_only_for_a_phrase_that_recurs():
     alone = label_spans([(0, 5, 0.9)], p, [False], TECHNIQUES, params)
     assert [d.technique for d in alone] == ["Loaded_Language"]
     assert abs(alone[0].technique_confidence - 2 / 3) < 1e-6  # Repetition's share goes to the others
+
+
+WORDS = st.sampled_from(["the", "wall", "walls", "a", "Traitor", "traitors", "élite", "x_1", "", "lied"])
+GLUE = st.sampled_from([" ", "  ", ", ", ". ", "\n", "!", "'s ", "-", " \u00a0", "\u201c"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(WORDS, GLUE), max_size=25), st.data())
+@example([("the", " "), ("the", " "), ("the", ".")], None).via("non-overlapping: 'the the' once in 'the the the'")
+def test_phrase_counts_are_those_of_a_regex_search_between_word_boundaries(parts, data):
+    """`ArticleView` counts phrases without scanning the text per span: the counts must be the regex search's."""
+    import re
+
+    from spinlens.detect.features import normalise, stems
+
+    text = "".join(w + g for w, g in parts)
+    if data is None:  # the explicit example: "the the"
+        start, end = 0, 7
+    else:
+        start = data.draw(st.integers(0, len(text)))
+        end = data.draw(st.integers(start, len(text)))
+    nothing = np.zeros((0, 2), np.int64)
+    view = ArticleView(text, nothing, np.zeros((0, 1)), np.zeros((0, 1)), nothing)
+
+    def found(key: str, where: str) -> int:
+        return len(re.findall(r"\b" + re.escape(key) + r"\b", where)) if key else 0
+
+    key = normalise(text[start:end])
+    assert view.recurrences(start, end) == found(key, normalise(text))
+    again = found(key, normalise(text)) >= 2 or found(stems(key), stems(normalise(text))) >= 2
+    assert view.recurs(start, end) == again
 
 
 def test_per_technique_thresholds_drop_a_weak_technique_and_a_span_left_with_none():

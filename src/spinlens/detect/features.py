@@ -57,19 +57,43 @@ class ArticleView:
 
     def recurrences(self, start: int, end: int) -> int:
         """How often the span's words (normalised) occur in the whole text, the span itself included."""
-        key = normalise(self.text[start:end])
-        return len(re.findall(r"\b" + re.escape(key) + r"\b", self.normalised)) if key else 0
+        return self._words.count(normalise(self.text[start:end]))
 
     @cached_property
-    def stemmed(self) -> str:
-        return stems(self.normalised)
+    def _words(self) -> _Phrases:
+        return _Phrases(self.normalised)
+
+    @cached_property
+    def _stemmed(self) -> _Phrases:
+        return _Phrases(stems(self.normalised))
 
     def recurs(self, start: int, end: int) -> bool:
         """Whether the span's phrase, or a near variant (the same words up to their endings), occurs twice or more."""
         if self.recurrences(start, end) >= 2:
             return True
-        key = stems(normalise(self.text[start:end]))
-        return bool(key) and len(re.findall(r"\b" + re.escape(key) + r"\b", self.stemmed)) >= 2
+        return self._stemmed.count(stems(normalise(self.text[start:end]))) >= 2
+
+
+class _Phrases:
+    """Counts a phrase's occurrences in a normalised text (words and single spaces) as a regex search for it between
+    word boundaries would, without the search: a text's candidate spans (hundreds) each scanned the whole text."""
+
+    def __init__(self, normalised: str) -> None:
+        self.words = normalised.split(" ") if normalised else []
+        self.at: dict[str, list[int]] = {}
+        for i, word in enumerate(self.words):
+            self.at.setdefault(word, []).append(i)
+
+    def count(self, phrase: str) -> int:
+        """Non-overlapping occurrences, left to right (what `re.findall` counts)."""
+        if not phrase:
+            return 0
+        key = phrase.split(" ")
+        n, found, free = len(key), 0, 0
+        for i in self.at.get(key[0], ()):
+            if i >= free and self.words[i : i + n] == key:
+                found, free = found + 1, i + n
+        return found
 
 
 def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
