@@ -53,6 +53,26 @@ def test_bidirectional_tagger_ignores_padding():
     assert torch.allclose(alone[0], padded[0, :6], atol=1e-6)
 
 
+def test_tagger_outputs_do_not_depend_on_how_units_are_batched():
+    """`SpanTagger.predict` batches units by padded wordpieces: any batching gives a unit the same outputs."""
+    from spinlens.detect.model import _batches
+
+    torch.manual_seed(0)
+    model = SpanTagger(8, 3, hidden=4, projection=6).eval()
+    lengths = [3, 40, 7, 7, 19, 1, 25]
+    vectors = np.random.default_rng(0).normal(size=(sum(lengths), 8)).astype(np.float32)
+    ends = np.cumsum(lengths)
+    units = np.stack([ends - lengths, ends], 1)
+    jobs = sorted(((0, int(a), 0, int(b)) for a, b in units), key=lambda j: j[3] - j[1])
+    # sorted 1, 3, 7, 7 | 19 | 25 | 40: no batch over 40 padded wordpieces, but a longer unit alone
+    assert [len(b) for b in _batches(jobs, 64, 40)] == [4, 1, 1, 1]
+    assert [len(b) for b in _batches(jobs, 64, None)] == [7]
+    one = model.predict([vectors], [units], batch_tokens=None)[0]
+    many = model.predict([vectors], [units], batch_tokens=40)[0]
+    assert np.allclose(one.tag_probs, many.tag_probs, atol=1e-6)
+    assert np.allclose(one.technique_probs, many.technique_probs, atol=1e-6)
+
+
 def test_technique_classifier_round_trip_and_temperature(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 5)).astype(np.float32)
