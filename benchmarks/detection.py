@@ -51,7 +51,7 @@ def measure(tier: str, threads: int | None) -> dict[str, str]:
         "model": f"{nlp.name} {nlp.version}",
         "PTC CV SI / TC / FLC": " / ".join(f"{mean.get(m, float('nan')):.3f}" for m in ("si", "tc", "flc")),
     }
-    of = " of the default's model, float32" if cv.get("scores_of") else ""  # the fast tier: that model in int8
+    of = " in float32" if cv.get("scores_of") else ""  # the fast tier: its model's CV, encoder in torch float32
     row["PTC CV SI / TC / FLC"] += of
     scope = cv_scope(cv)  # a CPU session's partial CV: the folds done so far
     if scope:
