@@ -55,7 +55,7 @@ def test_bidirectional_tagger_ignores_padding():
 
 def test_tagger_outputs_do_not_depend_on_how_units_are_batched():
     """`SpanTagger.predict` batches units by padded wordpieces: any batching gives a unit the same outputs."""
-    from spinlens.detect.model import _batches
+    from spinlens.detect.encoder import length_batches
 
     torch.manual_seed(0)
     model = SpanTagger(8, 3, hidden=4, projection=6).eval()
@@ -63,10 +63,10 @@ def test_tagger_outputs_do_not_depend_on_how_units_are_batched():
     vectors = np.random.default_rng(0).normal(size=(sum(lengths), 8)).astype(np.float32)
     ends = np.cumsum(lengths)
     units = np.stack([ends - lengths, ends], 1)
-    jobs = sorted(((0, int(a), 0, int(b)) for a, b in units), key=lambda j: j[3] - j[1])
     # sorted 1, 3, 7, 7 | 19 | 25 | 40: no batch over 40 padded wordpieces, but a longer unit alone
-    assert [len(b) for b in _batches(jobs, 64, 40)] == [4, 1, 1, 1]
-    assert [len(b) for b in _batches(jobs, 64, None)] == [7]
+    assert [len(b) for b in length_batches(lengths, 40, most=64)] == [4, 1, 1, 1]
+    assert [len(b) for b in length_batches(lengths, None, most=64)] == [7]
+    assert [len(b) for b in length_batches(lengths, None, most=3)] == [3, 3, 1]
     one = model.predict([vectors], [units], batch_tokens=None)[0]
     many = model.predict([vectors], [units], batch_tokens=40)[0]
     assert np.allclose(one.tag_probs, many.tag_probs, atol=1e-6)

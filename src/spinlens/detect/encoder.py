@@ -232,8 +232,8 @@ class Encoder:
         outputs = [np.zeros((len(ids), self.dim), dtype=np.float32) for ids, _, _ in pieces]
         best_margin = [np.full(len(ids), -1, dtype=np.int64) for ids, _, _ in pieces]
         cls_id, sep_id = self.tokenizer.token_to_id(self.spec.cls), self.tokenizer.token_to_id(self.spec.sep)
-        jobs.sort(key=lambda j: len(j[4]))  # similar lengths together: less padding
-        for batch in _token_batches(jobs, batch_tokens):
+        for group in length_batches([len(j[4]) + 2 for j in jobs], batch_tokens):  # similar lengths: less padding
+            batch = [jobs[i] for i in group]
             width = max(len(j[4]) for j in batch) + 2
             input_ids = np.full((len(batch), width), self.spec.pad_id, dtype=np.int64)
             mask = np.zeros_like(input_ids)
@@ -340,14 +340,20 @@ class _OnnxStates:
         return {k: out[..., i * self.hidden : (i + 1) * self.hidden] for i, k in enumerate(self.layers)}
 
 
-def _token_batches(jobs: list, budget: int) -> list[list]:
-    """Consecutive jobs (sorted by length) in batches of at most ``budget`` padded wordpieces (at least one job)."""
-    batches: list[list] = [[]]
-    for job in jobs:
-        if batches[-1] and (len(batches[-1]) + 1) * (len(job[-1]) + 2) > budget:
-            batches.append([])
-        batches[-1].append(job)
-    return [b for b in batches if b]
+def length_batches(lengths: list[int], budget: int | None, most: int | None = None) -> list[list[int]]:
+    """Indices of items, shortest first, grouped so that a batch's padded size (its count times its longest item)
+    stays within ``budget`` and its count within ``most`` (either may be None); an item longer than the budget is
+    a batch alone. Used wherever padded sequences are batched: the encoder's windows, the tagger's units, the
+    narratives gate's rows."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda k: lengths[k]):
+        if batches:
+            n = len(batches[-1]) + 1
+            if (budget is None or n * lengths[i] <= budget) and (most is None or n <= most):
+                batches[-1].append(i)
+                continue
+        batches.append([i])
+    return batches
 
 
 def window_starts(n: int, size: int = WINDOW - 2, stride: int = STRIDE) -> list[int]:

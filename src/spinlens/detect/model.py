@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spinlens.detect.encoder import keep_most_central, window_starts
+from spinlens.detect.encoder import keep_most_central, length_batches, window_starts
 
 N_TAGS = 3
 SEGMENT = 512  # wordpieces per BiLSTM segment; long articles are cut into overlapping segments
@@ -99,8 +99,9 @@ class SpanTagger(nn.Module):
         n_tech = self.techniques.out_features
         merged = [np.zeros((len(v), N_TAGS + n_tech), np.float32) for v in vectors_list]
         best = [np.full(len(v), -1, dtype=np.int64) for v in vectors_list]
-        jobs.sort(key=lambda j: min(SEGMENT, j[3] - j[1] - j[2]))
-        for batch in _batches(jobs, batch_segments, batch_tokens):
+        widths = [min(SEGMENT, end - first - s) for _, first, s, end in jobs]
+        for group in length_batches(widths, batch_tokens, most=batch_segments):
+            batch = [jobs[i] for i in group]
             lengths = [min(SEGMENT, end - first - s) for _, first, s, end in batch]
             x = np.zeros((len(batch), max(lengths), vectors_list[batch[0][0]].shape[1]), np.float32)
             for i, (a, first, s, _) in enumerate(batch):
@@ -117,15 +118,3 @@ def _reverse_index(lengths: torch.Tensor, width: int) -> torch.Tensor:
     pos = torch.arange(width, device=lengths.device).unsqueeze(0)
     lengths = lengths.unsqueeze(1)
     return torch.where(pos < lengths, lengths - 1 - pos, pos)
-
-
-def _batches(jobs: list[tuple[int, int, int, int]], most: int, tokens: int | None) -> list[list]:
-    """Consecutive jobs (sorted by length) in batches of at most ``most`` and at most ``tokens`` padded wordpieces."""
-    batches: list[list] = [[]]
-    for job in jobs:
-        width = min(SEGMENT, job[3] - job[1] - job[2])
-        full = len(batches[-1]) >= most or (tokens is not None and (len(batches[-1]) + 1) * width > tokens)
-        if batches[-1] and full:
-            batches.append([])
-        batches[-1].append(job)
-    return [b for b in batches if b]

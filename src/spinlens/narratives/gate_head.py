@@ -55,11 +55,6 @@ def padded(rows: list[np.ndarray], width: int) -> tuple[torch.Tensor, torch.Tens
 
 def token_batches(lengths: list[int], budget: int = BATCH_TOKENS) -> list[list[int]]:
     """Row indices, shortest first, grouped so that a batch's padded size stays within ``budget`` wordpieces."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    for i in order:
-        if batches and (len(batches[-1]) + 1) * lengths[i] <= budget:
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
+    from spinlens.detect.encoder import length_batches
+
+    return length_batches(lengths, budget)
