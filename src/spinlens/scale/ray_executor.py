@@ -37,6 +37,7 @@ WINDOW = 20_000  # documents per Ray dataset
 CHECK_SECONDS = 1.0  # how often the driver checks that its Ray node is alive
 CPU_CHECK_SECONDS = 3.0  # how often it asks the cluster for its CPUs
 CPU_GRACE_SECONDS = 10.0  # a cluster with no CPU for this long has lost its worker nodes
+STOP_SECONDS = 10.0  # a window's Ray Data execution gets this long to stop before Ray is shut down
 SHUTDOWN_SECONDS = 20.0  # disconnecting from a broken cluster can hang: it is not waited for longer
 
 
@@ -136,25 +137,57 @@ def _alive_cpus(ray: ModuleType) -> float:
 _END = object()
 
 
-def _feed(ray: ModuleType, window: list[tuple[int, Document]], config: ExecutorConfig, shape: tuple[int, int],
-          out: queue.Queue) -> None:  # fmt: skip
-    """Send one window through the cluster; its results (or the exception that ended it) go to ``out``."""
-    workers, threads = shape
-    try:
-        dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in window])
-        analysed = dataset.map_batches(
-            _Analyser,
-            fn_constructor_kwargs={"config": config, "threads": threads},
-            batch_size=config.chunk_size,
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            num_cpus=threads,
-            batch_format="numpy",
-        )
-        for batch in analysed.iter_batches(batch_size=config.chunk_size, batch_format="numpy"):
-            out.put(list(zip(batch["id"], batch["ok"], batch["result"], batch["by"], strict=True)))
-        out.put(_END)
-    except BaseException as exc:  # noqa: BLE001 - handed to the driver's thread, which decides
-        out.put(exc)
+class _Feed(threading.Thread):
+    """Sends one window through the cluster; its results (or the exception that ended it) go to ``out``."""
+
+    def __init__(self, ray: ModuleType, window: list[tuple[int, Document]], config: ExecutorConfig,
+                 shape: tuple[int, int], out: queue.Queue) -> None:  # fmt: skip
+        super().__init__(name="ray_spinlens_feed", daemon=True)
+        self.ray, self.window, self.config, self.shape, self.out = ray, window, config, shape, out
+        self.dataset_id: str | None = None
+
+    def run(self) -> None:
+        ray, config = self.ray, self.config
+        workers, threads = self.shape
+        try:
+            dataset = ray.data.from_items([{"id": i, "doc": d.model_dump_json()} for i, d in self.window])
+            analysed = dataset.map_batches(
+                _Analyser,
+                fn_constructor_kwargs={"config": config, "threads": threads},
+                batch_size=config.chunk_size,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=threads,
+                batch_format="numpy",
+            )
+            self.dataset_id = analysed.get_dataset_id()
+            for batch in analysed.iter_batches(batch_size=config.chunk_size, batch_format="numpy"):
+                self.out.put(list(zip(batch["id"], batch["ok"], batch["result"], batch["by"], strict=True)))
+            self.out.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the driver's thread, which decides
+            self.out.put(exc)
+
+    def stop(self, why: Exception) -> None:
+        """End this window's Ray Data execution and wait (bounded) for it and this thread to finish.
+
+        Ray Data runs a dataset in a thread of its own that calls Ray; left running into `ray.shutdown`, it
+        touches Ray's core worker after shutdown, and Ray then ends the whole process with exit 1 before the
+        run can commit what came back or say why. Seen in 6 of 15 runs stopped by the stall timeout while the
+        actors were still waiting for a CPU (tests/test_ray.py's no-CPU cluster)."""
+        deadline = time.monotonic() + STOP_SECONDS
+        try:
+            from ray.data._internal.execution.streaming_executor import StreamingExecutor  # Ray's private API
+        except ImportError:
+            StreamingExecutor = None  # noqa: N806 - moved in another Ray: the join below still bounds the wait
+        ours = (self.dataset_id or "?").rsplit("_", 1)[0]  # an execution's id is the dataset's with its own number
+        executions = [
+            t for t in threading.enumerate()
+            if StreamingExecutor and isinstance(t, StreamingExecutor) and t._dataset_id.rsplit("_", 1)[0] == ours
+        ]  # fmt: skip
+        for execution in executions:
+            with contextlib.suppress(Exception):  # a broken cluster can make it fail: the join still bounds the wait
+                execution.shutdown(force=True, exception=why)
+        for thread in (*executions, self):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _watch_cpus(ray: ModuleType, out: queue.Queue, stop: threading.Event) -> None:
@@ -179,10 +212,10 @@ def _results(ray: ModuleType, window: list[tuple[int, Document]], config: Execut
     """One window's results, watched: `ClusterLost` when the node dies, the CPUs go or nothing comes back."""
     out: queue.Queue = queue.Queue()
     stop = threading.Event()
-    threading.Thread(
-        target=_feed, args=(ray, window, config, shape, out), name="ray_spinlens_feed", daemon=True
-    ).start()
-    threading.Thread(target=_watch_cpus, args=(ray, out, stop), name="ray_spinlens_cpus", daemon=True).start()
+    feed = _Feed(ray, window, config, shape, out)
+    feed.start()
+    watcher = threading.Thread(target=_watch_cpus, args=(ray, out, stop), name="ray_spinlens_cpus", daemon=True)
+    watcher.start()
     raylet = _raylet_address()
     expected = identity(*model_identity(config.model))
     last = checked = time.monotonic()
@@ -216,8 +249,13 @@ def _results(ray: ModuleType, window: list[tuple[int, Document]], config: Execut
                     )
             if time.monotonic() - last > config.ray_stall_timeout:
                 raise ClusterLost(f"no result from the Ray cluster for {config.ray_stall_timeout:.0f} s")
+    except BaseException as exc:
+        if feed.is_alive():  # stopped before the window's end: Ray Data must not outlive this run's Ray
+            feed.stop(exc if isinstance(exc, Exception) else ClusterLost("the run was interrupted"))
+        raise
     finally:
         stop.set()
+        watcher.join(CPU_CHECK_SECONDS)  # it calls Ray too: not into `ray.shutdown`
 
 
 def run_ray(items: Iterable[tuple[int, Document]], config: ExecutorConfig) -> Iterator[Result]:
