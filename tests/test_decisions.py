@@ -4,8 +4,10 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from spinlens.detect.decide import Params, SpanDecision, decide_article, label_spans
+from spinlens.detect.decide import Params, SpanDecision, candidate_spans, decide_article, label_spans
 from spinlens.detect.features import ArticleView
+from spinlens.detect.model import TokenOutputs
+from spinlens.detect.spans import QUOTES, trim_quotes
 from spinlens.detect.units import sentence_units
 
 TECHNIQUES = ["Loaded_Language", "Repetition", "Doubt"]
@@ -127,3 +129,65 @@ def test_a_verdict_needs_a_span_and_is_explained_by_its_spans():
     assert probs["Loaded_Language"] == 0.0 and overall == probs["Doubt"]
     probs, present, overall = decide_article([], TECHNIQUES)
     assert overall == 0.0 and not any(present.values()) and not any(probs.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab "“”«» ')), min_size=1, max_size=12), st.data())
+@example(text='"ab"', data=None)
+def test_trimmed_spans_stay_inside_and_keep_quotation_marks_only_in_pairs(text, data):
+    if data is None:
+        assert trim_quotes(text, 0, 4) == (0, 4)  # a phrase quoted whole keeps both marks
+        assert trim_quotes('x "ab" y', 3, 6) == (3, 5)  # the closing mark alone: left out
+        return
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    s, e = trim_quotes(text, a, b)
+    assert a <= s <= e <= b
+    cut_start, cut_end = text[a:s].strip(), text[e:b].strip()
+    assert not (cut_start and cut_end) and len(cut_start + cut_end) <= 1 and set(cut_start + cut_end) <= set(QUOTES)
+    if b - a >= 2 and text[a] in QUOTES and text[b - 1] in QUOTES:
+        assert (s, e) == (a, b)
+    if s < e:
+        assert not text[s].isspace() and not text[e - 1].isspace()
+
+
+def _tag_probs(offsets: list[tuple[int, int]], inside: list[int]) -> TokenOutputs:
+    probs = np.zeros((len(offsets), 3), np.float32)
+    probs[:, 0] = 1.0
+    for i in inside:
+        probs[i] = (0.05, 0.9 if i == inside[0] else 0.05, 0.05 if i == inside[0] else 0.9)
+    return TokenOutputs(probs, np.zeros((len(offsets), 1), np.float32), np.zeros((len(offsets), 1), np.float32))
+
+
+def _words(text: str) -> list[tuple[int, int]]:
+    import re
+
+    return [m.span() for m in re.finditer(r'\w[\w-]*|["“”]', text)]
+
+
+def test_a_short_quotation_its_sentence_attributes_is_not_marked_unless_asked():
+    """Wire copy quotes officials' words to report them: 'called the sanctions "absurd"' is the ministry's label,
+    not the report's. The same word unquoted, a quotation nobody is said to have spoken, or a long quotation
+    stays a candidate."""
+    params = Params(span_threshold=0.5, span_accept=0.5)
+
+    def spans(text: str, phrase: str, skip: bool) -> list[str]:
+        offsets = _words(text)
+        start = text.index(phrase)
+        inside = [i for i, (a, b) in enumerate(offsets) if start <= a and b <= start + len(phrase)]
+        out = _tag_probs(offsets, inside)
+        starts = np.zeros(len(offsets), bool)
+        starts[0] = True
+        found = candidate_spans(text, np.asarray(offsets), out, params, starts, skip_reported=skip)
+        return [text[a:b] for a, b, _ in found]
+
+    wire = 'The ministry called the new sanctions "absurd" on Monday.'
+    assert spans(wire, 'absurd"', skip=False) == ["absurd"]  # the closing mark alone is trimmed
+    assert spans(wire, 'absurd"', skip=True) == []
+    assert spans('Zakharova referred to Kyiv as the "Kiev regime".', '"Kiev regime"', skip=True) == []
+    assert spans("The absurd sanctions failed, the ministry said.", "absurd", skip=True) == ["absurd"]
+    assert spans('These "sanctions" are a weapon of the "Kiev regime".', '"Kiev regime"', skip=True) == [
+        '"Kiev regime"'
+    ]  # scare quotes in the text's own voice: marked
+    long_quote = 'He said that "the sanctions are an absurd and criminal act of war" today.'
+    assert spans(long_quote, "absurd and criminal", skip=True) == ["absurd and criminal"]

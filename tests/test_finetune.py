@@ -154,4 +154,4 @@ def test_spinlens_train_finetune_runs_the_recipe_that_ships(tmp_path, monkeypatc
     (argv,) = seen
     assert {"--genre", "--genre-extra"} <= set(argv)
     assert argv[argv.index("--memes") + 1] == str(memes) and argv[argv.index("--mode") + 1] == "lora"
-    assert finetune.MODEL_VERSION == "4", "version 4 is the recipe with --genre-extra: change both together"
+    assert finetune.MODEL_VERSION == "4.1", "version 4.x is the recipe with --genre-extra: change both together"

@@ -127,7 +127,7 @@ def train(
     finetune: Annotated[
         str | None,
         typer.Option(
-            help="lora: train MiniLM's adapters with the tagger, end to end (version 4; with --memes, the bundled "
+            help="lora: train MiniLM's adapters with the tagger, end to end (version 4.x; with --memes, the bundled "
             "genre set and its training-only sets); frozen: the same run with the encoder frozen "
             "(spinlens.training.finetune)"
         ),

@@ -19,7 +19,7 @@ import numpy as np
 from spinlens.detect.encoder import unit_starts
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
-from spinlens.detect.spans import decode_spans
+from spinlens.detect.spans import decode_spans, reported_quote
 from spinlens.detect.techniques import TechniqueClassifier
 
 REPETITION = "Repetition"
@@ -65,9 +65,31 @@ class SpanDecision:
 
 
 def candidate_spans(
-    text: str, offsets: np.ndarray, out: TokenOutputs, params: Params, unit_starts: np.ndarray | None = None
+    text: str,
+    offsets: np.ndarray,
+    out: TokenOutputs,
+    params: Params,
+    unit_starts: np.ndarray | None = None,
+    skip_reported: bool = False,
 ) -> list[tuple[int, int, float]]:
-    return decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
+    """The spans worth a technique decision; with ``skip_reported``, none that is a short quotation its sentence
+    attributes to someone (`spans.reported_quote`)."""
+    spans = decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
+    if not skip_reported or not spans:
+        return spans
+    reported = reported_spans(text, offsets, unit_starts, [(a, b) for a, b, _ in spans])
+    return [span for span, r in zip(spans, reported, strict=True) if not r]
+
+
+def reported_spans(
+    text: str, offsets: np.ndarray, unit_starts: np.ndarray | None, spans: list[tuple[int, int]]
+) -> list[bool]:
+    """Per span: a short quotation that its sentence unit attributes to someone (`spans.reported_quote`)."""
+    firsts = np.flatnonzero(unit_starts) if unit_starts is not None and unit_starts.any() else np.array([0])
+    lo = offsets[firsts, 0]
+    hi = offsets[np.append(firsts[1:], len(offsets)) - 1, 1]
+    units = [max(0, int(np.searchsorted(lo, a, side="right")) - 1) for a, _ in spans]
+    return [reported_quote(text, a, b, int(lo[u]), int(hi[u])) for (a, b), u in zip(spans, units, strict=True)]
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray:
@@ -87,8 +109,9 @@ def decide_spans(
     classifier: TechniqueClassifier,
     techniques: list[str],
     params: Params,
+    skip_reported: bool = False,
 ) -> list[SpanDecision]:
-    spans = candidate_spans(text, offsets, out, params, unit_starts(units, len(offsets)))
+    spans = candidate_spans(text, offsets, out, params, unit_starts(units, len(offsets)), skip_reported)
     if not spans:
         return []
     view = ArticleView(text, offsets, out.vectors, out.technique_probs, units)

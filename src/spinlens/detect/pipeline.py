@@ -127,7 +127,14 @@ class Detector:
 
     def _decide(self, doc: Document, encoded: Encoded, out: TokenOutputs) -> Analysis:
         decisions = decide_spans(
-            doc.text, encoded.offsets, encoded.units, out, self.classifier, self.techniques, self.params
+            doc.text,
+            encoded.offsets,
+            encoded.units,
+            out,
+            self.classifier,
+            self.techniques,
+            self.params,
+            self.config.skip_reported_quotes,
         )
         probs, present, overall = decide_article(decisions, self.techniques)
         spans = [

@@ -45,7 +45,9 @@ from spinlens.training.train import (
     token_targets,
 )
 
-MODEL_VERSION = "4"  # what --model-dir writes: 4 adds the genre folder's training-only sets (--genre-extra)
+# what --model-dir writes: 4 adds the genre folder's training-only sets (--genre-extra); 4.1 (same stage 1) does not
+# mark short quotations their sentence attributes to someone and trims unpaired quotation marks from spans
+MODEL_VERSION = "4.1"
 ADAPTED = ("query", "key", "value", "attention_out", "intermediate", "output")  # every linear layer of a block
 
 
@@ -71,6 +73,8 @@ class FinetuneConfig:
     # 0.659, 0.638 / 0.285 (every threshold 0). 0.5 ships: recall back, as issue 19 asks, for -0.001 FLC
     recall_floor: float | None = 0.5
     sources: list[str] = field(default_factory=list)  # what joined training besides PTC, for the model card
+    # a short quotation that its sentence attributes to someone is not marked (`detect.spans.reported_quote`)
+    skip_reported_quotes: bool = True
 
 
 class LoraLinear(nn.Module):
@@ -386,10 +390,17 @@ def stage2(
     ``fold_ids``: the folds whose stage 1 is done (all 5 by default). With fewer, the estimate covers those folds'
     articles only (the report says which); with one, there are no other folds and it is tuned in-fold (optimistic).
     """
-    from spinlens.training.tune import evaluate_fold, reliability, reliability_bins, tune
+    from spinlens.training.tune import current_candidates, evaluate_fold, reliability, reliability_bins, tune
 
     fold_ids = sorted(set(range(N_FOLDS) if fold_ids is None else fold_ids))
-    preds = {f: fold_preds(f, examples, folds, run_dir, config, device) for f in fold_ids}
+    by_id = {ex.document.id: ex for ex in examples}
+    preds = {
+        f: [
+            current_candidates(p, by_id, config.skip_reported_quotes)
+            for p in fold_preds(f, examples, folds, run_dir, config, device)
+        ]
+        for f in fold_ids
+    }
     has_genre = all(p[1].gold for p in preds.values())
     report: dict = {"folds": len(fold_ids), "config": asdict(config)}
     if len(fold_ids) < N_FOLDS:
@@ -487,6 +498,7 @@ def write_model(
         runtime="torch",
         encoder_delta=delta_name,
         taggers=[TaggerShape(**tagger.config)],
+        skip_reported_quotes=config.skip_reported_quotes,
         params=Params.from_dict(report["params"]),
         cross_validation=cv,
         training_data=training_data,
@@ -610,6 +622,11 @@ def main(argv: list[str] | None = None) -> None:
         default=FinetuneConfig.recall_floor,
         help="per-technique thresholds keep this recall",
     )
+    parser.add_argument(
+        "--keep-reported-quotes",
+        action="store_true",
+        help="also mark short quotations that their sentence attributes to someone (PTC's annotators do)",
+    )
     args = parser.parse_args(argv)
     encoder = Encoder(FinetuneConfig.layers)
     examples, ids, folds, extra, sources = load_training_data(
@@ -628,6 +645,7 @@ def main(argv: list[str] | None = None) -> None:
         deadline=deadline,
         recall_floor=args.recall_floor,
         layers=tuple(int(k) for k in args.layers.split(",")),
+        skip_reported_quotes=not args.keep_reported_quotes,
     )
     if args.stage in ("1", "all"):
         stage1(examples, ids, folds, args.run_dir, config, args.which, extra, args.device)

@@ -18,9 +18,11 @@ from spinlens.detect.decide import (
     decide_article,
     label_spans,
     rank_techniques,
+    reported_spans,
 )
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
+from spinlens.detect.spans import trim_quotes
 from spinlens.detect.techniques import TechniqueClassifier, fit_temperature
 from spinlens.evaluate.scorers import score_article, score_flc, score_si, score_tc
 from spinlens.formats.ptc import Label
@@ -132,6 +134,27 @@ def _held_out(
                 (ex.document.id, a, b, s, z, view.recurs(a, b)) for (a, b, s), z in zip(spans, logits, strict=True)
             ]
         pred.candidates[t] = cands
+    return pred
+
+
+def current_candidates(pred: FoldPredictions, examples: dict[str, Example], skip_reported: bool) -> FoldPredictions:
+    """``pred``'s candidates as today's decoding makes them: quotation marks trimmed (`spans.trim_quotes`) and,
+    with ``skip_reported``, no short quotation that its sentence attributes to someone (`spans.reported_quote`),
+    so that stage 2 tunes and scores what the model will do. Idempotent: predictions kept from before either rule
+    get it too (their technique logits stay those of the untrimmed extent, one quotation mark longer)."""
+    for key, cands in pred.candidates.items():
+        by_article: dict[str, list] = {}
+        for c in cands:
+            text = examples[c[0]].document.text
+            a, b = trim_quotes(text, c[1], c[2])
+            by_article.setdefault(c[0], []).append((c[0], a, b, *c[3:]))
+        kept = []
+        for aid, cs in by_article.items():
+            enc = examples[aid].encoded
+            spans = [(c[1], c[2]) for c in cs]
+            drop = reported_spans(examples[aid].document.text, enc.offsets, enc.unit_starts, spans)
+            kept += [c for c, r in zip(cs, drop, strict=True) if not (skip_reported and r) and c[2] > c[1]]
+        pred.candidates[key] = kept
     return pred
 
 
