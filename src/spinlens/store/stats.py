@@ -179,6 +179,20 @@ def _syndicated():  # type: ignore[no-untyped-def]
     return case((shared, 1), else_=0)
 
 
+SCORE_UNITS = 10_000  # scores are stored with 4 decimals (`Analysis`, `Span`)
+
+
+def _exact_sum(score):  # type: ignore[no-untyped-def]
+    """The sum of 4-decimal scores in whole ten-thousandths, and how many there are: a sum of whole numbers is the
+    same on every database, where a float AVG is not (SQLite and PostgreSQL once gave 0.4662 and 0.4663 for one
+    month's mean propaganda score: the same values added in another order, rounded on either side of a half)."""
+    return func.sum(func.round(score * SCORE_UNITS)), func.count(score)
+
+
+def _exact_mean(total: object, n: int) -> float | None:
+    return round(float(total) / n / SCORE_UNITS, 4) if n and total is not None else None
+
+
 def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type: ignore[no-untyped-def]
     """Documents, words, spans and spans per technique (rates and counts), grouped by ``key`` (a column expression)."""
     techniques = [t.name for t in taxonomy.techniques("ptc14")]
@@ -189,7 +203,7 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
             key.label("k"),
             func.count(DocumentRow.id),
             func.sum(DocumentRow.n_words),
-            func.avg(score_now()),
+            *_exact_sum(score_now()),
             func.sum(case((n_spans_now() > 0, 1), else_=0)),
             func.sum(_syndicated()),
         )
@@ -206,7 +220,7 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
         for k, technique, n in s.execute(spans_q):
             spans.setdefault(k, Counter())[technique] = n
     rows = []
-    for k, n_docs, words, mean_score, with_spans, syndicated in docs:
+    for k, n_docs, words, score_sum, scored, with_spans, syndicated in docs:
         counts = spans.get(k, Counter())
         words = int(words or 0)
         per_k = 1000.0 / words if words else 0.0
@@ -217,7 +231,7 @@ def _grouped(store: Store, scope: Scope, key, name: str) -> list[dict]:  # type:
             "words": words,
             "spans": sum(counts.values()),
             **_rate_fields(sum(counts.values()), words, int(with_spans or 0), n_docs),
-            "mean_propaganda_score": round(float(mean_score), 4) if mean_score is not None else None,
+            "mean_propaganda_score": _exact_mean(score_sum, scored),
         }
         row.update({f"{t}_per_1000_words": round(counts.get(t, 0) * per_k, 3) for t in techniques})
         row.update({f"{t}_spans": counts.get(t, 0) for t in techniques})
@@ -291,11 +305,11 @@ def by_technique(store: Store, scope: Scope) -> list[dict]:
                 Spans.technique,
                 func.count(Spans.id),
                 func.count(distinct(DocumentRow.id)),
-                func.avg(Spans.score),
+                *_exact_sum(Spans.score),
             )
             .group_by(Spans.technique)
         ).all()
-    found = {t: (n, docs, score) for t, n, docs, score in span_rows}
+    found = {t: (n, docs, _exact_mean(total, scored)) for t, n, docs, total, scored in span_rows}
     rows = []
     for t in taxonomy.techniques("ptc14"):
         n, docs, score = found.get(t.name, (0, 0, None))
@@ -311,7 +325,7 @@ def by_technique(store: Store, scope: Scope) -> list[dict]:
                 "share_of_documents_low": round(low, 4),
                 "share_of_documents_high": round(high, 4),
                 "spans_per_1000_words": round(n * 1000.0 / total_words, 3) if total_words else 0.0,
-                "mean_span_confidence": round(float(score), 4) if score is not None else None,
+                "mean_span_confidence": score,
             }
         )
     return sorted(rows, key=lambda r: -r["spans"])
