@@ -233,3 +233,21 @@ def test_a_tier_whose_library_is_missing_says_which_extra_to_install(
     encoder = Encoder((6,), kind=kind, runtime=runtime)
     with pytest.raises(spinlens.InputError, match=rf"spinlens\[{extra}\]"):
         encoder.model  # noqa: B018
+
+
+def test_the_int8_encoders_helper_threads_are_kept_and_made_again_in_a_forked_child(monkeypatch):
+    """Threads started once, not per call (they cost ~3 ms an article); a forked child, where the parent's threads
+    do not run, gets threads of its own instead of waiting forever on the copies."""
+    import os
+
+    from spinlens.detect.encoder import _OnnxStates
+
+    states = _OnnxStates.__new__(_OnnxStates)  # no ONNX session needed to check its threads
+    states.workers, states._pool = 2, None
+    first = states._helpers()
+    assert first is not None and states._helpers() is first
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)
+    assert states._helpers() is not first
+    states.workers, states._pool = 1, None
+    assert states._helpers() is None  # one core: everything on the calling thread

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -316,26 +317,40 @@ class _OnnxStates:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.workers = threads or torch.get_num_threads()
         self.layers, self.hidden = layers, hidden
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+
+    def _helpers(self) -> ThreadPoolExecutor | None:
+        """Threads kept for the next call (starting them took ~1 ms each, 3 ms an article), made again in a forked
+        child, whose copy of the parent's threads does not run."""
+        if self.workers < 2:
+            return None
+        if self._pool is None or self._pool[0] != os.getpid():
+            self._pool = (os.getpid(), ThreadPoolExecutor(self.workers - 1, thread_name_prefix="spinlens-onnx"))
+        return self._pool[1]
 
     def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
         """One window at a time, without its padding. Dynamic int8 scales activations by the largest value in the
         whole input tensor, so in a batch a window's states would depend on the other windows beside it (and on
         the padding): the same paragraph got other spans inside a page (74.5% of 274 spans of 20 PTC articles
         identical when placed between neutral texts, `benchmarks/trust.py --model fast`)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         import torch
 
         ids, mask = input_ids.numpy(), attention_mask.numpy()
         states = np.zeros((*ids.shape, self.hidden * len(self.layers)), np.float32)
 
-        def run(i: int) -> None:
-            n = int(mask[i].sum())
-            feed = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
-            states[i, :n] = self.session.run(None, feed)[0][0]
+        def run(share: range) -> None:
+            for i in share:
+                n = int(mask[i].sum())
+                feed = {"input_ids": ids[i : i + 1, :n], "attention_mask": mask[i : i + 1, :n]}
+                states[i, :n] = self.session.run(None, feed)[0][0]
 
-        with ThreadPoolExecutor(min(self.workers, len(ids))) as pool:  # ONNX Runtime lets go of the GIL
-            list(pool.map(run, range(len(ids))))
+        # one share of the windows (every k-th: they come sorted by length) per core, this thread taking the first
+        shares = [range(k, len(ids), self.workers) for k in range(min(self.workers, len(ids)))]
+        helpers = self._helpers()
+        running = [helpers.submit(run, share) for share in shares[1:]] if helpers else []
+        run(shares[0] if shares else range(0))
+        for job in running:
+            job.result()
         out = torch.from_numpy(states)
         return {k: out[..., i * self.hidden : (i + 1) * self.hidden] for i, k in enumerate(self.layers)}
 
