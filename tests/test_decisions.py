@@ -4,7 +4,14 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from spinlens.detect.decide import Params, SpanDecision, candidate_spans, decide_article, label_spans
+from spinlens.detect.decide import (
+    Params,
+    SpanDecision,
+    candidate_spans,
+    decide_article,
+    label_spans,
+    reported_spans,
+)
 from spinlens.detect.features import ArticleView
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.spans import QUOTES, trim_quotes
@@ -178,8 +185,9 @@ def test_a_short_quotation_its_sentence_attributes_is_not_marked_unless_asked():
         out = _tag_probs(offsets, inside)
         starts = np.zeros(len(offsets), bool)
         starts[0] = True
-        found = candidate_spans(text, np.asarray(offsets), out, params, starts, skip_reported=skip)
-        return [text[a:b] for a, b, _ in found]
+        found = [(a, b) for a, b, _ in candidate_spans(text, np.asarray(offsets), out, params, starts)]
+        reported = reported_spans(text, np.asarray(offsets), starts, found)
+        return [text[a:b] for (a, b), r in zip(found, reported, strict=True) if not (skip and r)]
 
     wire = 'The ministry called the new sanctions "absurd" on Monday.'
     assert spans(wire, 'absurd"', skip=False) == ["absurd"]  # the closing mark alone is trimmed

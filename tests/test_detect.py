@@ -197,3 +197,19 @@ def test_a_model_directory_from_another_version_is_named(tmp_path):
         (tmp_path / name).write_bytes((MODELS_DIR / "ptc-minilm-bilstm" / name).read_bytes())
     with pytest.raises(spinlens.InputError, match="another spinlens version"):
         Detector(tmp_path)
+
+
+def test_a_label_quoted_from_a_named_speaker_is_noted_not_marked_and_marked_in_the_texts_own_voice(nlp):
+    """Wire copy quotes an official's label to report it; a state-media text uses it. The quoted label gets no span
+    but a note naming it (a wire report does not come back "nothing found" in silence); unquoted, in indirect
+    speech or the text's own voice, it is marked."""
+    quoted = 'Zakharova said the "Kiev regime" shells its own cities.'
+    a = nlp(quoted)
+    label = quoted.index("Kiev regime")
+    assert not [s for s in a.spans if s.start < label + len("Kiev regime") and label < s.end]
+    assert len(a.notes) == 1 and '"Kiev regime" (Name Calling / Labeling)' in a.notes[0], a.notes
+    assert "reported speech" in a.notes[0]
+    for own in ("Zakharova said the Kiev regime shells its own cities.", "The Kiev regime shells its own cities."):
+        found = [own[s.start : s.end] for s in nlp(own).spans if s.technique == "Name_Calling,Labeling"]
+        assert "Kiev regime" in found, (own, found)
+        assert not nlp(own).notes

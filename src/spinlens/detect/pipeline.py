@@ -10,11 +10,19 @@ import numpy as np
 
 from spinlens import taxonomy
 from spinlens.detect.config import ModelConfig
-from spinlens.detect.decide import Params, decide_article, decide_spans, rank_techniques
+from spinlens.detect.decide import (
+    Params,
+    SpanDecision,
+    decide_article,
+    decide_spans,
+    rank_techniques,
+    reported_spans,
+)
 from spinlens.detect.encoder import Encoded, Encoder
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import SpanTagger, TokenOutputs
 from spinlens.detect.registry import DEFAULT_MODEL, MODELS_DIR, model_identity, model_path
+from spinlens.detect.spans import QUOTES
 from spinlens.detect.surface import tagger_inputs
 from spinlens.detect.techniques import TechniqueClassifier
 from spinlens.document import Analysis, Document, Span, TechniqueVerdict
@@ -127,15 +135,14 @@ class Detector:
 
     def _decide(self, doc: Document, encoded: Encoded, out: TokenOutputs) -> Analysis:
         decisions = decide_spans(
-            doc.text,
-            encoded.offsets,
-            encoded.units,
-            out,
-            self.classifier,
-            self.techniques,
-            self.params,
-            self.config.skip_reported_quotes,
+            doc.text, encoded.offsets, encoded.units, out, self.classifier, self.techniques, self.params
         )
+        quoted: list[SpanDecision] = []
+        if self.config.skip_reported_quotes and decisions:
+            spans = [(d.start, d.end) for d in decisions]
+            reported = reported_spans(doc.text, encoded.offsets, encoded.unit_starts, spans)
+            quoted = [d for d, r in zip(decisions, reported, strict=True) if r]
+            decisions = [d for d, r in zip(decisions, reported, strict=True) if not r]
         probs, present, overall = decide_article(decisions, self.techniques)
         spans = [
             Span(
@@ -160,7 +167,25 @@ class Detector:
             scheme="ptc14",
             model=self.name,
             model_version=self.version,
+            notes=[reported_note(doc.text, quoted)] if quoted else [],
         )
+
+
+def reported_note(text: str, quoted: list[SpanDecision], shown: int = 5) -> str:
+    """Says which quoted words were left unmarked as reported speech, and what they would have been marked as: a
+    wire report with none of its own comes back with no span, and the reader learns why."""
+    found: dict[str, list[str]] = {}
+    for d in quoted:
+        techniques = found.setdefault(text[d.start : d.end].strip(QUOTES), [])
+        if d.technique not in techniques:
+            techniques.append(d.technique)
+    items = [f'"{q}" ({", ".join(map(taxonomy.display_name, ts))})' for q, ts in found.items()]
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return (
+        "Not marked, as reported speech (short quotations the text attributes to someone, not its own words): "
+        + "; ".join(items[:shown])
+        + more
+    )
 
 
 def document_batches(items: Iterable[str | Document], size: int) -> Iterator[list[Document]]:

@@ -141,11 +141,11 @@ def reported_quote(text: str, start: int, end: int, lo: int, hi: int) -> bool:
     ``text[lo:hi]`` attributes to someone: 'The ministry called the sanctions "unacceptable"'.
 
     Such words are the quoted speaker's, not the text's: wire copy quotes officials' labels to report them. The
-    detector does not mark them (`ModelConfig.skip_reported_quotes`). Measured on the default tier's version 4
-    (its kept cross-validation predictions, stage 2 tuned again): false spans on the genre set's 9 neutral wire
-    reports 17 -> 4, neutral one-liners with a span 2 -> 0, the genre check's SI +0.002 and FLC +0.004. PTC, whose
-    annotators mark quoted propaganda, loses 126 of its 7,301 candidate spans (78 of them on a gold span): SI and
-    FLC -0.006.
+    detector does not mark them but names them in the analysis's notes (`ModelConfig.skip_reported_quotes`).
+    Measured on the default tier's version 4 (its kept cross-validation predictions, stage 2 tuned again): false
+    spans on the genre set's 9 neutral wire reports 17 -> 4, neutral one-liners with a span 2 -> 0, the genre
+    check's SI +0.002 and FLC +0.004. PTC, whose annotators mark quoted propaganda, loses 126 of its 7,301 candidate
+    spans (78 of them on a gold span): SI and FLC -0.006.
     """
     for a, b in quotations(text, lo, hi):
         if a <= start + 1 and end - 1 <= b:  # the span is inside, quotation marks included or not
