@@ -199,3 +199,22 @@ def test_a_short_quotation_its_sentence_attributes_is_not_marked_unless_asked():
     ]  # scare quotes in the text's own voice: marked
     long_quote = 'He said that "the sanctions are an absurd and criminal act of war" today.'
     assert spans(long_quote, "absurd and criminal", skip=True) == ["absurd and criminal"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), min_size=1, max_size=30), st.data())
+def test_wordpieces_of_a_span_are_those_a_scan_of_every_wordpiece_finds(pieces, data):
+    """`ArticleView.wordpieces` tests only the stretch that can overlap a span; it must find what testing every
+    wordpiece finds (zero-length and touching wordpieces included)."""
+    offsets, at = [], 0
+    for gap, length in pieces:
+        offsets.append((at + gap, at + gap + length))
+        at += gap + length
+    offsets = np.asarray(offsets, dtype=np.int64)
+    text = "x" * (at + 2)
+    view = ArticleView(text, offsets, np.zeros((len(offsets), 2), np.float32), np.zeros((len(offsets), 1)), np.zeros((0, 2), np.int64))  # fmt: skip
+    start = data.draw(st.integers(0, at + 1))
+    end = data.draw(st.integers(start, at + 2))
+    every = np.nonzero((offsets[:, 0] < end) & (offsets[:, 1] > start))[0]
+    if len(every):
+        assert view.wordpieces(start, end).tolist() == every.tolist()

@@ -19,7 +19,7 @@ import numpy as np
 from spinlens.detect.encoder import unit_starts
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
-from spinlens.detect.spans import decode_spans, reported_quote
+from spinlens.detect.spans import decode_spans, quotations, reported_quote
 from spinlens.detect.techniques import TechniqueClassifier
 
 REPETITION = "Repetition"
@@ -79,7 +79,10 @@ def reported_spans(
     lo = offsets[firsts, 0]
     hi = offsets[np.append(firsts[1:], len(offsets)) - 1, 1]
     units = [max(0, int(np.searchsorted(lo, a, side="right")) - 1) for a, _ in spans]
-    return [reported_quote(text, a, b, int(lo[u]), int(hi[u])) for (a, b), u in zip(spans, units, strict=True)]
+    quoted = {u: quotations(text, int(lo[u]), int(hi[u])) for u in set(units)}  # once a unit: one may be a book
+    return [
+        reported_quote(text, a, b, int(lo[u]), int(hi[u]), quoted[u]) for (a, b), u in zip(spans, units, strict=True)
+    ]
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray:

@@ -43,12 +43,37 @@ class ArticleView:
         self.vectors = vectors
         self.token_probs = token_probs  # (n, n_techniques) from the fine-tuned head
         self.normalised = normalise(text)
+        self._means: dict[tuple[int, int], np.ndarray] = {}
+
+    @cached_property
+    def _ends_so_far(self) -> np.ndarray | None:
+        """The largest wordpiece end up to each wordpiece (no wordpiece before ``searchsorted(.., start)`` reaches
+        past ``start``); None when the wordpieces' starts are out of order (never seen: the whole text is tested)."""
+        starts = self.offsets[:, 0]
+        if len(starts) == 0 or np.any(np.diff(starts) < 0):
+            return None
+        return np.maximum.accumulate(self.offsets[:, 1])
 
     def wordpieces(self, start: int, end: int) -> np.ndarray:
-        idx = np.nonzero((self.offsets[:, 0] < end) & (self.offsets[:, 1] > start))[0]
+        """The wordpieces that overlap ``[start, end)``. Only the stretch that can overlap is tested, so a span's
+        cost does not grow with the text (a 7,200-word text with no sentence break has ~1,000 candidate spans)."""
+        lo, hi = 0, len(self.offsets)
+        if self._ends_so_far is not None:
+            lo = int(np.searchsorted(self._ends_so_far, start, side="right"))
+            hi = max(lo, int(np.searchsorted(self.offsets[:, 0], end, side="left")))
+        part = self.offsets[lo:hi]
+        idx = lo + np.nonzero((part[:, 0] < end) & (part[:, 1] > start))[0]
         if len(idx) == 0:  # a span inside one wordpiece's gap (e.g. only spaces): take the nearest wordpiece
             idx = np.array([min(int(np.searchsorted(self.offsets[:, 0], start)), len(self.offsets) - 1)])
         return idx
+
+    def mean_vector(self, start: int, end: int) -> np.ndarray:
+        """The mean vector of the wordpieces in ``[start, end)``, kept: every span of a sentence asks for its
+        sentence's (a unit of 10,000 wordpieces made each of its spans cost a 10,000 x 768 mean)."""
+        key = (start, end)
+        if key not in self._means:
+            self._means[key] = self.vectors[self.wordpieces(start, end)].mean(0)
+        return self._means[key]
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         """Character range of the sentence unit the span starts in."""
@@ -100,7 +125,7 @@ def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
     text = view.text
     idx = view.wordpieces(start, end)
     s0, s1 = view.sentence(start, end)
-    cidx = view.wordpieces(s0, max(s1, s0 + 1))
+    sentence_mean = view.mean_vector(s0, max(s1, s0 + 1))
     span, sent = text[start:end], text[s0:s1]
     recurrences = view.recurrences(start, end)
     cheap = np.array(
@@ -122,5 +147,5 @@ def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
     )
     vec = view.vectors
     return np.concatenate(
-        [vec[idx].mean(0), vec[idx].max(0), vec[cidx].mean(0), view.token_probs[idx].mean(0), cheap]
+        [vec[idx].mean(0), vec[idx].max(0), sentence_mean, view.token_probs[idx].mean(0), cheap]
     ).astype(np.float32)
