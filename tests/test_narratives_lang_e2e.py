@@ -9,9 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from spinlens.cli import app
+from spinlens.store import Store
+from spinlens.store.schema import AnalysisRow
 
 from .test_narratives_lang import RUSSIAN, SALISBURY
 
@@ -23,6 +27,7 @@ CLAIMS = [
     ("crimea", "The World Jewish Congress has recognised Crimea as part of Russia"),
 ]
 ENGLISH = "Officials denied it again. The British secret services forged the Salisbury evidence to blackmail Moscow."
+WIRE = 'Ministry spokeswoman Maria Zakharova again referred to the Ukrainian government as the "Kiev regime".'
 
 
 def write_catalogue(path: Path) -> Path:
@@ -101,6 +106,7 @@ def test_batch_stores_matches_and_matches_what_it_analysed_before(catalogue: Pat
     corpus.mkdir(parents=True)
     (corpus / "ru.txt").write_text(RUSSIAN, encoding="utf-8")
     (corpus / "en.txt").write_text(ENGLISH, encoding="utf-8")
+    (corpus / "wire.txt").write_text(WIRE, encoding="utf-8")
     db = f"sqlite:///{tmp_path / 'corpus.db'}"
     runner = CliRunner()
     first = runner.invoke(
@@ -115,7 +121,13 @@ def test_batch_stores_matches_and_matches_what_it_analysed_before(catalogue: Pat
     rows = json.loads(runner.invoke(app, ["stats", "--by", "narrative", "--db", db, "--format", "json"]).stdout)
     assert [(r["outlet"], r["claim_id"], r["documents"]) for r in rows] == [("ria", "salisbury", 2)]
     languages = json.loads(runner.invoke(app, ["stats", "--by", "language", "--db", db, "--format", "json"]).stdout)
-    assert {r["language"]: r["documents"] for r in languages} == {"ru": 1, "en": 1}
+    assert {r["language"]: r["documents"] for r in languages} == {"ru": 1, "en": 2}
+    # matched again, the wire report keeps the detector's note on the quotation it left unmarked
+    store = Store(db)
+    with Session(store.engine) as s:
+        ids = s.scalars(select(AnalysisRow.id)).all()
+    wire = [a for a in map(store.get, ids) if a is not None and a.document.text == WIRE]
+    assert len(wire) == 1 and any('"Kiev regime"' in n for n in wire[0].notes), wire[0].notes
 
 
 def test_spacy_component_sets_narrative_spans(catalogue: Path) -> None:

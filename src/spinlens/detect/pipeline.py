@@ -171,6 +171,9 @@ class Detector:
         )
 
 
+REPORTED_SPEECH = "Not marked, as reported speech"
+
+
 def reported_note(text: str, quoted: list[SpanDecision], shown: int = 5) -> str:
     """Says which quoted words were left unmarked as reported speech, and what they would have been marked as: a
     wire report with none of its own comes back with no span, and the reader learns why."""
@@ -181,11 +184,15 @@ def reported_note(text: str, quoted: list[SpanDecision], shown: int = 5) -> str:
             techniques.append(d.technique)
     items = [f'"{q}" ({", ".join(map(taxonomy.display_name, ts))})' for q, ts in found.items()]
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
-    return (
-        "Not marked, as reported speech (short quotations the text attributes to someone, not its own words): "
-        + "; ".join(items[:shown])
-        + more
+    return f"{REPORTED_SPEECH} (short quotations the text attributes to someone, not its own words): " + (
+        "; ".join(items[:shown]) + more
     )
+
+
+def detector_notes(notes: list[str]) -> list[str]:
+    """The notes the detector wrote (`reported_note`), among an analysis's: a stored analysis matched again against
+    new catalogues gets its language and matcher notes anew, and keeps these (they need the model to redo)."""
+    return [n for n in notes if n.startswith(REPORTED_SPEECH)]
 
 
 def document_batches(items: Iterable[str | Document], size: int) -> Iterator[list[Document]]:

@@ -37,7 +37,7 @@ def unmatched(store: Store, model: str, version: str, catalogues: list[str]) -> 
 def match_stored(store: Store, config) -> int:  # type: ignore[no-untyped-def]
     """Match the stored analyses of ``config.model`` that lack ``config.catalogues``; returns how many were."""
     from spinlens.analyzer import load_matchers, narratives_of
-    from spinlens.detect.pipeline import model_identity
+    from spinlens.detect.pipeline import detector_notes, model_identity
     from spinlens.progress import progress
 
     catalogues = list(config.catalogues)
@@ -60,7 +60,8 @@ def match_stored(store: Store, config) -> int:  # type: ignore[no-untyped-def]
         for (analysis_id, _), (notes, language, matches) in zip(pairs, found, strict=True):
             stored = store.get(analysis_id)
             assert stored is not None
-            fresh = stored.model_copy(update={"language": language, "notes": notes, "narratives": matches})
+            kept = detector_notes(stored.notes)  # reported speech left unmarked: the model's, not redone here
+            fresh = stored.model_copy(update={"language": language, "notes": notes + kept, "narratives": matches})
             replace_narratives(store, analysis_id, fresh, names)
             done += 1
     return done
