@@ -186,7 +186,7 @@ def test_a_short_quotation_its_sentence_attributes_is_not_marked_unless_asked():
         starts = np.zeros(len(offsets), bool)
         starts[0] = True
         found = [(a, b) for a, b, _ in candidate_spans(text, np.asarray(offsets), out, params, starts)]
-        reported = reported_spans(text, np.asarray(offsets), starts, found)
+        reported = reported_spans(text, np.asarray(offsets), np.array([[0, len(offsets)]]), found)
         return [text[a:b] for (a, b), r in zip(found, reported, strict=True) if not (skip and r)]
 
     wire = 'The ministry called the new sanctions "absurd" on Monday.'

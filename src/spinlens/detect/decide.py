@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from spinlens.detect.encoder import unit_starts
+from spinlens.detect.encoder import unit_chars, unit_starts
 from spinlens.detect.features import ArticleView, span_features
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.spans import decode_spans, quotations, reported_quote
@@ -70,18 +70,16 @@ def candidate_spans(
     return decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
 
 
-def reported_spans(
-    text: str, offsets: np.ndarray, unit_starts: np.ndarray | None, spans: list[tuple[int, int]]
-) -> list[bool]:
+def reported_spans(text: str, offsets: np.ndarray, units: np.ndarray, spans: list[tuple[int, int]]) -> list[bool]:
     """Per span: a short quotation that its sentence unit attributes to someone (`spans.reported_quote`). A span's
     decision never depends on the other spans, so dropping these after deciding equals never deciding them."""
-    firsts = np.flatnonzero(unit_starts) if unit_starts is not None and unit_starts.any() else np.array([0])
-    lo = offsets[firsts, 0]
-    hi = offsets[np.append(firsts[1:], len(offsets)) - 1, 1]
-    units = [max(0, int(np.searchsorted(lo, a, side="right")) - 1) for a, _ in spans]
-    quoted = {u: quotations(text, int(lo[u]), int(hi[u])) for u in set(units)}  # once a unit: one may be a book
+    if not len(units):
+        return [False] * len(spans)
+    ranges = unit_chars(offsets, units)
+    of = [max(0, int(np.searchsorted(ranges[:, 0], a, side="right")) - 1) for a, _ in spans]
+    quoted = {u: quotations(text, *map(int, ranges[u])) for u in set(of)}  # once a unit: one may be a book
     return [
-        reported_quote(text, a, b, int(lo[u]), int(hi[u]), quoted[u]) for (a, b), u in zip(spans, units, strict=True)
+        reported_quote(text, a, b, *map(int, ranges[u]), quoted=quoted[u]) for (a, b), u in zip(spans, of, strict=True)
     ]
 
 

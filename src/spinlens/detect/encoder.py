@@ -101,6 +101,11 @@ class Encoded:
         return unit_starts(self.units, len(self.offsets))
 
 
+def unit_chars(offsets: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """(m, 2): the character range of each sentence unit, from its first and last wordpieces."""
+    return np.stack([offsets[units[:, 0], 0], offsets[units[:, 1] - 1, 1]], 1) if len(units) else units
+
+
 def unit_starts(units: np.ndarray, n: int) -> np.ndarray:
     """(n,) bool: the wordpiece opens a sentence unit (spans never run across one)."""
     starts = np.zeros(n, dtype=bool)

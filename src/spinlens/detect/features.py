@@ -15,6 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
+from spinlens.detect.encoder import unit_chars
+
 _NON_WORD = re.compile(r"\W+")
 
 
@@ -39,7 +41,7 @@ class ArticleView:
         self.text = text
         self.offsets = offsets
         # character ranges of the sentence units (from their first and last wordpieces)
-        self.unit_chars = np.stack([offsets[units[:, 0], 0], offsets[units[:, 1] - 1, 1]], 1) if len(units) else units
+        self.unit_chars = unit_chars(offsets, units)
         self.vectors = vectors
         self.token_probs = token_probs  # (n, n_techniques) from the fine-tuned head
         self.normalised = normalise(text)

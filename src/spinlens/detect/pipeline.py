@@ -140,7 +140,7 @@ class Detector:
         quoted: list[SpanDecision] = []
         if self.config.skip_reported_quotes and decisions:
             extents = [(d.start, d.end) for d in decisions]
-            reported = reported_spans(doc.text, encoded.offsets, encoded.unit_starts, extents)
+            reported = reported_spans(doc.text, encoded.offsets, encoded.units, extents)
             quoted = [d for d, r in zip(decisions, reported, strict=True) if r]
             decisions = [d for d, r in zip(decisions, reported, strict=True) if not r]
         probs, present, overall = decide_article(decisions, self.techniques)

@@ -150,10 +150,13 @@ def current_candidates(pred: FoldPredictions, examples: dict[str, Example], skip
             by_article.setdefault(c[0], []).append((c[0], a, b, *c[3:]))
         kept = []
         for aid, cs in by_article.items():
-            enc = examples[aid].encoded
-            spans = [(c[1], c[2]) for c in cs]
-            drop = reported_spans(examples[aid].document.text, enc.offsets, enc.unit_starts, spans)
-            kept += [c for c, r in zip(cs, drop, strict=True) if not (skip_reported and r) and c[2] > c[1]]
+            cs = [c for c in cs if c[2] > c[1]]
+            if skip_reported:
+                enc = examples[aid].encoded
+                spans = [(c[1], c[2]) for c in cs]
+                drop = reported_spans(examples[aid].document.text, enc.offsets, enc.units, spans)
+                cs = [c for c, r in zip(cs, drop, strict=True) if not r]
+            kept += cs
         pred.candidates[key] = kept
     return pred
 
