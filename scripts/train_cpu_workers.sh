@@ -5,6 +5,8 @@
 # part resumes from its checkpoint: run the same command again after an interruption (stale locks are cleared at
 # start). Stage 2 and the model come after, with the same arguments and --stage 2 (see the model cards).
 #   RUN_DIR=runs/fast-l13 ARGS="--layers 1,3" scripts/train_cpu_workers.sh
+#   RUN_DIR=runs/mpnet-l56 ARGS="--encoder mpnet --frozen-layers 5 --layers 4,6" scripts/train_cpu_workers.sh
+# With --frozen-layers the frozen layers' states are computed first, once, on every core (the workers share them).
 set -u
 DATA=${DATA:-../shared/data}
 RUN_DIR=${RUN_DIR:-runs/lora-extra}
@@ -15,6 +17,8 @@ COMMON="--data $DATA/ptc-semeval2020-task11/datasets --memes $DATA/semeval2021-t
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
 mkdir -p "$RUN_DIR"
 rm -rf "$RUN_DIR"/claim-*
+OMP_NUM_THREADS=$WORKERS MKL_NUM_THREADS=$WORKERS $PY -m spinlens.training.finetune $COMMON --stage 1 --which \
+    >>"$RUN_DIR/lower.log" 2>&1 || { echo "frozen states failed: $RUN_DIR/lower.log" >&2; exit 1; }
 worker() {
     for part in all 0 1 2 3 4; do
         mkdir "$RUN_DIR/claim-$part" 2>/dev/null || continue

