@@ -513,6 +513,10 @@ def per_technique(preds: list, params) -> dict:  # type: ignore[no-untyped-def]
     return score_flc(gold, pred).per_technique
 
 
+def _trained_layers(first: int, last: int) -> str:
+    return f" (layer {first})" if first == last else f" (layers {first}-{last})"
+
+
 def write_model(
     model_dir: Path,
     examples: list[Example],
@@ -556,7 +560,8 @@ def write_model(
         encoder=ENCODERS[config.encoder].title
         + (f" up to layer {max(config.layers)}" if config.encoder == "mpnet" else "")
         + (", adapters trained with the tagger" if delta else ", frozen")
-        + (f" (layers {config.frozen_layers + 1}-{max(config.layers)})" if delta and config.frozen_layers else ""),
+        + (_trained_layers(config.frozen_layers + 1, max(config.layers)) if delta and config.frozen_layers else "")
+        + (f"; layers {' and '.join(map(str, config.layers))} read" if config.encoder == "mpnet" else ""),
         encoder_kind=config.encoder,
         encoder_layers=config.layers,
         runtime="torch",
