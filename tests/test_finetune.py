@@ -206,3 +206,17 @@ def test_frozen_lower_layers_are_computed_once_and_give_what_inference_computes(
         ["all"],
     )
     assert (tmp_path / "lower-minilm-L1" / "L1.npy").stat().st_mtime_ns == before
+    # a run folder restored from kept files has no stored states: its fold is read with the whole encoder, same outputs
+    import shutil
+
+    from spinlens.training.finetune import load_fold
+
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    for name in ("delta-all.safetensors", "tagger-all.safetensors"):
+        shutil.copyfile(tmp_path / name, restored / name)
+    assert lower_states(restored, config) is None
+    _, _, read = load_fold(restored, "all", examples, config, "cpu")
+    _, _, kept = load_fold(tmp_path, "all", examples, config, "cpu")
+    for key, out in kept.items():
+        assert np.allclose(out.tag_probs, read[key].tag_probs, atol=1e-3)  # the kept outputs are stored in float16

@@ -179,12 +179,14 @@ def lower_layers(config: FinetuneConfig) -> tuple[int, ...]:
 def lower_states(
     run_dir: Path, config: FinetuneConfig, examples: list[Example] | None = None, ids: dict | None = None
 ) -> LowerStates | None:
-    """The run's stored frozen states (None without frozen layers); computed over ``examples`` when not there."""
+    """The run's stored frozen states, computed over ``examples`` when not there. None without frozen layers, or when
+    only read and none were stored (a run folder restored from kept files): the encoder then runs whole, with the
+    same result."""
     if not config.frozen_layers:
         return None
     folder = run_dir / f"lower-{config.encoder}-L{'-'.join(map(str, lower_layers(config)))}"
     if examples is None or ids is None:
-        return LowerStates(folder)
+        return LowerStates(folder) if (folder / "index.json").exists() else None
     encoder = Encoder(kind=config.encoder)
     specials = (encoder.tokenizer.token_to_id(encoder.spec.cls), encoder.tokenizer.token_to_id(encoder.spec.sep))
     return LowerStates.build(folder, encoder.spec.path(), examples, ids, lower_layers(config), specials)
@@ -513,8 +515,18 @@ def per_technique(preds: list, params) -> dict:  # type: ignore[no-untyped-def]
     return score_flc(gold, pred).per_technique
 
 
-def _trained_layers(first: int, last: int) -> str:
-    return f" (layer {first})" if first == last else f" (layers {first}-{last})"
+def encoder_description(config: FinetuneConfig, trained: bool) -> str:
+    """What a model card's ``encoder`` says: which encoder, how far it runs, what was trained, which layers are read."""
+    text = ENCODERS[config.encoder].title
+    if config.encoder == "mpnet":
+        text += f" up to layer {max(config.layers)}"
+    text += ", adapters trained with the tagger" if trained else ", frozen"
+    if trained and config.frozen_layers:
+        first, last = config.frozen_layers + 1, max(config.layers)
+        text += f" (layer {first})" if first == last else f" (layers {first}-{last})"
+    if config.encoder == "mpnet":
+        text += f"; layers {' and '.join(map(str, config.layers))} read"
+    return text
 
 
 def write_model(
@@ -557,11 +569,7 @@ def write_model(
         name=name,
         version=version,
         techniques=TECHNIQUES,
-        encoder=ENCODERS[config.encoder].title
-        + (f" up to layer {max(config.layers)}" if config.encoder == "mpnet" else "")
-        + (", adapters trained with the tagger" if delta else ", frozen")
-        + (_trained_layers(config.frozen_layers + 1, max(config.layers)) if delta and config.frozen_layers else "")
-        + (f"; layers {' and '.join(map(str, config.layers))} read" if config.encoder == "mpnet" else ""),
+        encoder=encoder_description(config, bool(delta)),
         encoder_kind=config.encoder,
         encoder_layers=config.layers,
         runtime="torch",
