@@ -218,3 +218,45 @@ def test_wordpieces_of_a_span_are_those_a_scan_of_every_wordpiece_finds(pieces, 
     every = np.nonzero((offsets[:, 0] < end) & (offsets[:, 1] > start))[0]
     if len(every):
         assert view.wordpieces(start, end).tolist() == every.tolist()
+
+
+def test_a_span_scorer_takes_each_confidence_from_the_spans_evidence_and_drops_the_unlikely():
+    import pytest
+
+    # one weight per evidence column, then the bias: confidence = sigmoid(2 * x0 - 1)
+    params = Params(second_technique=1.01, span_scorer=[2.0, 0.0, -1.0], span_keep=0.5)
+    spans = [(0, 5, 0.2), (10, 20, 0.9)]  # mean inside-probabilities that would rank the two the other way
+    evidence = np.array([[2.0, 7.0], [0.0, 7.0]])
+    p = np.array([[0.6, 0.0, 0.4], [0.6, 0.0, 0.4]])
+    decisions = label_spans(spans, p, [False, False], TECHNIQUES, params, evidence=evidence)
+    assert [d.start for d in decisions] == [0]  # the second: sigmoid(-1) = 0.27 < span_keep
+    assert abs(decisions[0].span_confidence - 1 / (1 + np.exp(-3.0))) < 1e-6
+    assert label_spans(spans, p, [False, False], TECHNIQUES, Params(second_technique=1.01), evidence=evidence)
+    with pytest.raises(ValueError, match="evidence"):  # a model with a scorer never falls back silently
+        label_spans(spans, p, [False, False], TECHNIQUES, params)
+
+
+def test_span_evidence_reads_the_span_and_its_sentence_only():
+    """The scorer's view of a span is the same whatever text stands around its sentence (issue 9)."""
+    import re
+
+    from spinlens.detect.features import span_evidence
+
+    sentence = 'The "Kiev regime" lies again.'
+
+    def evidence(before: str, after: str) -> np.ndarray:
+        text = before + sentence + after
+        offsets = np.array([(m.start(), m.end()) for m in re.finditer(r"\w+|\S", text)])
+        units, first = [], 0
+        for lo, hi in sentence_units(text):  # wordpiece ranges of the sentences
+            n = int(((offsets[:, 0] >= lo) & (offsets[:, 1] <= hi)).sum())
+            units.append((first, first + n))
+            first += n
+        tags = np.tile([0.2, 0.3, 0.5], (len(offsets), 1))
+        techniques = np.tile([0.5, 0.2, 0.3], (len(offsets), 1))
+        view = ArticleView(text, offsets, np.zeros((len(offsets), 2)), techniques, np.array(units))
+        start = len(before) + sentence.index("Kiev")
+        return span_evidence(view, tags, start, start + len("Kiev regime"), np.array([1.0, 0.0, -1.0]))
+
+    page = evidence("A long first sentence stands here, with many words. ", " And more follows, much more.")
+    assert np.allclose(evidence("", ""), page)

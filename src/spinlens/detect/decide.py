@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from spinlens.detect.encoder import unit_chars, unit_starts
-from spinlens.detect.features import ArticleView, span_features
+from spinlens.detect.features import ArticleView, span_evidence, span_features
 from spinlens.detect.model import TokenOutputs
 from spinlens.detect.spans import decode_spans, quotations, reported_quote
 from spinlens.detect.techniques import TechniqueClassifier
@@ -32,6 +32,10 @@ class Params:
     second_technique: float = 0.35  # a span also gets its runner-up technique above this probability
     # Platt scaling of the log-odds of a span's mean inside-probability: P(the span is propaganda at all)
     span_calibration: tuple[float, float] = (1.0, 0.0)
+    # When set, P(the span is propaganda at all) comes from this instead: a logistic regression over the span's
+    # evidence (`features.span_evidence`), weights then bias, standardisation folded in (`training.tune.fit_scorer`)
+    span_scorer: list[float] | None = None
+    span_keep: float = 0.0  # a span is reported only when that probability reaches this
     temperature: float = 1.0  # softmax temperature of technique probabilities (calibration of P(technique | span))
     # per technique: a span is reported with it (and the article uses it) only when its score reaches this
     technique_thresholds: dict[str, float] = field(default_factory=dict)
@@ -92,6 +96,12 @@ def _sigmoid(z: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z)))
 
 
+def _softmax(z: np.ndarray, temperature: float) -> np.ndarray:
+    z = z / temperature
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
 def decide_spans(
     text: str,
     offsets: np.ndarray,
@@ -106,9 +116,27 @@ def decide_spans(
         return []
     view = ArticleView(text, offsets, out.vectors, out.technique_probs, units)
     features = np.stack([span_features(view, a, b) for a, b, _ in spans])
-    probs = classifier.predict_proba(features, params.temperature)
+    logits = classifier.logits(features)
+    probs = _softmax(logits, params.temperature)
     recurs = [view.recurs(a, b) for a, b, _ in spans]
-    return label_spans(spans, probs, recurs, techniques, params)
+    evidence = None
+    if params.span_scorer is not None:
+        evidence = np.stack(
+            [span_evidence(view, out.tag_probs, a, b, z) for (a, b, _), z in zip(spans, logits, strict=True)]
+        )
+    return label_spans(spans, probs, recurs, techniques, params, evidence=evidence)
+
+
+def span_confidences(inside: np.ndarray, params: Params, evidence: np.ndarray | None = None) -> np.ndarray:
+    """Per span, the calibrated probability that it is propaganda at all: the span scorer's over its evidence when
+    the model has one (`Params.span_scorer`), else Platt scaling of its mean inside-probability."""
+    if params.span_scorer is None:
+        a, b = params.span_calibration
+        return _sigmoid(a * _logit(inside) + b)
+    if evidence is None:
+        raise ValueError("this model scores spans by their evidence (features.span_evidence); none was given")
+    w = np.asarray(params.span_scorer)
+    return _sigmoid(evidence @ w[:-1] + w[-1])
 
 
 def label_spans(
@@ -118,22 +146,26 @@ def label_spans(
     techniques: list[str],
     params: Params,
     thresholds: bool = True,
+    evidence: np.ndarray | None = None,
 ) -> list[SpanDecision]:
     """Each span gets its most likely technique, and its runner-up too when that is likely enough.
 
+    A span less likely than ``params.span_keep`` to be propaganda at all (`span_confidences`) is not reported.
     Repetition is only possible for a phrase that recurs in the text. A technique is kept only when the span's
     score reaches that technique's threshold (``thresholds=False``: all kept, for tuning them); a span left with
-    no technique is not reported.
+    no technique is not reported. ``evidence``: one row of `features.span_evidence` per span, for a span scorer.
     """
-    a, b = params.span_calibration
     rep = techniques.index(REPETITION) if REPETITION in techniques else -1
+    confidences = span_confidences(np.array([s[2] for s in spans], dtype=float), params, evidence)
     decisions = []
-    for (start, end, inside), p, again in zip(spans, probs, recurs, strict=True):
+    for (start, end, inside), p, again, span_confidence in zip(spans, probs, recurs, confidences, strict=True):
+        if span_confidence < params.span_keep:
+            continue
         if rep >= 0 and not again and p[rep] > 0:
             p = p.copy()
             p[rep] = 0.0
             p /= p.sum()
-        span_confidence = float(_sigmoid(a * _logit(inside) + b))
+        span_confidence = float(span_confidence)
         order = np.argsort(-p)
         picks = [order[0]] + ([order[1]] if p[order[1]] >= params.second_technique else [])
         for k in picks:

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from spinlens.detect.encoder import unit_chars
+from spinlens.detect.spans import QUOTES
 
 _NON_WORD = re.compile(r"\W+")
 
@@ -151,3 +152,47 @@ def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
     return np.concatenate(
         [vec[idx].mean(0), vec[idx].max(0), sentence_mean, view.token_probs[idx].mean(0), cheap]
     ).astype(np.float32)
+
+
+def span_evidence(
+    view: ArticleView, tag_probs: np.ndarray, start: int, end: int, technique_logits: np.ndarray
+) -> np.ndarray:
+    """What the span scorer (`decide.Params.span_scorer`) reads of a candidate span: is it propaganda at all?
+
+    The tagger's probabilities over the span's wordpieces (inside: mean, max, min; begin: at its first wordpiece and
+    mean), its per-technique probabilities (mean), the technique classifier's distribution (``technique_logits``,
+    softmax at temperature 1; its largest value and entropy), the span's length and its share of its sentence unit,
+    the unit's length, quotation marks. The span's own words and unit only: nothing of the rest of the text.
+    """
+    idx = view.wordpieces(start, end)
+    inside = 1.0 - tag_probs[idx, 0]
+    s0, s1 = view.sentence(start, end)
+    z = technique_logits - technique_logits.max()
+    p = np.exp(z) / np.exp(z).sum()
+    span = view.text[start:end]
+    tagger = np.array(
+        [
+            _log_odds(inside.mean()),
+            _log_odds(inside.max()),
+            _log_odds(inside.min()),
+            _log_odds(tag_probs[idx[0], 1]),
+            tag_probs[idx, 1].mean(),
+        ]
+    )
+    shape = np.array(
+        [
+            np.log1p(len(idx)),
+            np.log1p(len(span.split())),
+            len(span) / max(1, s1 - s0),
+            np.log1p(s1 - s0),
+            float(any(q in span for q in QUOTES)),
+            p.max(),
+            -(p * np.log(p + 1e-9)).sum(),
+        ]
+    )
+    return np.concatenate([tagger, view.token_probs[idx].mean(0), shape, p]).astype(np.float32)
+
+
+def _log_odds(p: float) -> float:
+    p = float(np.clip(p, 1e-4, 1 - 1e-4))
+    return float(np.log(p / (1 - p)))
