@@ -41,3 +41,13 @@ def test_the_span_scorer_learns_to_drop_false_spans_that_the_inside_probability_
     assert params.span_scorer is None and params.span_keep == 0.0
     reported = [x for p in old for x in _flat(_decisions(p, TECHNIQUES, params), with_technique=False)]
     assert score_si(gold, reported).precision == 0.5
+
+
+def test_predictions_pickled_before_the_span_scorer_load_without_its_evidence():
+    import pickle
+
+    pred = _fold(0, np.random.default_rng(0), with_evidence=False)
+    del pred.__dict__["evidence"]  # what a FoldPredictions pickled before the field existed holds
+    old = pickle.loads(pickle.dumps(pred))
+    assert old.evidence == {}
+    assert tune([old], TECHNIQUES, precision_first=(), recall_floor=0.5).span_scorer is None

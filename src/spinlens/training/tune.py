@@ -90,6 +90,10 @@ class FoldPredictions:
     # predictions kept from before it
     evidence: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict)
 
+    def __setstate__(self, state: dict) -> None:
+        """Predictions pickled before a field existed (kept in benchmarks/results/cv-preds) get its default."""
+        self.__dict__.update({"evidence": {}, **state})
+
 
 def fold_predictions(
     fold: int, examples: list[Example], folds: dict[str, int], outputs: dict[str, TokenOutputs], techniques: list[str]
@@ -148,8 +152,7 @@ def current_candidates(pred: FoldPredictions, examples: dict[str, Example], skip
     with ``skip_reported``, no short quotation that its sentence attributes to someone (`spans.reported_quote`),
     so that stage 2 tunes and scores what the model will do. Idempotent: predictions kept from before either rule
     get it too (their technique logits stay those of the untrimmed extent, one quotation mark longer)."""
-    evidence = getattr(pred, "evidence", {})  # predictions pickled before the span scorer have none
-    pred.evidence = {}
+    evidence, pred.evidence = pred.evidence, {}
     for key, cands in pred.candidates.items():
         by_article: dict[str, list] = {}
         for c in cands:
