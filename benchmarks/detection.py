@@ -7,7 +7,8 @@ Per tier:
 - the short-text check: one-liners with one technique each (right technique on the phrase, any span on it) and
   neutral one-liners with a span; never trained on;
 - neutral wire reports quoting officials: false spans (reports with one); never trained on;
-- name-calling recall and "Kiev regime" on the genre sentences (live: training numbers where trained on them);
+- name-calling precision / recall on the genre check, cross-validated (the card's stage-2 report), and name-calling
+  recall and "Kiev regime" on the genre sentences (live: training numbers where trained on them);
 - the seed op-ed's title: does "Kiev regime" get a Name_Calling span;
 - articles/s, one at a time (700-word article), from the card's `speed` (`benchmarks/speed.py --record`).
 Peers: the SemEval-2020 Task 11 winners (SI 0.516, TC 0.621 on the PTC test set, GPU ensembles).
@@ -69,6 +70,11 @@ def measure(tier: str, threads: int | None) -> dict[str, str]:
     else:
         si, flc = score_si(sentences.labels, pred), score_flc(sentences.labels, pred)
         row["genre SI / FLC"] = f"{si.f1:.3f} / {flc.f1:.3f} (never trained on it)"
+    per_technique = cv.get("genre", {}).get("per_technique_cv", {}).get(NC)  # type: ignore[union-attr]
+    if per_technique:  # the state-media measure, cross-validated on the genre set
+        row["genre name-calling P / R (5-fold CV)"] = (
+            f"{per_technique['precision']:.2f} / {per_technique['recall']:.2f}"
+        )
     trained = " (trained on)" if "genre" in cv else ""
     nc = [x for x in sentences.labels if x.technique == NC]
     kiev = [x for x in nc if sentences.articles[x.article_id].text[x.start : x.end] == TITLE]

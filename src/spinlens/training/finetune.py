@@ -453,7 +453,16 @@ def stage2(
     ``fold_ids``: the folds whose stage 1 is done (all 5 by default). With fewer, the estimate covers those folds'
     articles only (the report says which); with one, there are no other folds and it is tuned in-fold (optimistic).
     """
-    from spinlens.training.tune import current_candidates, evaluate_fold, reliability, reliability_bins, tune
+    from spinlens.evaluate.scorers import score_flc
+    from spinlens.training.tune import (
+        _decisions,
+        _flat,
+        current_candidates,
+        evaluate_fold,
+        reliability,
+        reliability_bins,
+        tune,
+    )
 
     fold_ids = sorted(set(range(N_FOLDS) if fold_ids is None else fold_ids))
     by_id = {ex.document.id: ex for ex in examples}
@@ -473,23 +482,33 @@ def stage2(
             if len(fold_ids) == 1
             else f"cross-fitted over {len(fold_ids)} of {N_FOLDS} folds"
         )
+    tuned = {  # fold f's params: tuned on the other folds' held-out predictions of both sets
+        f: tune(
+            [p[i] for g, p in preds.items() if g != f or len(fold_ids) == 1 for i in (0, 1) if i == 0 or has_genre],
+            TECHNIQUES,
+            precision_first=(),
+            recall_floor=config.recall_floor,
+        )
+        for f in fold_ids
+    }
     for kind, index in (("ptc", 0), ("genre", 1)):
         if kind == "genre" and not has_genre:
             continue
-        per_fold, pairs = [], {"span": [], "technique": []}
+        per_fold, pairs, gold, reported = [], {"span": [], "technique": []}, [], []
         for f in fold_ids:
-            tuned_on = [p for g, p in preds.items() if g != f or len(fold_ids) == 1]
-            others = [p[i] for p in tuned_on for i in (0, 1) if i == 0 or has_genre]
-            params_f = tune(others, TECHNIQUES, precision_first=(), recall_floor=config.recall_floor)
-            per_fold.append(evaluate_fold(preds[f][index], params_f, TECHNIQUES))
-            for k, values in reliability(preds[f][index], params_f, TECHNIQUES).items():
+            per_fold.append(evaluate_fold(preds[f][index], tuned[f], TECHNIQUES))
+            for k, values in reliability(preds[f][index], tuned[f], TECHNIQUES).items():
                 pairs[k] += values
+            gold += preds[f][index].gold
+            reported += _flat(_decisions(preds[f][index], TECHNIQUES, tuned[f]))
         metrics = sorted(per_fold[0])
         report[kind] = {
             "per_fold": per_fold,
             "mean": {m: float(np.mean([r[m] for r in per_fold])) for m in metrics},
             "std": {m: float(np.std([r[m] for r in per_fold])) for m in metrics},
             "reliability": {k: reliability_bins(v) for k, v in pairs.items()},
+            # per technique, FLC precision / recall / F1 of the folds pooled, each fold with its cross-fitted params
+            "per_technique_cv": score_flc(gold, reported).per_technique,
         }
     final = tune(
         [p[i] for p in preds.values() for i in (0, 1) if i == 0 or has_genre],
@@ -563,7 +582,8 @@ def write_model(
     cv = {"folds": report["folds"], **{k: report[k] for k in ("fold_ids", "tuned") if k in report}, **report["ptc"]}
     cv["recall_floor"] = config.recall_floor  # what the per-technique thresholds were tuned under
     if "genre" in report:
-        cv["genre"] = {k: report["genre"][k] for k in ("mean", "std", "per_fold")}
+        kept = ("mean", "std", "per_fold", "per_technique_cv")
+        cv["genre"] = {k: report["genre"][k] for k in kept if k in report["genre"]}
     cv["per_technique"] = report.get("per_technique")
     ModelConfig(
         name=name,
