@@ -6,11 +6,15 @@
 # start). Stage 2 and the model come after, with the same arguments and --stage 2 (see the model cards).
 #   RUN_DIR=runs/fast-l13 ARGS="--layers 1,3" scripts/train_cpu_workers.sh
 #   RUN_DIR=runs/mpnet-l56 ARGS="--encoder mpnet --frozen-layers 5 --layers 4,6" scripts/train_cpu_workers.sh
+# PARTS picks the parts (default: all 0 1 2 3 4); the folds alone redo a shipped model's cross-validation, e.g. the
+# default tier's from its kept all-data model: cp benchmarks/results/cv-preds/v4/*.safetensors runs/minilm-v4r/, then
+#   RUN_DIR=runs/minilm-v4r PARTS="0 1 2 3 4" scripts/train_cpu_workers.sh
 # With --frozen-layers the frozen layers' states are computed first, once, on every core (the workers share them).
 set -u
 DATA=${DATA:-../shared/data}
 RUN_DIR=${RUN_DIR:-runs/lora-extra}
 WORKERS=${WORKERS:-2}
+PARTS=${PARTS:-all 0 1 2 3 4}
 PY=${PY:-.venv/bin/python}
 COMMON="--data $DATA/ptc-semeval2020-task11/datasets --memes $DATA/semeval2021-task6/data --genre --genre-extra \
     --run-dir $RUN_DIR ${ARGS:-}"
@@ -20,7 +24,7 @@ rm -rf "$RUN_DIR"/claim-*
 OMP_NUM_THREADS=$WORKERS MKL_NUM_THREADS=$WORKERS $PY -m spinlens.training.finetune $COMMON --stage 1 --which \
     >>"$RUN_DIR/lower.log" 2>&1 || { echo "frozen states failed: $RUN_DIR/lower.log" >&2; exit 1; }
 worker() {
-    for part in all 0 1 2 3 4; do
+    for part in $PARTS; do
         mkdir "$RUN_DIR/claim-$part" 2>/dev/null || continue
         $PY -m spinlens.training.finetune $COMMON --which "$part" --stage 1 >>"$RUN_DIR/stage1-$part.log" 2>&1 \
             || { echo "part $part failed: $RUN_DIR/stage1-$part.log" >&2; continue; }
