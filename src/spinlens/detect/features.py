@@ -167,8 +167,8 @@ def span_evidence(
     idx = view.wordpieces(start, end)
     inside = 1.0 - tag_probs[idx, 0]
     s0, s1 = view.sentence(start, end)
-    z = technique_logits - technique_logits.max()
-    p = np.exp(z) / np.exp(z).sum()
+    e = np.exp(technique_logits - technique_logits.max())
+    p = e / e.sum()
     span = view.text[start:end]
     tagger = np.array(
         [

@@ -189,7 +189,7 @@ def _decisions(
         probs = _softmax(np.array([z for _, z, _ in items]), params.temperature)
         evidence = None
         if params.span_scorer is not None:
-            evidence = np.stack([pred.evidence[(aid, a, b)] for (a, b, _), _, _ in items]).astype(np.float32)
+            evidence = np.stack([pred.evidence[(aid, a, b)] for (a, b, _), _, _ in items])
         out[aid] = label_spans(
             [c for c, _, _ in items], probs, [r for _, _, r in items], techniques, params, thresholds, evidence
         )
@@ -274,7 +274,7 @@ def fit_scorer(
         gold = _gold_by_article(p.gold)
         for aid, a, b, *_ in p.candidates[pair]:
             x.append(p.evidence[(aid, a, b)])
-            y.append(any(a < ge and b > gs for gs, ge in gold.get(aid, [])))
+            y.append(_overlaps(a, b, gold.get(aid, [])))
     features, hits = np.stack(x).astype(np.float64), np.array(y, dtype=int)
     if len(set(hits.tolist())) < 2:
         return params
@@ -318,16 +318,8 @@ def _fit_reporting(
 ) -> Params:
     """The span confidence's calibration and the per-technique thresholds, for given span thresholds."""
     gold = [g for p in preds for g in p.gold]
-    # span confidence: Platt scaling of the mean inside-probability's log-odds against "overlaps a gold span"
-    raws, hits = [], []
-    for p in preds:
-        gold_spans = _gold_by_article(p.gold)
-        for aid, ds in _decisions(p, techniques, params, False).items():
-            for d in {(d.start, d.end): d for d in ds}.values():
-                raws.append(_logit(d.inside))
-                hits.append(_overlaps(d, gold_spans.get(aid, [])))
-    if params.span_scorer is None:
-        params = replace(params, span_calibration=_platt(np.array(raws), np.array(hits, dtype=float)))
+    if params.span_scorer is None:  # a span scorer is calibrated already (`fit_scorer`)
+        params = replace(params, span_calibration=_span_calibration(preds, techniques, params))
     # per technique: the score threshold with the best held-out F1 (precision >= recall) for `precision_first`
     decided = [(p, _decisions(p, techniques, params, False)) for p in preds]
     thresholds = {}
@@ -349,6 +341,18 @@ def _fit_reporting(
     return replace(params, technique_thresholds=thresholds)
 
 
+def _span_calibration(preds: list[FoldPredictions], techniques: list[str], params: Params) -> tuple[float, float]:
+    """Platt scaling of the mean inside-probability's log-odds against "overlaps a gold span"."""
+    raws, hits = [], []
+    for p in preds:
+        gold_spans = _gold_by_article(p.gold)
+        for aid, ds in _decisions(p, techniques, params, False).items():
+            for d in {(d.start, d.end): d for d in ds}.values():
+                raws.append(_logit(d.inside))
+                hits.append(_overlaps(d.start, d.end, gold_spans.get(aid, [])))
+    return _platt(np.array(raws), np.array(hits, dtype=float))
+
+
 def _gold_by_article(gold: list[Label]) -> dict[str, list[tuple[int, int]]]:
     out: dict[str, list[tuple[int, int]]] = {}
     for g in gold:
@@ -356,8 +360,8 @@ def _gold_by_article(gold: list[Label]) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-def _overlaps(d: SpanDecision, spans: list[tuple[int, int]]) -> bool:
-    return any(d.start < ge and d.end > gs for gs, ge in spans)
+def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start < ge and end > gs for gs, ge in spans)
 
 
 def _gold_by_technique(gold: list[Label]) -> dict[tuple[str, str | None], list[tuple[int, int]]]:
@@ -377,10 +381,11 @@ def reliability(pred: FoldPredictions, params: Params, techniques: list[str]) ->
     span, technique = [], []
     for aid, ds in _decisions(pred, techniques, params).items():
         for d in {(d.start, d.end): d for d in ds}.values():
-            span.append((d.span_confidence, _overlaps(d, by_article.get(aid, []))))
+            span.append((d.span_confidence, _overlaps(d.start, d.end, by_article.get(aid, []))))
         for d in ds:
-            if _overlaps(d, by_article.get(aid, [])):
-                technique.append((d.technique_confidence, _overlaps(d, by_technique.get((aid, d.technique), []))))
+            if _overlaps(d.start, d.end, by_article.get(aid, [])):
+                right = _overlaps(d.start, d.end, by_technique.get((aid, d.technique), []))
+                technique.append((d.technique_confidence, right))
     return {"span": span, "technique": technique}
 
 
