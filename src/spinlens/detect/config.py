@@ -26,6 +26,7 @@ class TaggerShape(BaseModel):
     hidden: int
     projection: int
     surface: bool = False
+    label_layer: bool = False  # a second tag layer for the labelling techniques' spans (`detect.model`)
 
 
 class ModelConfig(BaseModel):

@@ -71,7 +71,14 @@ class SpanDecision:
 def candidate_spans(
     text: str, offsets: np.ndarray, out: TokenOutputs, params: Params, unit_starts: np.ndarray | None = None
 ) -> list[tuple[int, int, float]]:
-    return decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
+    """Spans decoded from the merged tags and, for a model with a label layer, the label layer's spans that are not
+    already there (a label inside a longer span is a candidate of its own), in text order."""
+    spans = decode_spans(offsets, out.tag_probs, params.span_threshold, text, params.span_accept, unit_starts)
+    if out.label_probs is None:
+        return spans
+    seen = {(a, b) for a, b, _ in spans}
+    labels = decode_spans(offsets, out.label_probs, params.span_threshold, text, params.span_accept, unit_starts)
+    return sorted(spans + [s for s in labels if (s[0], s[1]) not in seen])
 
 
 def reported_spans(text: str, offsets: np.ndarray, units: np.ndarray, spans: list[tuple[int, int]]) -> list[bool]:
@@ -122,7 +129,10 @@ def decide_spans(
     evidence = None
     if params.span_scorer is not None:
         evidence = np.stack(
-            [span_evidence(view, out.tag_probs, a, b, z) for (a, b, _), z in zip(spans, logits, strict=True)]
+            [
+                span_evidence(view, out.tag_probs, a, b, z, out.label_probs)
+                for (a, b, _), z in zip(spans, logits, strict=True)
+            ]
         )
     return label_spans(spans, probs, recurs, techniques, params, evidence=evidence)
 

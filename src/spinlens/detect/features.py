@@ -155,30 +155,29 @@ def span_features(view: ArticleView, start: int, end: int) -> np.ndarray:
 
 
 def span_evidence(
-    view: ArticleView, tag_probs: np.ndarray, start: int, end: int, technique_logits: np.ndarray
+    view: ArticleView,
+    tag_probs: np.ndarray,
+    start: int,
+    end: int,
+    technique_logits: np.ndarray,
+    label_probs: np.ndarray | None = None,
 ) -> np.ndarray:
     """What the span scorer (`decide.Params.span_scorer`) reads of a candidate span: is it propaganda at all?
 
     The tagger's probabilities over the span's wordpieces (inside: mean, max, min; begin: at its first wordpiece and
     mean), its per-technique probabilities (mean), the technique classifier's distribution (``technique_logits``,
     softmax at temperature 1; its largest value and entropy), the span's length and its share of its sentence unit,
-    the unit's length, quotation marks. The span's own words and unit only: nothing of the rest of the text.
+    the unit's length, quotation marks; with a label layer (``label_probs``), its probabilities over the span too,
+    whichever layer proposed it. The span's own words and unit only: nothing of the rest of the text.
     """
     idx = view.wordpieces(start, end)
-    inside = 1.0 - tag_probs[idx, 0]
     s0, s1 = view.sentence(start, end)
     e = np.exp(technique_logits - technique_logits.max())
     p = e / e.sum()
     span = view.text[start:end]
-    tagger = np.array(
-        [
-            _log_odds(inside.mean()),
-            _log_odds(inside.max()),
-            _log_odds(inside.min()),
-            _log_odds(tag_probs[idx[0], 1]),
-            tag_probs[idx, 1].mean(),
-        ]
-    )
+    tagger = _tag_evidence(tag_probs[idx])
+    if label_probs is not None:
+        tagger = np.concatenate([tagger, _tag_evidence(label_probs[idx])])
     shape = np.array(
         [
             np.log1p(len(idx)),
@@ -191,6 +190,20 @@ def span_evidence(
         ]
     )
     return np.concatenate([tagger, view.token_probs[idx].mean(0), shape, p]).astype(np.float32)
+
+
+def _tag_evidence(tags: np.ndarray) -> np.ndarray:
+    """One tag layer's probabilities over a span's wordpieces: inside (mean, max, min), begin (first, mean)."""
+    inside = 1.0 - tags[:, 0]
+    return np.array(
+        [
+            _log_odds(inside.mean()),
+            _log_odds(inside.max()),
+            _log_odds(inside.min()),
+            _log_odds(tags[0, 1]),
+            tags[:, 1].mean(),
+        ]
+    )
 
 
 def _log_odds(p: float) -> float:

@@ -1,9 +1,12 @@
 """The trained token-level model: a BiLSTM over frozen MiniLM vectors with two heads.
 
 Heads, per wordpiece:
-* ``tags``: outside / first of a span / inside a span (span identification);
+* ``tags``: outside / first of a span / inside a span (span identification; overlapping spans merged);
 * ``techniques``: 14 independent probabilities that the wordpiece lies in a span of each PTC technique
-  (used as features by the technique classifier).
+  (used as features by the technique classifier);
+* with ``label_layer``, ``label_tags``: outside / first / inside of a span of the labelling techniques alone
+  (`LABEL_TECHNIQUES`), so that a label inside a longer span (a sentence of doubt or fear that calls a government a
+  "regime") is a span of its own; the merged tags cannot say where it starts and ends.
 
 Fine-tuning MiniLM's top three layers instead was tried on fold 0 and gave a lower span F1 (0.31 against 0.35
 for this head after 2 epochs each; see the model card), so the encoder stays frozen and only this head is trained.
@@ -20,6 +23,10 @@ from torch import nn
 from spinlens.detect.encoder import keep_most_central, length_batches, window_starts
 
 N_TAGS = 3
+# the techniques of the label layer: words that name someone or something (issue 19: "a label inside reported speech
+# is its own span"); 16% of PTC's Name_Calling spans and 13% of its Loaded_Language spans lie inside a longer span
+# of another technique, and on the genre check 53 of 181 name-calling spans were swallowed by a longer predicted span
+LABEL_TECHNIQUES = ("Name_Calling,Labeling", "Loaded_Language")
 SEGMENT = 512  # wordpieces per BiLSTM segment; long articles are cut into overlapping segments
 SEGMENT_STRIDE = 384
 # At most this many padded wordpieces a BiLSTM batch: units sorted by length and batched 64 at a time padded each to
@@ -35,6 +42,7 @@ class TokenOutputs:
     tag_probs: np.ndarray  # (n, 3): outside, begin, inside
     technique_probs: np.ndarray  # (n, n_techniques)
     vectors: np.ndarray  # (n, dim): the frozen encoder's vectors
+    label_probs: np.ndarray | None = None  # (n, 3): the label layer's outside, begin, inside (models with one)
 
 
 class SpanTagger(nn.Module):
@@ -46,6 +54,7 @@ class SpanTagger(nn.Module):
         projection: int = 256,
         dropout: float = 0.3,
         surface: bool = False,
+        label_layer: bool = False,
     ):
         super().__init__()
         self.config = {
@@ -54,6 +63,7 @@ class SpanTagger(nn.Module):
             "hidden": hidden,
             "projection": projection,
             "surface": surface,  # inputs carry `detect.surface` columns after the encoder vectors
+            "label_layer": label_layer,  # tags of `LABEL_TECHNIQUES`' spans alone, after the merged tags
         }
         self.surface = surface
         self.dropout = nn.Dropout(dropout)
@@ -64,16 +74,26 @@ class SpanTagger(nn.Module):
         self.backward_lstm = nn.LSTM(projection, hidden, batch_first=True)
         self.tags = nn.Linear(2 * hidden, N_TAGS)
         self.techniques = nn.Linear(2 * hidden, n_techniques)
+        self.label_tags = nn.Linear(2 * hidden, N_TAGS) if label_layer else None
+
+    @property
+    def n_layers(self) -> int:
+        """Tag layers: 1 (merged spans), 2 with the label layer (its 3 tag logits after the merged ones)."""
+        return 2 if self.label_tags is not None else 1
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (batch, width, input_dim) padded; lengths: true length of each row (padding never enters the LSTM)."""
+        """x: (batch, width, input_dim) padded; lengths: true length of each row (padding never enters the LSTM).
+        Returns tag logits (3 per tag layer, `n_layers`) and technique logits."""
         h = torch.relu(self.projection(self.dropout(x)))
         reverse = _reverse_index(lengths.to(x.device), x.shape[1]).unsqueeze(-1)
         ahead, _ = self.forward_lstm(h)
         behind, _ = self.backward_lstm(h.gather(1, reverse.expand_as(h)))
         behind = behind.gather(1, reverse.expand_as(behind))
         h = self.dropout(torch.cat([ahead, behind], -1))
-        return self.tags(h), self.techniques(h)
+        tags = self.tags(h)
+        if self.label_tags is not None:
+            tags = torch.cat([tags, self.label_tags(h)], -1)
+        return tags, self.techniques(h)
 
     @torch.inference_mode()
     def predict(
@@ -96,8 +116,8 @@ class SpanTagger(nn.Module):
             for u0, u1 in units
             for s in window_starts(int(u1 - u0), SEGMENT, SEGMENT_STRIDE)
         ]
-        n_tech = self.techniques.out_features
-        merged = [np.zeros((len(v), N_TAGS + n_tech), np.float32) for v in vectors_list]
+        n_tech, n_tags = self.techniques.out_features, N_TAGS * self.n_layers
+        merged = [np.zeros((len(v), n_tags + n_tech), np.float32) for v in vectors_list]
         best = [np.full(len(v), -1, dtype=np.int64) for v in vectors_list]
         widths = [min(SEGMENT, end - first - s) for _, first, s, end in jobs]
         for group in length_batches(widths, batch_tokens, most=batch_segments):
@@ -107,10 +127,14 @@ class SpanTagger(nn.Module):
             for i, (a, first, s, _) in enumerate(batch):
                 x[i, : lengths[i]] = vectors_list[a][first + s : first + s + lengths[i]]
             tags, techs = self(torch.from_numpy(x).to(self.tags.weight.device), torch.tensor(lengths))
-            rows = torch.cat([torch.softmax(tags, -1), torch.sigmoid(techs)], -1).cpu().numpy()
+            layers = [torch.softmax(t, -1) for t in tags.split(N_TAGS, -1)]
+            rows = torch.cat([*layers, torch.sigmoid(techs)], -1).cpu().numpy()
             for i, (a, first, s, end) in enumerate(batch):
                 keep_most_central(merged[a][first:end], best[a][first:end], rows[i, : lengths[i]], s, end - first)
-        return [TokenOutputs(m[:, :N_TAGS], m[:, N_TAGS:], v) for m, v in zip(merged, vectors_list, strict=True)]
+        return [
+            TokenOutputs(m[:, :N_TAGS], m[:, n_tags:], v, m[:, N_TAGS:n_tags] if self.n_layers == 2 else None)
+            for m, v in zip(merged, vectors_list, strict=True)
+        ]
 
 
 def _reverse_index(lengths: torch.Tensor, width: int) -> torch.Tensor:

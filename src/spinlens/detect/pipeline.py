@@ -111,6 +111,7 @@ class Detector:
                 np.mean([r[i].tag_probs for r in runs], axis=0),
                 np.mean([r[i].technique_probs for r in runs], axis=0),
                 vectors[i],
+                _mean_or_none([r[i].label_probs for r in runs]),
             )
             for i in range(len(docs))
         ]
@@ -227,3 +228,10 @@ def load(model: str | Path | None = None, threads: int | None = None) -> Detecto
     if key not in _LOADED:
         _LOADED[key] = Detector(path, threads=threads)
     return _LOADED[key]
+
+
+def _mean_or_none(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    """The taggers' mean label-layer probabilities; None unless every tagger has a label layer."""
+    if any(a is None for a in arrays):
+        return None
+    return np.mean(arrays, axis=0)

@@ -43,6 +43,7 @@ from spinlens.training.examples import Example
 from spinlens.training.lower_states import LowerStates, Window, states_above, vectors_from_lower, windows
 from spinlens.training.train import (
     TECHNIQUES,
+    label_targets,
     plot_reliability,
     save_checkpoint,
     save_outputs,
@@ -85,6 +86,9 @@ class FinetuneConfig:
     sources: list[str] = field(default_factory=list)  # what joined training besides PTC, for the model card
     # a short quotation that its sentence attributes to someone is not marked (`detect.spans.reported_quote`)
     skip_reported_quotes: bool = True
+    # a second tag layer for the labelling techniques' spans alone (`detect.model.LABEL_TECHNIQUES`), so that a
+    # label inside a longer span is a candidate of its own
+    label_layer: bool = False
 
 
 class LoraLinear(nn.Module):
@@ -160,11 +164,16 @@ def tokenized(documents: list[Document], labels: list[Label], encoder: Encoder) 
     return examples, ids
 
 
-def _sequences(examples: list[Example], ids: dict) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Window]]:
-    """(ids, tags, techniques, window) per encoder window of each sentence unit: what the model reads at inference."""
+def _sequences(
+    examples: list[Example], ids: dict, label_layer: bool = False
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Window]]:
+    """(ids, tags, techniques, window) per encoder window of each sentence unit: what the model reads at inference.
+    With ``label_layer`` the tags are two columns: the merged spans', the label layer's (`train.label_targets`)."""
     out = []
     for ex in examples:
         tags, techs = token_targets(ex)
+        if label_layer:
+            tags = np.stack([tags, label_targets(ex)], -1)
         for w in windows(ex):
             a, b = w.span()
             out.append((ids[ex.document.id][a:b], tags[a:b], techs[a:b], w))
@@ -196,7 +205,7 @@ def _batch(chunk: list, cls_id: int, sep_id: int, device: str) -> tuple[torch.Te
     width = max(len(c[0]) for c in chunk) + 2
     ids = np.zeros((len(chunk), width), np.int64)
     mask = np.zeros((len(chunk), width), np.int64)
-    tags = np.full((len(chunk), width - 1), -100, np.int64)
+    tags = np.full((len(chunk), width - 1, *chunk[0][1].shape[1:]), -100, np.int64)
     techs = np.zeros((len(chunk), width - 1, len(TECHNIQUES)), np.float32)
     inside = np.zeros((len(chunk), width - 1), np.float32)
     for j, (i, t, c, _) in enumerate(chunk):
@@ -229,10 +238,10 @@ def fit_end_to_end(
         bert.requires_grad_(False)
     if config.frozen_layers and lower is None:
         raise ValueError("frozen layers need their stored states (training.finetune.lower_states)")
-    tagger = SpanTagger(encoder.dim, len(TECHNIQUES), hidden=config.hidden)
+    tagger = SpanTagger(encoder.dim, len(TECHNIQUES), hidden=config.hidden, label_layer=config.label_layer)
     model = SpanModel(bert, tagger, config.layers, config.frozen_layers).to(device)
     trained = {name for name, p in model.named_parameters() if p.requires_grad}
-    sequences = _sequences(examples, ids)
+    sequences = _sequences(examples, ids, config.label_layer)
     groups = [{"params": list(tagger.parameters()), "lr": config.head_lr}]
     adapters = [p for p in bert.parameters() if p.requires_grad]
     if adapters:
@@ -270,8 +279,12 @@ def fit_end_to_end(
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                 tag_logits, tech_logits = model(ids_t, mask_t, lengths, stored)
             width = tag_logits.shape[1]
-            tag_loss = nn.functional.cross_entropy(
-                tag_logits.float().reshape(-1, 3), tags_t[:, :width].reshape(-1), weight=weight, ignore_index=-100
+            targets = tags_t[:, :width].reshape(len(chunk), width, -1)  # one column per tag layer
+            tag_loss = sum(
+                nn.functional.cross_entropy(
+                    logits.float().reshape(-1, 3), targets[..., k].reshape(-1), weight=weight, ignore_index=-100
+                )
+                for k, logits in enumerate(tag_logits.split(3, -1))
             )
             tech_loss = nn.functional.binary_cross_entropy_with_logits(
                 tech_logits.float(), techs_t[:, :width], reduction="none"
@@ -394,7 +407,12 @@ def load_fold(run_dir: Path, name: str, examples: list[Example], config: Finetun
     delta = {k: v for k, v in load_file(str(run_dir / f"delta-{name}.safetensors")).items() if v.numel()}
     state = load_file(str(run_dir / f"tagger-{name}.safetensors"))
     dim = ENCODERS[config.encoder].hidden * len(config.layers)
-    tagger = SpanTagger(dim, len(TECHNIQUES), hidden=state["forward_lstm.weight_hh_l0"].shape[1])
+    tagger = SpanTagger(
+        dim,
+        len(TECHNIQUES),
+        hidden=state["forward_lstm.weight_hh_l0"].shape[1],
+        label_layer="label_tags.weight" in state,
+    )
     tagger.load_state_dict({k: v.float() for k, v in state.items()})
     lower = lower_states(run_dir, config)
     vectors = fold_vectors(examples, delta, config, device, f"vectors of fold {name}", lower)
@@ -408,6 +426,7 @@ def load_fold(run_dir: Path, name: str, examples: list[Example], config: Finetun
                 stored[f"{ex.document.id}/tags"].astype(np.float32),
                 stored[f"{ex.document.id}/techniques"].astype(np.float32),
                 v,
+                stored[f"{ex.document.id}/labels"].astype(np.float32) if tagger.n_layers == 2 else None,
             )
             for ex, v in zip(examples, vectors, strict=True)
         }
@@ -731,6 +750,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also mark short quotations that their sentence attributes to someone (PTC's annotators do)",
     )
+    parser.add_argument(
+        "--label-layer",
+        action="store_true",
+        help="a second tag layer for name-calling and loaded-language spans alone (a label inside a longer span)",
+    )
     args = parser.parse_args(argv)
     encoder = Encoder(kind=args.encoder)
     examples, ids, folds, extra, sources = load_training_data(
@@ -752,6 +776,7 @@ def main(argv: list[str] | None = None) -> None:
         encoder=args.encoder,
         frozen_layers=args.frozen_layers,
         skip_reported_quotes=not args.keep_reported_quotes,
+        label_layer=args.label_layer,
     )
     if args.stage in ("1", "all"):
         stage1(examples, ids, folds, args.run_dir, config, args.which, extra, args.device)

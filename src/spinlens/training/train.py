@@ -20,9 +20,9 @@ from torch import nn
 from spinlens import taxonomy
 from spinlens.detect.config import ModelConfig, TaggerShape
 from spinlens.detect.encoder import Encoder, window_starts
-from spinlens.detect.model import SEGMENT, SEGMENT_STRIDE, SpanTagger, TokenOutputs
+from spinlens.detect.model import LABEL_TECHNIQUES, SEGMENT, SEGMENT_STRIDE, SpanTagger, TokenOutputs
 from spinlens.progress import progress
-from spinlens.training.examples import Example
+from spinlens.training.examples import Example, span_tags
 
 if TYPE_CHECKING:
     from spinlens.detect.decide import Params
@@ -50,6 +50,12 @@ def token_targets(example: Example) -> tuple[np.ndarray, np.ndarray]:
         inside = (offsets[:, 0] < lab.end) & (offsets[:, 1] > lab.start)
         techniques[inside, _INDEX[lab.technique]] = 1.0
     return example.tags, techniques
+
+
+def label_targets(example: Example) -> np.ndarray:
+    """B/I/O tags of the label layer (`detect.model.LABEL_TECHNIQUES`' spans alone, merged among themselves only)."""
+    spans = [(x.start, x.end) for x in example.labels if x.technique in LABEL_TECHNIQUES]
+    return span_tags(example.encoded.offsets, spans)
 
 
 def fit_tagger(examples: list[Example], config: TaggerConfig, checkpoint: Path | None = None) -> SpanTagger:
@@ -136,6 +142,8 @@ def save_outputs(path: Path, ids: list[str], outputs: list[TokenOutputs]) -> Non
     for aid, out in zip(ids, outputs, strict=True):
         arrays[f"{aid}/tags"] = out.tag_probs.astype(np.float16)
         arrays[f"{aid}/techniques"] = out.technique_probs.astype(np.float16)
+        if out.label_probs is not None:
+            arrays[f"{aid}/labels"] = out.label_probs.astype(np.float16)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)

@@ -142,7 +142,7 @@ def _held_out(
                 cands.append((ex.document.id, a, b, s, z, view.recurs(a, b)))
                 key = (ex.document.id, a, b)
                 if key not in pred.evidence:
-                    pred.evidence[key] = span_evidence(view, out.tag_probs, a, b, z)
+                    pred.evidence[key] = span_evidence(view, out.tag_probs, a, b, z, out.label_probs)
         pred.candidates[t] = cands
     return pred
 
