@@ -16,12 +16,15 @@ EPOCHS=${EPOCHS:-8}
 GENRE=${GENRE:---genre}
 # variants: lora, frozen, and lora-extra (lora with the genre folder's training-only sets: contrast, textbook)
 VARIANTS=${VARIANTS:-lora frozen}
+# ARGS: more arguments for every variant, e.g. ARGS="--label-layer" (MiniLM only: all-mpnet-base-v2's weights do
+# not fit in the 64 MiB a device call carries)
+ARGS=${ARGS:-}
 nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
 step() {  # variant, stage, folds...
     local v=$1 stage=$2 extra=""; shift 2
     [ "$v" = lora-extra ] && extra=--genre-extra
     python3 -m spinlens.training.finetune --data .devdata/ptc --memes .devdata/memes $GENRE $extra --mode "${v%-extra}" \
-        --epochs "$EPOCHS" --run-dir "runs/$v" --stage "$stage" --which "$@" >>"runs/$v-$stage-$1.log" 2>&1
+        --epochs "$EPOCHS" --run-dir "runs/$v" --stage "$stage" $ARGS --which "$@" >>"runs/$v-$stage-$1.log" 2>&1
 }
 for v in $VARIANTS; do for f in 0 1 2 3 4 all; do step $v 1 $f & done; done
 wait
